@@ -1,0 +1,53 @@
+# Two commands matter: `make run` (install, train if needed, start) and `make test`.
+PY        ?= python3.11
+VENV      := .venv
+RASA_VENV := .venv-rasa
+PIP_QUIET := --quiet --disable-pip-version-check --no-input
+# pip warns once per missing local index folder on some machines; keep progress readable.
+FILTER    := 2>&1 | grep -v "is ignored: it is neither a file nor a directory" || true
+
+.PHONY: run test install install-rasa train lint typecheck unit e2e bench clean
+
+run: install install-rasa train
+	$(VENV)/bin/outage-bot serve --demo
+
+test: install install-rasa
+	@echo "==> lint and types"
+	$(MAKE) --no-print-directory lint typecheck
+	@echo "==> tests"
+	$(VENV)/bin/python -m pytest -q
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	@echo "==> installing the app environment into $(VENV) (about a minute on a fresh machine)"
+	test -x $(VENV)/bin/python || $(PY) -m venv $(VENV)
+	$(VENV)/bin/pip install $(PIP_QUIET) -e '.[test]' $(FILTER)
+	$(VENV)/bin/python -c "import bot, aiohttp, sqlmodel, telegram, tweepy, rasa_sdk"
+	touch $@
+
+install-rasa: $(RASA_VENV)/.installed
+
+$(RASA_VENV)/.installed: intents/requirements-rasa.txt
+	@echo "==> installing Rasa 3.6.21 into $(RASA_VENV) (2.5 GB, a few minutes on a fresh machine)"
+	test -x $(RASA_VENV)/bin/python || $(PY) -m venv $(RASA_VENV)
+	$(RASA_VENV)/bin/pip install $(PIP_QUIET) --progress-bar off -r intents/requirements-rasa.txt $(FILTER)
+	$(RASA_VENV)/bin/pip install $(PIP_QUIET) --no-deps --ignore-requires-python rasa==3.6.21 rasa-sdk==3.6.2 $(FILTER)
+	$(RASA_VENV)/bin/rasa --version
+	touch $@
+
+train: install install-rasa
+	$(VENV)/bin/outage-bot train
+
+lint:
+	$(VENV)/bin/ruff check bot tests bench
+	$(VENV)/bin/ruff format --check bot tests bench
+
+typecheck:
+	$(VENV)/bin/mypy bot
+
+bench: install
+	$(VENV)/bin/python bench/locations_and_lookup.py
+
+clean:
+	rm -rf $(VENV) $(RASA_VENV) var intents/models

@@ -1,0 +1,91 @@
+"""Database engines and migrations: one async code path for SQLite and PostgreSQL.
+
+``DATABASE_URL`` is written the ordinary way (``sqlite:///file``, ``postgresql://...``);
+the async driver is chosen here so operators never need to know about aiosqlite or
+asyncpg.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import event
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.pool import StaticPool
+
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+
+
+def async_url(url: str) -> str:
+    """Return ``url`` with the async driver this service uses for its dialect.
+
+    Raises:
+        ValueError: the dialect is neither SQLite nor PostgreSQL.
+    """
+    parsed = make_url(url)
+    backend = parsed.get_backend_name()
+    if backend == "sqlite":
+        return parsed.set(drivername="sqlite+aiosqlite").render_as_string(hide_password=False)
+    if backend in ("postgresql", "postgres"):
+        return parsed.set(drivername="postgresql+asyncpg").render_as_string(hide_password=False)
+    raise ValueError(f"unsupported database: {backend} (use sqlite:/// or postgresql://)")
+
+
+def safe_url(url: str) -> str:
+    """Return ``url`` with its password masked, for logs and error messages."""
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
+    """Create the async engine for ``url``, making the SQLite file's folder if needed.
+
+    SQLite gets WAL mode and enforced foreign keys, so its behaviour under several
+    readers and one writer matches what PostgreSQL gives for free.
+    """
+    parsed = make_url(async_url(url))
+    if parsed.get_backend_name() == "sqlite":
+        database = parsed.database or ""
+        if database in ("", ":memory:"):
+            kwargs.setdefault("poolclass", StaticPool)
+        else:
+            Path(database).parent.mkdir(parents=True, exist_ok=True)
+        kwargs.setdefault("connect_args", {"timeout": 30})
+    else:
+        kwargs.setdefault("pool_size", 10)
+        kwargs.setdefault("max_overflow", 20)
+        kwargs.setdefault("pool_pre_ping", True)
+    engine = create_async_engine(parsed, **kwargs)
+    if parsed.get_backend_name() == "sqlite":
+        event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+    return engine
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
+def alembic_config(url: str) -> Config:
+    """Return an Alembic configuration that migrates the database at ``url``."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.attributes["database_url"] = url
+    return config
+
+
+def migrate_sync(url: str, revision: str = "head") -> None:
+    """Bring the schema at ``url`` up to ``revision`` (blocking; not inside a loop)."""
+    command.upgrade(alembic_config(url), revision)
+
+
+async def migrate(url: str, revision: str = "head") -> None:
+    """Bring the schema at ``url`` up to ``revision`` without blocking the event loop."""
+    await asyncio.to_thread(migrate_sync, url, revision)

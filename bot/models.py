@@ -1,0 +1,234 @@
+"""Every database table, in one module so the schema reads in one place.
+
+Times are aware datetimes stored as UTC (sqlmodel's ``UTCDateTime``), which SQLite and
+PostgreSQL treat alike; conversion to the customer's time zone happens only when a
+sentence is rendered. Enumerations are stored as plain strings so adding a value never
+needs a PostgreSQL ``ALTER TYPE``.
+Each change to this module needs an Alembic migration in ``bot/migrations/versions``.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import StrEnum
+
+from sqlalchemy import Column, Index, String, Text, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+
+def utcnow() -> datetime:
+    """Return the current time in UTC, the form every table stores."""
+    return datetime.now(UTC)
+
+
+class IncidentStatus(StrEnum):
+    """Where an incident stands; everything but ``resolved`` is active."""
+
+    INVESTIGATING = "investigating"
+    IDENTIFIED = "identified"
+    MONITORING = "monitoring"
+    RESOLVED = "resolved"
+
+
+class Service(StrEnum):
+    """What an incident takes away from customers."""
+
+    BROADBAND = "broadband"
+    PHONE = "phone"
+    TV = "tv"
+
+
+class ConversationState(StrEnum):
+    """Who answers a conversation: the bot, nobody yet, an agent, or nobody any more."""
+
+    BOT = "bot"
+    ESCALATED = "escalated"
+    AGENT = "agent"
+    CLOSED = "closed"
+
+
+class Role(StrEnum):
+    """What a console user may do."""
+
+    AGENT = "agent"
+    COMMS = "comms"
+    ADMIN = "admin"
+
+
+class AreaCode(SQLModel, table=True):
+    """A UK geographic area code (without a trailing range digit) and its place name."""
+
+    __tablename__ = "area_code"
+
+    code: str = Field(primary_key=True, max_length=8)
+    place: str = Field(max_length=120)
+
+
+class Incident(SQLModel, table=True):
+    """A known fault, shown to customers in the affected area codes."""
+
+    __tablename__ = "incident"
+
+    id: int | None = Field(default=None, primary_key=True)
+    reference: str = Field(unique=True, index=True, max_length=32)
+    title: str = Field(max_length=200)
+    cause: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    services: str = Field(default="broadband", max_length=100)
+    status: str = Field(default=IncidentStatus.INVESTIGATING, sa_type=String(20))
+    started_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+    resolved_at: datetime | None = Field(default=None, index=True)
+    eta: datetime | None = None
+
+
+class IncidentArea(SQLModel, table=True):
+    """One affected area code of an incident (the lookup index for customers)."""
+
+    __tablename__ = "incident_area"
+    __table_args__ = (Index("ix_incident_area_code_incident", "area_code", "incident_id"),)
+
+    incident_id: int = Field(foreign_key="incident.id", primary_key=True, ondelete="CASCADE")
+    area_code: str = Field(primary_key=True, max_length=8)
+
+
+class IncidentUpdate(SQLModel, table=True):
+    """One entry of an incident's timeline: who changed what, when."""
+
+    __tablename__ = "incident_update"
+
+    id: int | None = Field(default=None, primary_key=True)
+    incident_id: int = Field(foreign_key="incident.id", index=True, ondelete="CASCADE")
+    at: datetime = Field(default_factory=utcnow)
+    author: str = Field(default="system", max_length=80)
+    status: str = Field(sa_type=String(20))
+    eta: datetime | None = None
+    note: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+
+
+class Response(SQLModel, table=True):
+    """The current text of one canned response for one channel variant."""
+
+    __tablename__ = "response"
+
+    key: str = Field(primary_key=True, max_length=80)
+    channel: str = Field(primary_key=True, max_length=20)
+    text: str = Field(sa_column=Column(Text, nullable=False))
+    version: int = Field(default=1)
+    updated_at: datetime = Field(default_factory=utcnow)
+    updated_by: str = Field(default="system", max_length=80)
+
+
+class ResponseVersion(SQLModel, table=True):
+    """Every text a canned response has ever had, so edits can be audited and undone."""
+
+    __tablename__ = "response_version"
+    __table_args__ = (UniqueConstraint("key", "channel", "version"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(max_length=80, index=True)
+    channel: str = Field(max_length=20)
+    version: int
+    text: str = Field(sa_column=Column(Text, nullable=False))
+    author: str = Field(default="system", max_length=80)
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class User(SQLModel, table=True):
+    """A console user (agent, comms staff or admin); secrets are stored only as hashes."""
+
+    __tablename__ = "user_account"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(unique=True, index=True, max_length=80)
+    role: str = Field(sa_type=String(20))
+    password_hash: str = Field(max_length=200)
+    token_hash: str = Field(unique=True, index=True, max_length=64)
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class Conversation(SQLModel, table=True):
+    """One customer on one channel, carried across sessions."""
+
+    __tablename__ = "conversation"
+    __table_args__ = (UniqueConstraint("channel", "external_user_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    channel: str = Field(max_length=20)
+    external_user_id: str = Field(max_length=120)
+    display_name: str = Field(default="", max_length=200)
+    state: str = Field(default=ConversationState.BOT, sa_type=String(20), index=True)
+    failures: int = Field(default=0)
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class Message(SQLModel, table=True):
+    """A message in or out; outbound ones double as the outbox until they are sent.
+
+    Inbound ``state`` goes received -> processed; outbound goes pending -> sent | failed.
+    ``external_id`` is the platform's id, unique per channel, which makes inbound
+    deduplication a database constraint rather than a hope.
+    """
+
+    __tablename__ = "message"
+    __table_args__ = (
+        UniqueConstraint("channel", "external_id"),
+        Index("ix_message_outbox", "direction", "state", "next_attempt_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    conversation_id: int = Field(foreign_key="conversation.id", index=True)
+    channel: str = Field(max_length=20)
+    direction: str = Field(max_length=3)  # "in" or "out"
+    author: str = Field(default="customer", max_length=80)
+    text: str = Field(sa_column=Column(Text, nullable=False))
+    external_id: str | None = Field(default=None, max_length=120)
+    reply_to: str | None = Field(default=None, max_length=120)
+    context: str = Field(default="", max_length=40)
+    state: str = Field(default="received", max_length=20)
+    attempts: int = Field(default=0)
+    next_attempt_at: datetime | None = None
+    last_error: str = Field(default="", max_length=300)
+    created_at: datetime = Field(default_factory=utcnow)
+    sent_at: datetime | None = None
+
+
+class Escalation(SQLModel, table=True):
+    """A request for a person to take over a conversation."""
+
+    __tablename__ = "escalation"
+
+    id: int | None = Field(default=None, primary_key=True)
+    conversation_id: int = Field(foreign_key="conversation.id", index=True)
+    reason: str = Field(max_length=40)
+    priority: int = Field(default=1)
+    state: str = Field(default="open", max_length=20, index=True)  # open|claimed|closed
+    agent_id: int | None = Field(default=None, foreign_key="user_account.id")
+    outcome: str = Field(default="", max_length=200)
+    created_at: datetime = Field(default_factory=utcnow)
+    claimed_at: datetime | None = None
+    closed_at: datetime | None = None
+
+
+class Subscription(SQLModel, table=True):
+    """A customer's wish to be told when the fault in their area is fixed."""
+
+    __tablename__ = "subscription"
+    __table_args__ = (UniqueConstraint("conversation_id", "incident_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    conversation_id: int = Field(foreign_key="conversation.id", index=True)
+    incident_id: int = Field(foreign_key="incident.id", index=True, ondelete="CASCADE")
+    area_code: str = Field(max_length=8)
+    created_at: datetime = Field(default_factory=utcnow)
+    notified_at: datetime | None = None
+
+
+class ChannelCursor(SQLModel, table=True):
+    """Where a polling channel got to (e.g. X's newest mention id), kept across restarts."""
+
+    __tablename__ = "channel_cursor"
+
+    name: str = Field(primary_key=True, max_length=60)
+    value: str = Field(max_length=200)
+    updated_at: datetime = Field(default_factory=utcnow)

@@ -1,0 +1,156 @@
+"""Configuration, read once from the environment (and `.env`) into a frozen object.
+
+Environment variables win over `.env`, which wins over the defaults, as in twelve-factor
+apps. Secrets are wrapped in :class:`Secret` so that printing the settings, a traceback or
+a log line never shows them.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from dotenv import dotenv_values
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+class SettingsError(ValueError):
+    """A configuration value is missing or malformed; the message names the variable."""
+
+
+class Secret:
+    """A string that hides itself from ``repr``/``str`` so it cannot leak into logs."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        """Return the secret; call this only where the value is sent to its owner."""
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret('**********')"
+
+    __str__ = __repr__
+
+    def __bool__(self) -> bool:
+        return bool(self._value)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the service is configured with; see README's configuration table."""
+
+    database_url: str = f"sqlite:///{ROOT / 'var' / 'outage-bot.db'}"
+    host: str = "127.0.0.1"
+    port: int = 8080
+    rasa_url: str | None = None
+    redis_url: str | None = None
+    telegram_bot_token: Secret | None = None
+    telegram_api_url: str = "https://api.telegram.org/bot"
+    telegram_webhook_url: str | None = None
+    telegram_webhook_secret: Secret | None = None
+    x_bearer_token: Secret | None = None
+    x_api_key: Secret | None = None
+    x_api_secret: Secret | None = None
+    x_access_token: Secret | None = None
+    x_access_secret: Secret | None = None
+    x_api_url: str = "https://api.twitter.com"
+    x_poll_seconds: float = 15.0
+    tz: ZoneInfo = field(default_factory=lambda: ZoneInfo("Europe/London"))
+    data_dir: Path = ROOT / "data"
+    intents_dir: Path = ROOT / "intents"
+    var_dir: Path = ROOT / "var"
+    rasa_port: int = 5005
+
+    @property
+    def x_enabled(self) -> bool:
+        """Whether every credential the X channel needs is configured."""
+        return all(
+            (
+                self.x_bearer_token,
+                self.x_api_key,
+                self.x_api_secret,
+                self.x_access_token,
+                self.x_access_secret,
+            )
+        )
+
+    @property
+    def telegram_enabled(self) -> bool:
+        """Whether the Telegram channel is configured."""
+        return bool(self.telegram_bot_token)
+
+    @classmethod
+    def from_env(
+        cls, environ: Mapping[str, str] | None = None, env_file: Path | None = None
+    ) -> Settings:
+        """Build settings from ``environ`` (default: the process) layered over ``env_file``.
+
+        Raises:
+            SettingsError: a value cannot be parsed; the message names the variable only.
+        """
+        file_values: dict[str, str] = {}
+        path = env_file if env_file is not None else ROOT / ".env"
+        if path.is_file():
+            file_values = {k: v for k, v in dotenv_values(path).items() if v is not None}
+        env = {**file_values, **(os.environ if environ is None else environ)}
+
+        def text(name: str) -> str | None:
+            value = env.get(name, "").strip()
+            return value or None
+
+        def secret(name: str) -> Secret | None:
+            value = text(name)
+            return Secret(value) if value else None
+
+        def number(name: str, default: float, kind: type[int] | type[float]) -> float:
+            raw = text(name)
+            if raw is None:
+                return default
+            try:
+                value = kind(raw)
+            except ValueError:
+                raise SettingsError(f"{name} must be a number, got {raw!r}") from None
+            if value <= 0:
+                raise SettingsError(f"{name} must be positive, got {raw!r}")
+            return value
+
+        tz_name = text("OUTAGE_BOT_TZ") or "Europe/London"
+        try:
+            tz = ZoneInfo(tz_name)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise SettingsError(f"OUTAGE_BOT_TZ is not a known time zone: {tz_name!r}") from None
+        defaults = cls()
+        return cls(
+            database_url=text("DATABASE_URL") or defaults.database_url,
+            host=text("OUTAGE_BOT_HOST") or defaults.host,
+            port=int(number("OUTAGE_BOT_PORT", defaults.port, int)),
+            rasa_url=(text("RASA_URL") or "").rstrip("/") or None,
+            redis_url=text("REDIS_URL"),
+            telegram_bot_token=secret("TELEGRAM_BOT_TOKEN"),
+            telegram_api_url=text("TELEGRAM_API_URL") or defaults.telegram_api_url,
+            telegram_webhook_url=text("TELEGRAM_WEBHOOK_URL"),
+            telegram_webhook_secret=secret("TELEGRAM_WEBHOOK_SECRET"),
+            x_bearer_token=secret("X_BEARER_TOKEN"),
+            x_api_key=secret("X_API_KEY"),
+            x_api_secret=secret("X_API_SECRET"),
+            x_access_token=secret("X_ACCESS_TOKEN"),
+            x_access_secret=secret("X_ACCESS_SECRET"),
+            x_api_url=(text("X_API_URL") or defaults.x_api_url).rstrip("/"),
+            x_poll_seconds=number("X_POLL_SECONDS", defaults.x_poll_seconds, float),
+            tz=tz,
+            rasa_port=int(number("OUTAGE_BOT_RASA_PORT", defaults.rasa_port, int)),
+        )
