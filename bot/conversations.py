@@ -1,0 +1,190 @@
+"""Conversations and their messages: the inbox, the transcript and who answers.
+
+Storing an inbound message is the first thing that happens to it, and the unique
+``(channel, external_id)`` constraint makes a redelivered platform message a no-op, so
+a crash or a retried webhook never makes the bot answer twice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from bot.messages import Channel, Inbound, Outbound, Variant
+from bot.models import Conversation, ConversationState, Message, utcnow
+
+
+@dataclass(frozen=True, slots=True)
+class Received:
+    """An inbound message newly stored, with the conversation it belongs to."""
+
+    conversation: Conversation
+    message: Message
+
+
+async def _conversation(session: AsyncSession, inbound: Inbound) -> Conversation:
+    query = select(Conversation).where(
+        Conversation.channel == inbound.channel.value,
+        Conversation.external_user_id == inbound.external_user_id,
+    )
+    found = (await session.exec(query)).first()
+    if found is not None:
+        return found
+    conversation = Conversation(
+        channel=inbound.channel.value,
+        external_user_id=inbound.external_user_id,
+        display_name=inbound.display_name[:200],
+    )
+    session.add(conversation)
+    try:
+        await session.commit()
+    except IntegrityError:
+        # Another worker created it between our SELECT and INSERT: use theirs.
+        await session.rollback()
+        return (await session.exec(query)).one()
+    return conversation
+
+
+async def receive(engine: AsyncEngine, inbound: Inbound) -> Received | None:
+    """Store ``inbound`` in its conversation; ``None`` when it was stored before.
+
+    A closed conversation reopens with the bot, since a customer writing again after
+    an agent closed it has a new question.
+    """
+    async with AsyncSession(engine, expire_on_commit=False) as session:
+        conversation = await _conversation(session, inbound)
+        message = Message(
+            conversation_id=conversation.id or 0,
+            channel=inbound.channel.value,
+            direction="in",
+            author="customer",
+            text=inbound.text,
+            external_id=inbound.external_id,
+            reply_to=inbound.reply_to,
+            context=inbound.variant.value,
+            state="received",
+        )
+        session.add(message)
+        conversation.updated_at = utcnow()
+        if conversation.state == ConversationState.CLOSED:
+            conversation.state = ConversationState.BOT
+            conversation.failures = 0
+        session.add(conversation)
+        try:
+            await session.commit()
+        except IntegrityError:
+            await session.rollback()
+            return None
+    return Received(conversation, message)
+
+
+async def mark_processed(engine: AsyncEngine, message_id: int) -> None:
+    """Record that the bot has answered an inbound message."""
+    async with AsyncSession(engine) as session:
+        await session.exec(
+            update(Message).where(col(Message.id) == message_id).values(state="processed")
+        )
+        await session.commit()
+
+
+async def unanswered(engine: AsyncEngine, limit: int = 100) -> Sequence[Message]:
+    """Inbound messages the bot has not answered yet (e.g. while Rasa was down), oldest first."""
+    async with AsyncSession(engine, expire_on_commit=False) as session:
+        query = (
+            select(Message)
+            .join(Conversation, col(Conversation.id) == col(Message.conversation_id))
+            .where(
+                Message.direction == "in",
+                Message.state == "received",
+                Conversation.state == ConversationState.BOT,
+            )
+            .order_by(col(Message.id))
+            .limit(limit)
+        )
+        return (await session.exec(query)).all()
+
+
+async def get(engine: AsyncEngine, conversation_id: int) -> Conversation | None:
+    """Return one conversation by id."""
+    async with AsyncSession(engine, expire_on_commit=False) as session:
+        return await session.get(Conversation, conversation_id)
+
+
+async def set_state(
+    engine: AsyncEngine, conversation_id: int, state: ConversationState
+) -> Conversation | None:
+    """Change who answers a conversation; returns it, or ``None`` if there is none."""
+    async with AsyncSession(engine, expire_on_commit=False) as session:
+        conversation = await session.get(Conversation, conversation_id)
+        if conversation is None:
+            return None
+        conversation.state = state
+        conversation.updated_at = utcnow()
+        if state == ConversationState.BOT:
+            conversation.failures = 0
+        session.add(conversation)
+        await session.commit()
+        return conversation
+
+
+async def queue_replies(
+    engine: AsyncEngine,
+    conversation: Conversation,
+    texts: Sequence[str],
+    variant: Variant,
+    reply_to: str | None = None,
+    author: str = "bot",
+    delivered: bool = False,
+) -> list[Outbound]:
+    """Put replies in the outbox, in order, in one transaction.
+
+    ``delivered`` is for web chat, whose replies travel in the HTTP response itself.
+    """
+    now = utcnow()
+    rows = [
+        Message(
+            conversation_id=conversation.id or 0,
+            channel=conversation.channel,
+            direction="out",
+            author=author,
+            text=text,
+            reply_to=reply_to,
+            context=variant.value,
+            state="sent" if delivered else "pending",
+            sent_at=now if delivered else None,
+        )
+        for text in texts
+        if text.strip()
+    ]
+    async with AsyncSession(engine, expire_on_commit=False) as session:
+        session.add_all(rows)
+        await session.commit()
+    return [
+        Outbound(
+            message_id=row.id or 0,
+            conversation_id=row.conversation_id,
+            channel=Channel(row.channel),
+            external_user_id=conversation.external_user_id,
+            text=row.text,
+            variant=variant,
+            reply_to=reply_to,
+        )
+        for row in rows
+    ]
+
+
+async def transcript(engine: AsyncEngine, conversation_id: int) -> Sequence[Message]:
+    """Every message of a conversation in the order it happened."""
+    async with AsyncSession(engine, expire_on_commit=False) as session:
+        query = (
+            select(Message)
+            .where(Message.conversation_id == conversation_id)
+            .order_by(col(Message.id))
+        )
+        return (await session.exec(query)).all()

@@ -1,0 +1,100 @@
+"""Hand-off to a person: why a conversation leaves the bot, and how urgent it is.
+
+Priorities order the agents' queue. A vulnerable customer (medical equipment, care
+alarm) outranks everyone; a customer the bot failed or who asked for a person comes
+next; things the bot cannot do (billing, compensation, cancelling) after that.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlmodel import select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from bot.models import Conversation, ConversationState, Escalation, utcnow
+
+PRIORITY: dict[str, int] = {
+    "vulnerable": 3,
+    "request_human": 2,
+    "bot_failed": 2,
+    "frustrated": 2,
+    "abuse": 1,
+    "compensation": 1,
+    "billing": 1,
+    "cancel": 1,
+}
+
+REASON_FOR_INTENT: dict[str, str] = {
+    "request_human": "request_human",
+    "vulnerable": "vulnerable",
+    "compensation": "compensation",
+    "billing": "billing",
+    "cancel": "cancel",
+    "abuse": "abuse",
+    "frustrated": "frustrated",
+}
+
+
+def priority_for(reason: str) -> int:
+    """How urgent an escalation for ``reason`` is (higher first)."""
+    return PRIORITY.get(reason, 1)
+
+
+async def escalate(engine: AsyncEngine, conversation_id: int, reason: str) -> Escalation | None:
+    """Take a conversation from the bot and queue it for an agent.
+
+    Idempotent: a conversation that already has an open escalation keeps it (raised to
+    the higher priority), so a customer repeating "human please" does not queue twice.
+    Returns ``None`` when the conversation does not exist.
+    """
+    async with AsyncSession(engine, expire_on_commit=False) as session:
+        conversation = await session.get(Conversation, conversation_id)
+        if conversation is None:
+            return None
+        existing = (
+            await session.exec(
+                select(Escalation).where(
+                    Escalation.conversation_id == conversation_id,
+                    Escalation.state != "closed",
+                )
+            )
+        ).first()
+        priority = priority_for(reason)
+        if existing is not None:
+            if priority > existing.priority:
+                existing.priority = priority
+                existing.reason = reason
+            escalation = existing
+        else:
+            escalation = Escalation(
+                conversation_id=conversation_id, reason=reason, priority=priority
+            )
+        session.add(escalation)
+        if conversation.state == ConversationState.BOT:
+            conversation.state = ConversationState.ESCALATED
+        conversation.updated_at = utcnow()
+        session.add(conversation)
+        await session.commit()
+        return escalation
+
+
+async def record_failure(engine: AsyncEngine, conversation_id: int) -> int:
+    """Count one more consecutive misunderstanding; returns the count so far."""
+    async with AsyncSession(engine, expire_on_commit=False) as session:
+        conversation = await session.get(Conversation, conversation_id)
+        if conversation is None:
+            return 0
+        conversation.failures += 1
+        session.add(conversation)
+        await session.commit()
+        return conversation.failures
+
+
+async def reset_failures(engine: AsyncEngine, conversation_id: int) -> None:
+    """Forget earlier misunderstandings once the bot understood the customer again."""
+    async with AsyncSession(engine) as session:
+        conversation = await session.get(Conversation, conversation_id)
+        if conversation is not None and conversation.failures:
+            conversation.failures = 0
+            session.add(conversation)
+            await session.commit()

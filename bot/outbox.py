@@ -1,0 +1,196 @@
+"""The persisted outbox: every reply waits here until its channel confirms delivery.
+
+Replies are ``Message`` rows (direction ``out``). A row moves pending -> sending -> sent,
+or back to pending with a later ``next_attempt_at`` when a send fails, or to failed after
+:data:`MAX_ATTEMPTS`. The ``sending`` state is what makes a crash visible: a row still in
+it after a restart was possibly sent, and its channel decides (:meth:`Outbox.in_doubt`)
+whether to resend or not, because only the channel knows whether it can check.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+
+from sqlalchemy import update
+from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from bot.messages import Channel, Outbound, Variant
+from bot.models import Conversation, Message, utcnow
+
+log = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 8
+MAX_BACKOFF_SECONDS = 60.0
+
+
+class RetryLater(Exception):
+    """The platform asked us to wait (rate limit) or is briefly unavailable."""
+
+    def __init__(self, delay_seconds: float, reason: str = "retry later") -> None:
+        super().__init__(reason)
+        self.delay_seconds = delay_seconds
+
+
+class PermanentFailure(Exception):
+    """The platform will never accept this message (blocked by the user, bad chat)."""
+
+
+Send = Callable[[Outbound], Awaitable[str | None]]
+
+
+def _outbound(message: Message, external_user_id: str) -> Outbound:
+    return Outbound(
+        message_id=message.id or 0,
+        conversation_id=message.conversation_id,
+        channel=Channel(message.channel),
+        external_user_id=external_user_id,
+        text=message.text,
+        variant=Variant(message.context or Variant.DEFAULT),
+        reply_to=message.reply_to,
+    )
+
+
+class Outbox:
+    """Claims due replies for one channel and records what became of them."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+
+    async def _rows(self, channel: Channel, state: str, limit: int) -> list[Outbound]:
+        now = utcnow()
+        query = (
+            select(Message, Conversation.external_user_id)
+            .join(Conversation, col(Conversation.id) == col(Message.conversation_id))
+            .where(
+                Message.direction == "out",
+                Message.channel == channel.value,
+                Message.state == state,
+            )
+            .order_by(col(Message.id))
+            .limit(limit)
+        )
+        if state == "pending":
+            query = query.where(
+                (col(Message.next_attempt_at).is_(None)) | (col(Message.next_attempt_at) <= now)
+            )
+        async with AsyncSession(self._engine, expire_on_commit=False) as session:
+            rows = (await session.exec(query)).all()
+        return [_outbound(message, user) for message, user in rows]
+
+    async def claim(self, channel: Channel, limit: int = 20) -> list[Outbound]:
+        """Move up to ``limit`` due replies to ``sending`` and return them, oldest first.
+
+        The conditional UPDATE is the claim: when several workers race for a row, only
+        the one whose UPDATE matched it sends it.
+        """
+        claimed: list[Outbound] = []
+        for outbound in await self._rows(channel, "pending", limit):
+            async with AsyncSession(self._engine) as session:
+                result = await session.exec(
+                    update(Message)
+                    .where(col(Message.id) == outbound.message_id, col(Message.state) == "pending")
+                    .values(state="sending", attempts=col(Message.attempts) + 1)
+                )
+                await session.commit()
+            if result.rowcount == 1:
+                claimed.append(outbound)
+        return claimed
+
+    async def _set(self, message_id: int, **values: object) -> None:
+        async with AsyncSession(self._engine) as session:
+            statement = update(Message).where(col(Message.id) == message_id).values(**values)
+            await session.exec(statement)
+            await session.commit()
+
+    async def mark_sent(self, message_id: int, external_id: str | None) -> None:
+        """Record delivery, with the platform's id of the sent message when there is one."""
+        await self._set(
+            message_id, state="sent", sent_at=utcnow(), external_id=external_id, last_error=""
+        )
+
+    async def mark_retry(self, message_id: int, error: str, delay_seconds: float) -> None:
+        """Put a reply back in the queue for later, or give up after too many attempts."""
+        async with AsyncSession(self._engine) as session:
+            message = await session.get(Message, message_id)
+            attempts = message.attempts if message else MAX_ATTEMPTS
+        if attempts >= MAX_ATTEMPTS:
+            await self.mark_failed(message_id, error)
+            return
+        await self._set(
+            message_id,
+            state="pending",
+            last_error=error[:300],
+            next_attempt_at=utcnow() + timedelta(seconds=delay_seconds),
+        )
+
+    async def mark_failed(self, message_id: int, error: str) -> None:
+        """Stop trying; the row stays for agents and audits."""
+        log.warning("reply %s failed for good: %s", message_id, error)
+        await self._set(message_id, state="failed", last_error=error[:300])
+
+    async def in_doubt(self, channel: Channel) -> list[Outbound]:
+        """Replies a crash left in ``sending``: the send may or may not have happened."""
+        return await self._rows(channel, "sending", 1000)
+
+    async def resolve_in_doubt(self, message_id: int, sent: bool, external_id: str | None) -> None:
+        """Settle an in-doubt reply: mark it sent, or queue it to be sent again."""
+        if sent:
+            await self.mark_sent(message_id, external_id)
+        else:
+            await self._set(message_id, state="pending", next_attempt_at=None)
+
+
+def backoff(attempt: int) -> float:
+    """Seconds to wait before attempt ``attempt + 1``: 1, 2, 4, ... capped at a minute."""
+    return float(min(MAX_BACKOFF_SECONDS, 2 ** max(0, attempt - 1)))
+
+
+async def deliver_once(outbox: Outbox, channel: Channel, send: Send, limit: int = 20) -> int:
+    """Send every due reply of ``channel`` once; returns how many were attempted."""
+    batch = await outbox.claim(channel, limit)
+    for attempt, outbound in enumerate(batch, start=1):
+        try:
+            external_id = await send(outbound)
+        except RetryLater as exc:
+            await outbox.mark_retry(outbound.message_id, str(exc), exc.delay_seconds)
+        except PermanentFailure as exc:
+            await outbox.mark_failed(outbound.message_id, str(exc))
+        except Exception as exc:  # any other failure is retried, never lost
+            log.warning("sending reply %s failed: %s", outbound.message_id, type(exc).__name__)
+            await outbox.mark_retry(
+                outbound.message_id, f"{type(exc).__name__}: {exc}"[:300], backoff(attempt)
+            )
+        else:
+            await outbox.mark_sent(outbound.message_id, external_id)
+    return len(batch)
+
+
+async def deliver_forever(
+    outbox: Outbox,
+    channel: Channel,
+    send: Send,
+    wake: asyncio.Event,
+    poll_seconds: float = 1.0,
+) -> None:
+    """Deliver replies as they are queued; runs until cancelled.
+
+    ``wake`` is set by the router after it queues replies, so delivery starts at once;
+    the poll interval only matters for retries that come due.
+    """
+    while True:
+        try:
+            sent = await deliver_once(outbox, channel, send)
+        except Exception:
+            log.exception("outbox for %s failed; retrying", channel)
+            sent = 0
+        if sent:
+            continue
+        wake.clear()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(wake.wait(), timeout=poll_seconds)

@@ -1,0 +1,145 @@
+"""The conversation router: where every customer message goes after its channel.
+
+Store it (once) -> if a person has the conversation, leave it for them -> otherwise ask
+Rasa -> queue the replies in the outbox and wake the channel's delivery loop. When Rasa
+is down the customer gets a holding reply and the message stays unanswered until
+:meth:`ConversationRouter.answer_unanswered` runs on Rasa's return.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Protocol
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from bot import conversations
+from bot.brain import BrainUnavailable
+from bot.locks import ConversationLocks
+from bot.messages import Channel, Handled, Inbound, Variant
+from bot.models import Conversation, ConversationState, Message
+
+log = logging.getLogger(__name__)
+
+
+class Brain(Protocol):
+    """What the router needs from Rasa."""
+
+    async def respond(self, sender: str, text: str, metadata: dict[str, object]) -> list[str]:
+        """Return the bot's replies to ``text`` from ``sender``."""
+        ...
+
+
+class Holding(Protocol):
+    """Where the holding reply comes from (the canned response store)."""
+
+    def render(self, key: str, variant: Variant, values: dict[str, str] | None = None) -> str:
+        """Render a canned response."""
+        ...
+
+
+class ConversationRouter:
+    """Routes inbound messages to the bot or to the agents, and queues the replies."""
+
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        brain: Brain,
+        responses: Holding,
+        locks: ConversationLocks,
+        wake: Callable[[Channel], None] = lambda channel: None,
+    ) -> None:
+        self._engine = engine
+        self._brain = brain
+        self._responses = responses
+        self._locks = locks
+        self._wake = wake
+
+    async def handle(self, inbound: Inbound) -> Handled:
+        """Store ``inbound`` once, answer it (or leave it for an agent), queue the replies."""
+        received = await conversations.receive(self._engine, inbound)
+        if received is None:
+            log.info("duplicate %s message %s ignored", inbound.channel, inbound.external_id)
+            return Handled(conversation_id=0, state="", duplicate=True)
+        conversation = received.conversation
+        async with self._locks.hold(conversation.id or 0):
+            return await self._answer(conversation, received.message, inbound.variant)
+
+    async def _ask(self, conversation_id: int, channel: str, variant: str, text: str) -> list[str]:
+        metadata: dict[str, object] = {
+            "channel": channel,
+            "variant": variant,
+            "conversation_id": conversation_id,
+        }
+        return await self._brain.respond(str(conversation_id), text, metadata)
+
+    async def _answer(
+        self, conversation: Conversation, message: Message, variant: Variant
+    ) -> Handled:
+        conversation_id = conversation.id or 0
+        current = await conversations.get(self._engine, conversation_id)
+        state = current.state if current else conversation.state
+        if state != ConversationState.BOT:
+            # A person has (or will have) this conversation: the bot stays quiet.
+            await conversations.mark_processed(self._engine, message.id or 0)
+            return Handled(conversation_id=conversation_id, state=state)
+        try:
+            texts = await self._ask(
+                conversation_id, conversation.channel, variant.value, message.text
+            )
+        except BrainUnavailable as exc:
+            log.warning("conversation %s waits for Rasa: %s", conversation_id, exc)
+            texts = [self._responses.render("utter_holding", variant)]
+        else:
+            await conversations.mark_processed(self._engine, message.id or 0)
+        after = await conversations.get(self._engine, conversation_id)
+        channel = Channel(conversation.channel)
+        replies = await conversations.queue_replies(
+            self._engine,
+            after or conversation,
+            texts,
+            variant,
+            reply_to=message.external_id if channel is Channel.X else None,
+            delivered=channel is Channel.WEB,
+        )
+        if replies and channel is not Channel.WEB:
+            self._wake(channel)
+        return Handled(
+            conversation_id=conversation_id,
+            state=(after or conversation).state,
+            replies=replies,
+        )
+
+    async def answer_unanswered(self) -> int:
+        """Answer messages that arrived while Rasa was down; returns how many were answered.
+
+        Stops at the first failure so that order is kept when Rasa goes away again.
+        """
+        answered = 0
+        for message in await conversations.unanswered(self._engine):
+            conversation = await conversations.get(self._engine, message.conversation_id)
+            if conversation is None:
+                continue
+            async with self._locks.hold(message.conversation_id):
+                try:
+                    texts = await self._ask(
+                        message.conversation_id,
+                        conversation.channel,
+                        message.context or Variant.DEFAULT.value,
+                        message.text,
+                    )
+                except BrainUnavailable:
+                    break
+                await conversations.mark_processed(self._engine, message.id or 0)
+                channel = Channel(conversation.channel)
+                await conversations.queue_replies(
+                    self._engine,
+                    conversation,
+                    texts,
+                    Variant(message.context or Variant.DEFAULT.value),
+                    reply_to=message.external_id if channel is Channel.X else None,
+                )
+                self._wake(channel)
+                answered += 1
+        return answered
