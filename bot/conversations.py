@@ -116,6 +116,13 @@ async def get(engine: AsyncEngine, conversation_id: int) -> Conversation | None:
         return await session.get(Conversation, conversation_id)
 
 
+async def by_key(engine: AsyncEngine, key: str) -> Conversation | None:
+    """Return the conversation Rasa knows as ``key`` (its sender id)."""
+    async with AsyncSession(engine, expire_on_commit=False) as session:
+        query = select(Conversation).where(Conversation.key == key)
+        return (await session.exec(query)).first()
+
+
 async def set_state(
     engine: AsyncEngine, conversation_id: int, state: ConversationState
 ) -> Conversation | None:

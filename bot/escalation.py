@@ -76,25 +76,3 @@ async def escalate(engine: AsyncEngine, conversation_id: int, reason: str) -> Es
         session.add(conversation)
         await session.commit()
         return escalation
-
-
-async def record_failure(engine: AsyncEngine, conversation_id: int) -> int:
-    """Count one more consecutive misunderstanding; returns the count so far."""
-    async with AsyncSession(engine, expire_on_commit=False) as session:
-        conversation = await session.get(Conversation, conversation_id)
-        if conversation is None:
-            return 0
-        conversation.failures += 1
-        session.add(conversation)
-        await session.commit()
-        return conversation.failures
-
-
-async def reset_failures(engine: AsyncEngine, conversation_id: int) -> None:
-    """Forget earlier misunderstandings once the bot understood the customer again."""
-    async with AsyncSession(engine) as session:
-        conversation = await session.get(Conversation, conversation_id)
-        if conversation is not None and conversation.failures:
-            conversation.failures = 0
-            session.add(conversation)
-            await session.commit()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from enum import StrEnum
+from uuid import uuid4
 
 from sqlalchemy import Column, Index, String, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
@@ -146,13 +147,23 @@ class User(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow)
 
 
+def new_key() -> str:
+    """A random, never-reused identifier (database ids restart when a database is rebuilt)."""
+    return uuid4().hex
+
+
 class Conversation(SQLModel, table=True):
-    """One customer on one channel, carried across sessions."""
+    """One customer on one channel, carried across sessions.
+
+    ``key`` is the conversation's name in Rasa (the sender id): unlike ``id`` it cannot
+    collide when databases are rebuilt or several share one Rasa server.
+    """
 
     __tablename__ = "conversation"
     __table_args__ = (UniqueConstraint("channel", "external_user_id"),)
 
     id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(default_factory=new_key, unique=True, index=True, max_length=32)
     channel: str = Field(max_length=20)
     external_user_id: str = Field(max_length=120)
     display_name: str = Field(default="", max_length=200)

@@ -66,13 +66,9 @@ class ConversationRouter:
         async with self._locks.hold(conversation.id or 0):
             return await self._answer(conversation, received.message, inbound.variant)
 
-    async def _ask(self, conversation_id: int, channel: str, variant: str, text: str) -> list[str]:
-        metadata: dict[str, object] = {
-            "channel": channel,
-            "variant": variant,
-            "conversation_id": conversation_id,
-        }
-        return await self._brain.respond(str(conversation_id), text, metadata)
+    async def _ask(self, conversation: Conversation, variant: str, text: str) -> list[str]:
+        metadata: dict[str, object] = {"channel": conversation.channel, "variant": variant}
+        return await self._brain.respond(conversation.key, text, metadata)
 
     async def _answer(
         self, conversation: Conversation, message: Message, variant: Variant
@@ -85,9 +81,7 @@ class ConversationRouter:
             await conversations.mark_processed(self._engine, message.id or 0)
             return Handled(conversation_id=conversation_id, state=state)
         try:
-            texts = await self._ask(
-                conversation_id, conversation.channel, variant.value, message.text
-            )
+            texts = await self._ask(conversation, variant.value, message.text)
         except BrainUnavailable as exc:
             log.warning("conversation %s waits for Rasa: %s", conversation_id, exc)
             texts = [self._responses.render("utter_holding", variant)]
@@ -124,10 +118,7 @@ class ConversationRouter:
             async with self._locks.hold(message.conversation_id):
                 try:
                     texts = await self._ask(
-                        message.conversation_id,
-                        conversation.channel,
-                        message.context or Variant.DEFAULT.value,
-                        message.text,
+                        conversation, message.context or Variant.DEFAULT.value, message.text
                     )
                 except BrainUnavailable:
                     break

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-25 11:48:00.029564
+Create Date: 2026-11-25 11:53:18.457298
 """
 
 from collections.abc import Sequence
@@ -10,6 +10,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 import sqlmodel
 from alembic import op
+
 
 revision: str = "0001"
 down_revision: str | None = None
@@ -35,6 +36,7 @@ def upgrade() -> None:
     op.create_table(
         "conversation",
         sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("key", sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
         sa.Column("channel", sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
         sa.Column(
             "external_user_id", sqlmodel.sql.sqltypes.AutoString(length=120), nullable=False
@@ -48,6 +50,7 @@ def upgrade() -> None:
         sa.UniqueConstraint("channel", "external_user_id"),
     )
     with op.batch_alter_table("conversation", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_conversation_key"), ["key"], unique=True)
         batch_op.create_index(batch_op.f("ix_conversation_state"), ["state"], unique=False)
 
     op.create_table(
@@ -267,6 +270,7 @@ def downgrade() -> None:
     op.drop_table("incident")
     with op.batch_alter_table("conversation", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_conversation_state"))
+        batch_op.drop_index(batch_op.f("ix_conversation_key"))
 
     op.drop_table("conversation")
     op.drop_table("channel_cursor")

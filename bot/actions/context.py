@@ -1,0 +1,59 @@
+"""What our actions need from the rest of the service, and reading Rasa's tracker."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from rasa_sdk import Tracker
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from bot import conversations
+from bot.locations import Locator
+from bot.models import utcnow
+
+
+@dataclass(frozen=True)
+class ActionDeps:
+    """Dependencies shared by every action.
+
+    Attributes:
+        engine: the database.
+        locator: finds area codes in what customers write.
+        tz: the customers' time zone, for ETAs.
+    """
+
+    engine: AsyncEngine
+    locator: Locator
+    tz: ZoneInfo
+
+    def now(self) -> datetime:
+        """The current time (aware UTC)."""
+        return utcnow()
+
+
+async def conversation_id(engine: AsyncEngine, tracker: Tracker) -> int | None:
+    """Our conversation id, from the conversation key the router uses as Rasa's sender id."""
+    conversation = await conversations.by_key(engine, str(tracker.sender_id))
+    return conversation.id if conversation else None
+
+
+def latest_intent(tracker: Tracker) -> str:
+    """The intent Rasa read in the customer's latest message."""
+    intent: dict[str, Any] = tracker.latest_message.get("intent") or {}
+    return str(intent.get("name") or "")
+
+
+def consecutive_fallbacks(tracker: Tracker) -> int:
+    """How many of the customer's latest messages in a row the bot did not understand."""
+    count = 0
+    for event in reversed(tracker.events):
+        if event.get("event") != "user":
+            continue
+        intent = (event.get("parse_data") or {}).get("intent") or {}
+        if intent.get("name") != "nlu_fallback":
+            break
+        count += 1
+    return count

@@ -1,0 +1,63 @@
+"""When the bot must step aside: the customer needs a person."""
+
+from __future__ import annotations
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import EventType
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
+
+from bot.actions.context import ActionDeps, consecutive_fallbacks, conversation_id, latest_intent
+from bot.escalation import REASON_FOR_INTENT, escalate
+
+FAILURES_BEFORE_HANDOFF = 2
+
+
+async def _hand_off(
+    deps: ActionDeps, dispatcher: CollectingDispatcher, tracker: Tracker, reason: str
+) -> None:
+    conversation = await conversation_id(deps.engine, tracker)
+    if conversation is not None:
+        await escalate(deps.engine, conversation, reason)
+    key = "utter_handoff_vulnerable" if reason == "vulnerable" else "utter_handoff"
+    dispatcher.utter_message(response=key)
+
+
+class ActionEscalate(Action):
+    """Queue the conversation for an agent, with the reason read from the intent."""
+
+    def __init__(self, deps: ActionDeps) -> None:
+        self._deps = deps
+
+    def name(self) -> str:
+        """Rasa's name for this action."""
+        return "action_escalate"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        """Escalate; the router stops sending the conversation to Rasa from now on."""
+        reason = REASON_FOR_INTENT.get(latest_intent(tracker), "request_human")
+        await _hand_off(self._deps, dispatcher, tracker, reason)
+        return []
+
+
+class ActionFallback(Action):
+    """Ask the customer to rephrase once; hand over when the bot fails again."""
+
+    def __init__(self, deps: ActionDeps) -> None:
+        self._deps = deps
+
+    def name(self) -> str:
+        """Rasa's name for this action."""
+        return "action_fallback"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        """Count the misunderstandings in a row from the tracker, not from our own state."""
+        if consecutive_fallbacks(tracker) >= FAILURES_BEFORE_HANDOFF:
+            await _hand_off(self._deps, dispatcher, tracker, "bot_failed")
+        else:
+            dispatcher.utter_message(response="utter_rephrase")
+        return []

@@ -1,0 +1,109 @@
+"""Telling customers when their fault is fixed, as the bot offered to.
+
+Resolution can happen anywhere (the CLI, the admin console, another worker), so the
+notifier does not wait to be called: it looks for subscriptions whose incident is
+resolved and not yet notified, queues the message in the outbox and marks them, in
+one transaction, so a customer is told exactly once.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from bot.eta import past_phrase
+from bot.messages import Channel, Variant
+from bot.models import Conversation, Incident, Message, Subscription, utcnow
+
+log = logging.getLogger(__name__)
+
+Render = Callable[[str, Variant, dict[str, str]], str]
+
+
+async def subscribe(
+    engine: AsyncEngine, conversation_id: int, incident_id: int, area_code: str
+) -> None:
+    """Subscribe a conversation to an incident; subscribing twice changes nothing."""
+    async with AsyncSession(engine) as session:
+        session.add(
+            Subscription(
+                conversation_id=conversation_id, incident_id=incident_id, area_code=area_code
+            )
+        )
+        try:
+            await session.commit()
+        except IntegrityError:
+            await session.rollback()
+
+
+def _variant(conversation: Conversation) -> Variant:
+    """Fix notifications are private: on X they go by DM, never as a public reply."""
+    return {
+        Channel.TELEGRAM.value: Variant.TELEGRAM,
+        Channel.X.value: Variant.X_DM,
+        Channel.WEB.value: Variant.WEB,
+    }.get(conversation.channel, Variant.DEFAULT)
+
+
+async def notify_resolved(
+    engine: AsyncEngine, render: Render, tz: ZoneInfo, now: datetime | None = None
+) -> set[Channel]:
+    """Queue a "fixed" message for every subscriber of a resolved incident.
+
+    Returns:
+        The channels that got new messages, so their delivery loops can be woken.
+    """
+    now = now or utcnow()
+    woken: set[Channel] = set()
+    async with AsyncSession(engine, expire_on_commit=False) as session:
+        rows = (
+            await session.exec(
+                select(Subscription, Incident, Conversation)
+                .join(Incident, col(Incident.id) == col(Subscription.incident_id))
+                .join(Conversation, col(Conversation.id) == col(Subscription.conversation_id))
+                .where(
+                    col(Subscription.notified_at).is_(None),
+                    col(Incident.resolved_at).is_not(None),
+                )
+                .limit(500)
+            )
+        ).all()
+        for subscription, incident, conversation in rows:
+            variant = _variant(conversation)
+            resolved_at = incident.resolved_at or now
+            text = render(
+                "utter_notify_fixed",
+                variant,
+                {
+                    "area_code": subscription.area_code,
+                    "place": subscription.area_code,
+                    "reference": incident.reference,
+                    "title": incident.title,
+                    "resolved_at": past_phrase(resolved_at, now, tz),
+                },
+            )
+            session.add(
+                Message(
+                    conversation_id=conversation.id or 0,
+                    channel=conversation.channel,
+                    direction="out",
+                    author="bot",
+                    text=text,
+                    context=variant.value,
+                    state="pending",
+                )
+            )
+            subscription.notified_at = now
+            session.add(subscription)
+            woken.add(Channel(conversation.channel))
+        await session.commit()
+    if rows:
+        log.info("queued %d fix notifications", len(rows))
+    return woken
