@@ -1,0 +1,637 @@
+"""Incidents: the faults customers ask about, kept by comms staff and looked up by area code.
+
+Writes (create, update, resolve) are single transactions that also append a timeline row,
+so the console, the CLI and the API all leave the same audit trail. Areas may be given as
+codes ("0161") or places ("Leeds"); they are normalised to codes through the Locator and
+anything unknown is refused before anything is written.
+
+The customer path is :meth:`Incidents.active_for` / :meth:`Incidents.recently_resolved_for`.
+They answer from an in-memory index of the *live* incidents (active, or resolved in the
+last day), rebuilt from the database at most once per ``refresh_seconds`` and at once after
+a write through the same object. Live incidents are a few hundred at most while the table
+keeps every incident ever, so the index stays small while lookups cost a dictionary hit;
+other workers see an edit within ``refresh_seconds`` (see bench/incident_lookup.py for the
+numbers that made this necessary).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import func, or_
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from bot.eta import eta_phrase, past_phrase
+from bot.models import Incident, IncidentArea, IncidentStatus, IncidentUpdate, Service, utcnow
+
+log = logging.getLogger(__name__)
+
+RECENT = timedelta(hours=24)
+"""How long a resolved incident still answers "is it fixed yet?"."""
+
+TITLE_MAX = 120
+CAUSE_MAX = 200
+_CREATE_ATTEMPTS = 20
+_CODE = re.compile(r"^0\d{2,4}(?: ?\d)?$")
+
+
+class IncidentError(ValueError):
+    """Bad input for an incident (unknown area, status, service, reference...); say it as is."""
+
+
+class IncidentNotFound(IncidentError):
+    """No incident has the given reference."""
+
+
+class Location(Protocol):
+    """A resolved location (``bot.locations.Location``)."""
+
+    @property
+    def area_code(self) -> str:
+        """The area code, e.g. ``0161``."""
+        ...
+
+    @property
+    def place(self) -> str:
+        """The place the code serves, e.g. ``Manchester``."""
+        ...
+
+
+class Locator(Protocol):
+    """What incidents need from ``bot.locations.Locator``."""
+
+    def locate(self, text: str) -> Location | None:
+        """Return the location named in ``text``, if any."""
+        ...
+
+    def place_for(self, code: str) -> str | None:
+        """Return the place an area code serves, or ``None`` if it is not a known code."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class IncidentRecord:
+    """An incident with its affected area codes, as every reader wants it."""
+
+    incident: Incident
+    areas: tuple[str, ...]
+
+    @property
+    def active(self) -> bool:
+        """Whether the fault is still open."""
+        return self.incident.resolved_at is None
+
+    def to_public(self) -> dict[str, Any]:
+        """Return the API's JSON shape of this incident."""
+        return to_public(self.incident, self.areas)
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment is not None else None
+
+
+def to_public(incident: Incident, areas: Iterable[str]) -> dict[str, Any]:
+    """Return the JSON shape of ``incident`` used by ``/api/incidents`` (ISO 8601 times)."""
+    return {
+        "reference": incident.reference,
+        "title": incident.title,
+        "cause": incident.cause,
+        "services": split_services(incident.services),
+        "status": incident.status,
+        "areas": sorted(areas),
+        "started_at": _iso(incident.started_at),
+        "updated_at": _iso(incident.updated_at),
+        "resolved_at": _iso(incident.resolved_at),
+        "eta": _iso(incident.eta),
+        "active": incident.resolved_at is None,
+    }
+
+
+def split_services(services: str) -> list[str]:
+    """Return the stored comma-separated services as a list."""
+    return [s for s in services.split(",") if s]
+
+
+def services_phrase(services: Iterable[str]) -> str:
+    """Say the affected services in a sentence: "broadband", "broadband and phone"."""
+    names = ["TV" if s == Service.TV else str(s) for s in services]
+    if len(names) <= 1:
+        return "".join(names) or "service"
+    return ", ".join(names[:-1]) + " and " + names[-1]
+
+
+def placeholder_values(
+    incident: Incident,
+    *,
+    area_code: str,
+    place: str,
+    now: datetime,
+    tz: ZoneInfo,
+) -> dict[str, str]:
+    """Return the template values describing ``incident`` to a customer in ``area_code``.
+
+    The ETA and resolution time are phrased in the customer's zone ``tz``; ``eta`` is empty
+    when none is known (pick ``utter_outage_no_eta`` then).
+    """
+    return {
+        "place": place,
+        "area_code": area_code,
+        "reference": incident.reference,
+        "title": incident.title,
+        "cause": incident.cause,
+        "services": services_phrase(split_services(incident.services)),
+        "eta": eta_phrase(incident.eta, now, tz) if incident.eta is not None else "",
+        "resolved_at": (
+            past_phrase(incident.resolved_at, now, tz) if incident.resolved_at is not None else ""
+        ),
+    }
+
+
+def parse_when(text: str, tz: ZoneInfo) -> datetime:
+    """Parse an ISO 8601 time; one without an offset is read as local time in ``tz``.
+
+    Raises:
+        IncidentError: ``text`` is not an ISO 8601 date and time.
+    """
+    try:
+        moment = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise IncidentError(
+            f"eta must be an ISO 8601 time such as 2026-11-25T17:45+00:00, got {text!r}"
+        ) from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=tz)
+    return moment
+
+
+def parse_status(value: str, *, allow_resolved: bool = True) -> IncidentStatus:
+    """Return the status named ``value``.
+
+    Raises:
+        IncidentError: not a status (or ``resolved`` where that is not allowed).
+    """
+    try:
+        status = IncidentStatus(value.strip().lower())
+    except ValueError:
+        status = None
+    if status is None or (status is IncidentStatus.RESOLVED and not allow_resolved):
+        allowed = [s.value for s in IncidentStatus if allow_resolved or s.value != "resolved"]
+        raise IncidentError(f"status must be one of {', '.join(allowed)}, got {value!r}")
+    return status
+
+
+def parse_services(values: Iterable[str]) -> list[str]:
+    """Return the services named in ``values`` (each may be comma-separated), in order.
+
+    Raises:
+        IncidentError: a name is not a service, or none is given.
+    """
+    names: list[str] = []
+    for value in values:
+        for raw in value.split(","):
+            name = raw.strip().lower()
+            if not name:
+                continue
+            if name not in {s.value for s in Service}:
+                allowed = ", ".join(s.value for s in Service)
+                raise IncidentError(f"unknown service {raw.strip()!r} (use {allowed})")
+            if name not in names:
+                names.append(name)
+    if not names:
+        raise IncidentError("at least one service is needed (broadband, phone, tv)")
+    return names
+
+
+def normalise_areas(locator: Locator, areas: Iterable[str]) -> list[str]:
+    """Return the area codes for ``areas`` (codes or place names), without repeats.
+
+    Raises:
+        IncidentError: an area is neither a known code nor a place the Locator knows,
+            or none is given.
+    """
+    codes: list[str] = []
+    for value in areas:
+        for raw in value.split(","):
+            text = raw.strip()
+            if not text:
+                continue
+            code = _area_code(locator, text)
+            if code is None:
+                raise IncidentError(
+                    f"unknown area {text!r}: give a UK area code such as 0161 or a town"
+                )
+            if code not in codes:
+                codes.append(code)
+    if not codes:
+        raise IncidentError("at least one area (code or town) is needed")
+    return codes
+
+
+def _area_code(locator: Locator, text: str) -> str | None:
+    compact = re.sub(r"[()\s-]", "", text)
+    if _CODE.match(compact) and locator.place_for(compact) is not None:
+        return compact
+    if _CODE.match(text) and locator.place_for(text) is not None:
+        return text
+    location = locator.locate(text)
+    return location.area_code if location is not None else None
+
+
+def _check_text(title: str | None, cause: str | None) -> None:
+    if title is not None:
+        if not title.strip():
+            raise IncidentError("title must not be empty")
+        if len(title) > TITLE_MAX:
+            raise IncidentError(f"title is {len(title)} characters, the limit is {TITLE_MAX}")
+    if cause is not None and len(cause) > CAUSE_MAX:
+        raise IncidentError(f"cause is {len(cause)} characters, the limit is {CAUSE_MAX}")
+
+
+def _check_eta(eta: datetime | None, now: datetime) -> None:
+    if eta is None:
+        return
+    if eta.tzinfo is None:
+        raise IncidentError("eta must include a time zone")
+    if eta <= now:
+        raise IncidentError(f"eta {eta.isoformat()} is in the past")
+
+
+async def query_active_for(engine: AsyncEngine, area_code: str) -> list[Incident]:
+    """Return the active incidents in ``area_code`` straight from the database.
+
+    One query through the ``incident_area(area_code, incident_id)`` index. The customer
+    path uses :class:`Incidents`' index instead; this is the reference it is checked
+    (and benchmarked) against.
+    """
+    async with AsyncSession(engine, expire_on_commit=False) as session:
+        rows = await session.exec(
+            select(Incident)
+            .join(IncidentArea, col(IncidentArea.incident_id) == col(Incident.id))
+            .where(IncidentArea.area_code == area_code, col(Incident.resolved_at).is_(None))
+            .order_by(col(Incident.started_at).desc())
+        )
+        return list(rows.all())
+
+
+class Incidents:
+    """The incident book: writes go to the database, customer lookups to a live index.
+
+    Args:
+        engine: the database.
+        locator: turns "Leeds" or "(0113)" into an area code.
+        refresh_seconds: how stale the lookup index may get when another process writes.
+        clock: returns the current time (tests and the demo pass their own).
+    """
+
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        locator: Locator,
+        *,
+        refresh_seconds: float = 1.0,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self._engine = engine
+        self._locator = locator
+        self._refresh_seconds = refresh_seconds
+        self._clock = clock
+        self._by_area: dict[str, list[IncidentRecord]] = {}
+        self._loaded_at = float("-inf")
+        self._lock = asyncio.Lock()
+
+    # ----- writes ---------------------------------------------------------------------
+
+    async def create(
+        self,
+        *,
+        title: str,
+        areas: Iterable[str],
+        services: Iterable[str],
+        status: str = IncidentStatus.INVESTIGATING,
+        eta: datetime | None = None,
+        cause: str = "",
+        author: str = "system",
+        now: datetime | None = None,
+    ) -> IncidentRecord:
+        """Record a new incident and return it with its fresh ``INC-YYYYMMDD-NNNN`` reference.
+
+        Raises:
+            IncidentError: bad title, area, service, status or ETA; nothing is written.
+        """
+        now = now or self._clock()
+        codes = normalise_areas(self._locator, areas)
+        names = parse_services(services)
+        state = parse_status(status, allow_resolved=False)
+        _check_text(title, cause)
+        _check_eta(eta, now)
+        for _attempt in range(_CREATE_ATTEMPTS):
+            try:
+                record = await self._insert(
+                    title.strip(), cause.strip(), names, state, eta, codes, author, now
+                )
+            except IntegrityError:
+                log.info("incident reference taken by a concurrent writer; retrying")
+                continue
+            self.invalidate()
+            return record
+        raise IncidentError("could not allocate an incident reference; try again")
+
+    async def _insert(
+        self,
+        title: str,
+        cause: str,
+        services: list[str],
+        status: IncidentStatus,
+        eta: datetime | None,
+        codes: list[str],
+        author: str,
+        now: datetime,
+    ) -> IncidentRecord:
+        async with AsyncSession(self._engine, expire_on_commit=False) as session:
+            reference = await _next_reference(session, now)
+            incident = Incident(
+                reference=reference,
+                title=title,
+                cause=cause,
+                services=",".join(services),
+                status=status,
+                started_at=now,
+                updated_at=now,
+                eta=eta,
+            )
+            session.add(incident)
+            await session.flush()
+            assert incident.id is not None
+            session.add_all(IncidentArea(incident_id=incident.id, area_code=c) for c in codes)
+            session.add(
+                IncidentUpdate(
+                    incident_id=incident.id,
+                    at=now,
+                    author=author,
+                    status=status,
+                    eta=eta,
+                    note=f"created: {title} ({', '.join(codes)})",
+                )
+            )
+            await session.commit()
+            return IncidentRecord(incident, tuple(sorted(codes)))
+
+    async def update(
+        self,
+        reference: str,
+        *,
+        title: str | None = None,
+        cause: str | None = None,
+        status: str | None = None,
+        eta: datetime | None = None,
+        clear_eta: bool = False,
+        areas: Iterable[str] | None = None,
+        services: Iterable[str] | None = None,
+        author: str = "system",
+        note: str = "",
+        now: datetime | None = None,
+    ) -> IncidentRecord:
+        """Change an incident and append what changed to its timeline.
+
+        Status ``resolved`` resolves it; an active status on a resolved incident reopens it.
+
+        Raises:
+            IncidentNotFound: no incident has ``reference``.
+            IncidentError: bad input; nothing is written.
+        """
+        now = now or self._clock()
+        codes = normalise_areas(self._locator, areas) if areas is not None else None
+        names = parse_services(services) if services is not None else None
+        state = parse_status(status) if status is not None else None
+        _check_text(title, cause)
+        _check_eta(eta, now)
+        async with AsyncSession(self._engine, expire_on_commit=False) as session:
+            incident = await _get(session, reference)
+            assert incident.id is not None
+            changes: list[str] = []
+            if title is not None and title.strip() != incident.title:
+                incident.title = title.strip()
+                changes.append(f"title: {incident.title}")
+            if cause is not None and cause.strip() != incident.cause:
+                incident.cause = cause.strip()
+                changes.append(f"cause: {incident.cause}")
+            if names is not None and ",".join(names) != incident.services:
+                incident.services = ",".join(names)
+                changes.append(f"services: {', '.join(names)}")
+            if clear_eta and incident.eta is not None:
+                incident.eta = None
+                changes.append("eta cleared")
+            elif eta is not None and eta != incident.eta:
+                incident.eta = eta
+                changes.append(f"eta: {eta.isoformat()}")
+            if state is not None and state != incident.status:
+                incident.status = state
+                incident.resolved_at = now if state is IncidentStatus.RESOLVED else None
+                changes.append(f"status: {state}")
+            current = await _areas(session, incident.id)
+            if codes is not None and set(codes) != set(current):
+                added = [c for c in codes if c not in current]
+                removed = [c for c in current if c not in codes]
+                for code in added:
+                    session.add(IncidentArea(incident_id=incident.id, area_code=code))
+                for code in removed:
+                    area = await session.get(IncidentArea, (incident.id, code))
+                    if area is not None:
+                        await session.delete(area)
+                current = sorted(codes)
+                changes.append(
+                    "areas: " + " ".join([f"+{c}" for c in added] + [f"-{c}" for c in removed])
+                )
+            if changes or note:
+                incident.updated_at = now
+                session.add(incident)
+                session.add(
+                    IncidentUpdate(
+                        incident_id=incident.id,
+                        at=now,
+                        author=author,
+                        status=incident.status,
+                        eta=incident.eta,
+                        note="; ".join([*changes, *([note] if note else [])]),
+                    )
+                )
+                await session.commit()
+            record = IncidentRecord(incident, tuple(sorted(current)))
+        self.invalidate()
+        return record
+
+    async def resolve(
+        self,
+        reference: str,
+        *,
+        author: str = "system",
+        note: str = "",
+        now: datetime | None = None,
+    ) -> IncidentRecord:
+        """Mark an incident fixed (idempotent: resolving a resolved incident changes nothing).
+
+        Raises:
+            IncidentNotFound: no incident has ``reference``.
+        """
+        return await self.update(
+            reference, status=IncidentStatus.RESOLVED, author=author, note=note, now=now
+        )
+
+    # ----- reads for staff --------------------------------------------------------------
+
+    async def get(self, reference: str) -> IncidentRecord:
+        """Return the incident with ``reference``.
+
+        Raises:
+            IncidentNotFound: there is none.
+        """
+        async with AsyncSession(self._engine, expire_on_commit=False) as session:
+            incident = await _get(session, reference)
+            assert incident.id is not None
+            return IncidentRecord(incident, tuple(sorted(await _areas(session, incident.id))))
+
+    async def timeline(self, reference: str) -> list[IncidentUpdate]:
+        """Return the incident's updates, oldest first.
+
+        Raises:
+            IncidentNotFound: no incident has ``reference``.
+        """
+        async with AsyncSession(self._engine, expire_on_commit=False) as session:
+            incident = await _get(session, reference)
+            rows = await session.exec(
+                select(IncidentUpdate)
+                .where(IncidentUpdate.incident_id == incident.id)
+                .order_by(col(IncidentUpdate.at), col(IncidentUpdate.id))
+            )
+            return list(rows.all())
+
+    async def find(
+        self, *, area: str | None = None, active: bool | None = None, limit: int = 200
+    ) -> list[IncidentRecord]:
+        """Return incidents, newest first, optionally only one area's or only active ones.
+
+        Raises:
+            IncidentError: ``area`` is not a known code or place.
+        """
+        query = select(Incident).order_by(col(Incident.started_at).desc(), col(Incident.id).desc())
+        if area is not None:
+            code = normalise_areas(self._locator, [area])[0]
+            query = query.join(IncidentArea, col(IncidentArea.incident_id) == col(Incident.id))
+            query = query.where(IncidentArea.area_code == code)
+        if active is True:
+            query = query.where(col(Incident.resolved_at).is_(None))
+        elif active is False:
+            query = query.where(col(Incident.resolved_at).is_not(None))
+        async with AsyncSession(self._engine, expire_on_commit=False) as session:
+            incidents = list((await session.exec(query.limit(limit))).all())
+            return await _with_areas(session, incidents)
+
+    # ----- the customer path ------------------------------------------------------------
+
+    def invalidate(self) -> None:
+        """Make the next lookup reload the index (called after every write through here)."""
+        self._loaded_at = float("-inf")
+
+    async def active_for(self, area_code: str) -> list[IncidentRecord]:
+        """Return the open incidents in ``area_code``, newest first."""
+        await self._fresh()
+        return [r for r in self._by_area.get(area_code, ()) if r.incident.resolved_at is None]
+
+    async def recently_resolved_for(
+        self, area_code: str, within: timedelta = RECENT, now: datetime | None = None
+    ) -> list[IncidentRecord]:
+        """Return the incidents in ``area_code`` resolved in the last ``within``, newest first.
+
+        ``within`` longer than :data:`RECENT` is capped to it (the index holds one day).
+        """
+        await self._fresh()
+        cutoff = (now or self._clock()) - min(within, RECENT)
+        found = [
+            r
+            for r in self._by_area.get(area_code, ())
+            if r.incident.resolved_at is not None and r.incident.resolved_at >= cutoff
+        ]
+        found.sort(key=lambda r: r.incident.resolved_at or cutoff, reverse=True)
+        return found
+
+    async def _fresh(self) -> None:
+        if time.monotonic() - self._loaded_at < self._refresh_seconds:
+            return
+        async with self._lock:
+            if time.monotonic() - self._loaded_at < self._refresh_seconds:
+                return
+            started = time.monotonic()
+            self._by_area = await self._load_live()
+            self._loaded_at = started
+
+    async def _load_live(self) -> dict[str, list[IncidentRecord]]:
+        cutoff = self._clock() - RECENT
+        async with AsyncSession(self._engine, expire_on_commit=False) as session:
+            rows = await session.exec(
+                select(Incident)
+                .where(
+                    or_(col(Incident.resolved_at).is_(None), col(Incident.resolved_at) >= cutoff)
+                )
+                .order_by(col(Incident.started_at).desc(), col(Incident.id).desc())
+            )
+            records = await _with_areas(session, list(rows.all()))
+        index: dict[str, list[IncidentRecord]] = {}
+        for record in records:
+            for code in record.areas:
+                index.setdefault(code, []).append(record)
+        return index
+
+
+async def _get(session: AsyncSession, reference: str) -> Incident:
+    row = await session.exec(select(Incident).where(Incident.reference == reference.strip()))
+    incident = row.first()
+    if incident is None:
+        raise IncidentNotFound(f"no incident {reference!r}")
+    return incident
+
+
+async def _areas(session: AsyncSession, incident_id: int) -> list[str]:
+    rows = await session.exec(
+        select(IncidentArea.area_code).where(IncidentArea.incident_id == incident_id)
+    )
+    return list(rows.all())
+
+
+async def _with_areas(
+    session: AsyncSession, incidents: Sequence[Incident]
+) -> list[IncidentRecord]:
+    ids = [i.id for i in incidents if i.id is not None]
+    areas: dict[int, list[str]] = {}
+    for start in range(0, len(ids), 500):
+        rows = await session.exec(
+            select(IncidentArea).where(col(IncidentArea.incident_id).in_(ids[start : start + 500]))
+        )
+        for area in rows.all():
+            areas.setdefault(area.incident_id, []).append(area.area_code)
+    return [IncidentRecord(i, tuple(sorted(areas.get(i.id or 0, [])))) for i in incidents]
+
+
+async def _next_reference(session: AsyncSession, now: datetime) -> str:
+    """Return the day's next free reference; it carries the UTC date so every worker agrees."""
+    prefix = f"INC-{now.astimezone(UTC):%Y%m%d}-"
+    ref = col(Incident.reference)
+    row = await session.exec(
+        select(ref)
+        .where(ref.startswith(prefix))
+        .order_by(func.length(ref).desc(), ref.desc())
+        .limit(1)
+    )
+    last = row.first()
+    number = int(last.removeprefix(prefix)) + 1 if last else 1
+    return f"{prefix}{number:04d}"

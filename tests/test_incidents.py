@@ -1,0 +1,245 @@
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from bot.incidents import (
+    IncidentError,
+    IncidentNotFound,
+    Incidents,
+    Locator,
+    normalise_areas,
+    parse_when,
+    placeholder_values,
+    query_active_for,
+    services_phrase,
+)
+from bot.models import IncidentStatus
+from bot.settings import Settings
+
+NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
+LONDON = ZoneInfo("Europe/London")
+
+
+@pytest.fixture(scope="module")
+def locator() -> Locator:
+    try:
+        from bot.locations import Locator as RealLocator
+
+        return RealLocator.from_data(Settings().data_dir)
+    except ImportError:  # TEMPORARY until bot/locations.py lands
+        import csv
+        from dataclasses import dataclass
+
+        @dataclass
+        class Loc:
+            area_code: str
+            place: str
+
+        class Tmp:
+            def __init__(self) -> None:
+                with open(Settings().data_dir / "area_codes.csv") as f:
+                    self.codes = {r["code"]: r["place"] for r in csv.DictReader(f)}
+
+            def place_for(self, code: str) -> str | None:
+                return self.codes.get(code)
+
+            def locate(self, text: str) -> Loc | None:
+                for c, p in self.codes.items():
+                    if p.lower() == text.lower().strip():
+                        return Loc(c, p)
+                return None
+
+        return Tmp()  # type: ignore[return-value]
+
+
+@pytest.fixture
+def book(engine: AsyncEngine, locator: Locator) -> Incidents:
+    return Incidents(engine, locator, clock=lambda: NOW)
+
+
+async def test_create_gives_a_daily_reference_and_normalises_places(book: Incidents) -> None:
+    first = await book.create(
+        title="Cable cut", areas=["Leeds", "(0161)"], services=["broadband,phone"], now=NOW
+    )
+    second = await book.create(title="Power", areas=["020"], services=["tv"], now=NOW)
+    assert first.incident.reference == "INC-20261125-0001"
+    assert second.incident.reference == "INC-20261125-0002"
+    assert first.areas == ("0113", "0161")
+    assert first.incident.services == "broadband,phone"
+    next_day = await book.create(
+        title="X", areas=["020"], services=["phone"], now=NOW + timedelta(days=1)
+    )
+    assert next_day.incident.reference == "INC-20261126-0001"
+
+
+async def test_concurrent_creates_get_distinct_references(book: Incidents) -> None:
+    records = await asyncio.gather(
+        *(book.create(title=f"T{i}", areas=["020"], services=["phone"], now=NOW) for i in range(8))
+    )
+    references = sorted(r.incident.reference for r in records)
+    assert references == [f"INC-20261125-{n:04d}" for n in range(1, 9)]
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"areas": ["Atlantis"]}, "unknown area 'Atlantis'"),
+        ({"areas": []}, "at least one area"),
+        ({"services": ["gas"]}, "unknown service 'gas'"),
+        ({"status": "resolved"}, "status must be one of"),
+        ({"status": "fixed"}, "status must be one of"),
+        ({"title": " "}, "title must not be empty"),
+        ({"eta": NOW - timedelta(minutes=1)}, "is in the past"),
+    ],
+)
+async def test_bad_input_is_refused_and_nothing_written(
+    book: Incidents, kwargs: dict[str, object], message: str
+) -> None:
+    args: dict[str, object] = {"title": "T", "areas": ["020"], "services": ["phone"], **kwargs}
+    with pytest.raises(IncidentError, match=message):
+        await book.create(**args)  # type: ignore[arg-type]
+    assert await book.find() == []
+
+
+async def test_lookup_finds_active_then_recently_resolved(book: Incidents) -> None:
+    eta = NOW + timedelta(hours=3)
+    record = await book.create(
+        title="Power", areas=["020", "01322"], services=["broadband"], eta=eta, now=NOW
+    )
+    ref = record.incident.reference
+    active = await book.active_for("020")
+    assert [r.incident.reference for r in active] == [ref]
+    assert active[0].incident.eta == eta
+    assert await book.active_for("0161") == []
+    assert await book.recently_resolved_for("020") == []
+
+    await book.resolve(ref, author="alice", now=NOW + timedelta(hours=1))
+    assert await book.active_for("020") == []
+    resolved = await book.recently_resolved_for("020", now=NOW + timedelta(hours=2))
+    assert [r.incident.reference for r in resolved] == [ref]
+    assert await book.recently_resolved_for("020", now=NOW + timedelta(hours=26)) == []
+
+
+async def test_lookup_index_matches_the_database_query(
+    engine: AsyncEngine, book: Incidents
+) -> None:
+    for area in ("020", "020", "0113"):
+        await book.create(title="T", areas=[area], services=["phone"], now=NOW)
+    from_db = await query_active_for(engine, "020")
+    from_index = await book.active_for("020")
+    assert {i.reference for i in from_db} == {r.incident.reference for r in from_index}
+    assert len(from_db) == 2
+
+
+async def test_other_workers_see_writes_after_the_refresh_interval(
+    engine: AsyncEngine, locator: Locator
+) -> None:
+    reader = Incidents(engine, locator, refresh_seconds=0.2, clock=lambda: NOW)
+    writer = Incidents(engine, locator, clock=lambda: NOW)
+    assert await reader.active_for("020") == []
+    await writer.create(title="T", areas=["020"], services=["phone"], now=NOW)
+    await asyncio.sleep(0.25)
+    assert len(await reader.active_for("020")) == 1
+
+
+async def test_update_changes_fields_and_keeps_a_timeline(book: Incidents) -> None:
+    record = await book.create(title="T", areas=["020"], services=["phone"], now=NOW)
+    ref = record.incident.reference
+    later = NOW + timedelta(minutes=30)
+    eta = NOW + timedelta(hours=4)
+    updated = await book.update(
+        ref,
+        status="identified",
+        eta=eta,
+        areas=["020", "Leeds"],
+        cause="a power failure",
+        title="Power",
+        author="bob",
+        now=later,
+    )
+    assert updated.incident.status == IncidentStatus.IDENTIFIED
+    assert updated.incident.eta == eta
+    assert updated.areas == ("0113", "020")
+    assert updated.incident.updated_at == later
+    assert [r.incident.reference for r in await book.active_for("0113")] == [ref]
+
+    shrunk = await book.update(ref, areas=["0113"], now=later)
+    assert shrunk.areas == ("0113",)
+    assert await book.active_for("020") == []
+
+    timeline = await book.timeline(ref)
+    assert [u.author for u in timeline] == ["system", "bob", "system"]
+    assert "status: identified" in timeline[1].note and "+0113" in timeline[1].note
+    assert "-020" in timeline[2].note
+
+
+async def test_reopening_a_resolved_incident_makes_it_active(book: Incidents) -> None:
+    ref = (await book.create(title="T", areas=["020"], services=["phone"])).incident.reference
+    await book.resolve(ref)
+    reopened = await book.update(ref, status="investigating")
+    assert reopened.incident.resolved_at is None
+    assert len(await book.active_for("020")) == 1
+
+
+async def test_unknown_reference(book: Incidents) -> None:
+    with pytest.raises(IncidentNotFound):
+        await book.update("INC-20990101-0001", status="identified")
+    with pytest.raises(IncidentNotFound):
+        await book.get("nope")
+
+
+async def test_find_filters_by_area_and_state(book: Incidents) -> None:
+    a = await book.create(title="A", areas=["020"], services=["phone"], now=NOW)
+    b = await book.create(title="B", areas=["0113"], services=["phone"], now=NOW)
+    await book.resolve(b.incident.reference)
+    assert [r.incident.title for r in await book.find(area="Leeds")] == ["B"]
+    assert [r.incident.title for r in await book.find(active=True)] == ["A"]
+    assert [r.incident.title for r in await book.find(active=False)] == ["B"]
+    assert len(await book.find()) == 2
+    public = a.to_public()
+    assert public["reference"] == a.incident.reference
+    assert public["areas"] == ["020"] and public["services"] == ["phone"]
+    assert public["started_at"] == NOW.isoformat() and public["active"] is True
+
+
+def test_placeholder_values_phrase_times_in_the_customer_zone(book: Incidents) -> None:
+    from bot.models import Incident
+
+    incident = Incident(
+        reference="INC-20160720-0001",
+        title="Power",
+        cause="a power failure",
+        services="broadband,phone",
+        eta=datetime(2016, 7, 20, 16, 45, tzinfo=UTC),
+    )
+    values = placeholder_values(
+        incident,
+        area_code="020",
+        place="London",
+        now=datetime(2016, 7, 20, 9, 0, tzinfo=UTC),
+        tz=LONDON,
+    )
+    assert values["eta"] == "by 17:45 today"
+    assert values["services"] == "broadband and phone"
+    assert values["resolved_at"] == ""
+
+
+def test_services_phrase() -> None:
+    assert services_phrase(["broadband", "phone", "tv"]) == "broadband, phone and TV"
+    assert services_phrase(["tv"]) == "TV"
+
+
+def test_parse_when_reads_naive_times_as_local() -> None:
+    moment = parse_when("2016-07-20T17:45", LONDON)
+    assert moment == datetime(2016, 7, 20, 16, 45, tzinfo=UTC)
+    with pytest.raises(IncidentError, match="ISO 8601"):
+        parse_when("tomorrow", LONDON)
+
+
+def test_normalise_areas_accepts_codes_with_punctuation(locator: Locator) -> None:
+    assert normalise_areas(locator, ["(020)", "0161-", "leeds, 020"]) == ["020", "0161", "0113"]
