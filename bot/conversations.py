@@ -116,6 +116,18 @@ async def get(engine: AsyncEngine, conversation_id: int) -> Conversation | None:
         return await session.get(Conversation, conversation_id)
 
 
+async def by_channel_user(
+    engine: AsyncEngine, channel: Channel, external_user_id: str
+) -> Conversation | None:
+    """Return a customer's conversation on a channel, if they have written before."""
+    async with AsyncSession(engine, expire_on_commit=False) as session:
+        query = select(Conversation).where(
+            Conversation.channel == channel.value,
+            Conversation.external_user_id == external_user_id,
+        )
+        return (await session.exec(query)).first()
+
+
 async def by_key(engine: AsyncEngine, key: str) -> Conversation | None:
     """Return the conversation Rasa knows as ``key`` (its sender id)."""
     async with AsyncSession(engine, expire_on_commit=False) as session:

@@ -2,10 +2,33 @@
 
 from __future__ import annotations
 
+import asyncio
+
+import aiohttp
 from aiohttp import web
+from rasa_sdk.executor import ActionExecutor
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from bot.brain import RasaBrain
+from bot.incidents import Incidents
+from bot.locations import Locator
+from bot.messages import Channel
+from bot.outbox import Outbox
+from bot.rasa_process import RasaProcess
+from bot.responses import ResponseStore
+from bot.router import ConversationRouter
 from bot.settings import Settings
 
 settings_key = web.AppKey("settings", Settings)
 engine_key = web.AppKey("engine", AsyncEngine)
+http_key = web.AppKey("http", aiohttp.ClientSession)
+locator_key = web.AppKey("locator", Locator)
+incidents_key = web.AppKey("incidents", Incidents)
+responses_key = web.AppKey("responses", ResponseStore)
+executor_key = web.AppKey("executor", ActionExecutor)
+outbox_key = web.AppKey("outbox", Outbox)
+brain_key = web.AppKey("brain", RasaBrain)
+rasa_process_key = web.AppKey("rasa_process", RasaProcess)
+router_key = web.AppKey("router", ConversationRouter)
+wakes_key = web.AppKey("wakes", dict[Channel, asyncio.Event])
+channels_key = web.AppKey("channels", dict[str, str])

@@ -134,6 +134,37 @@ class Outbox:
         log.warning("reply %s failed for good: %s", message_id, error)
         await self._set(message_id, state="failed", last_error=error[:300])
 
+    async def take(self, conversation_id: int) -> list[Outbound]:
+        """Hand over a conversation's pending replies for pick-up delivery (web chat).
+
+        Web chat has no push: the page collects replies that were queued after its last
+        request (an agent's answer, a fix notification, a late answer after Rasa was down).
+        """
+        async with AsyncSession(self._engine, expire_on_commit=False) as session:
+            rows = (
+                await session.exec(
+                    select(Message, Conversation.external_user_id)
+                    .join(Conversation, col(Conversation.id) == col(Message.conversation_id))
+                    .where(
+                        Message.conversation_id == conversation_id,
+                        Message.direction == "out",
+                        Message.state == "pending",
+                    )
+                    .order_by(col(Message.id))
+                )
+            ).all()
+            taken: list[Outbound] = []
+            for message, user in rows:
+                result = await session.exec(
+                    update(Message)
+                    .where(col(Message.id) == message.id, col(Message.state) == "pending")
+                    .values(state="sent", sent_at=utcnow())
+                )
+                if result.rowcount == 1:
+                    taken.append(_outbound(message, user))
+            await session.commit()
+        return taken
+
     async def in_doubt(self, channel: Channel) -> list[Outbound]:
         """Replies a crash left in ``sending``: the send may or may not have happened."""
         return await self._rows(channel, "sending", 1000)

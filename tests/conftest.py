@@ -4,18 +4,24 @@ from __future__ import annotations
 
 import asyncio
 import os
+from dataclasses import dataclass
+from typing import Any
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
+import aiohttp
 import asyncpg
 import pytest
+from aiohttp import web
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import SQLModel
 
 from bot.db import create_engine, migrate_sync
 
-POSTGRES_ADMIN = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+POSTGRES_ADMIN = os.environ.get(
+    "TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
 
 
 async def _recreate_pg(name: str, drop_only: bool = False) -> None:
@@ -29,7 +35,9 @@ async def _recreate_pg(name: str, drop_only: bool = False) -> None:
 
 
 @pytest.fixture(scope="session", params=["sqlite", "postgres"])
-def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def database_url(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
     """A migrated, empty database of each kind, shared by the session's tests."""
     if request.param == "sqlite":
         path: Path = tmp_path_factory.mktemp("db") / "test.db"
@@ -55,3 +63,97 @@ async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
         for table in reversed(SQLModel.metadata.sorted_tables):
             await conn.execute(text(f'DELETE FROM "{table.name}"'))
     await engine.dispose()
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on right now, on loopback."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def app_port() -> int:
+    """The port every live app of this session listens on (Rasa calls actions there)."""
+    return free_port()
+
+
+@pytest.fixture(scope="session")
+def rasa_server(app_port: int, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real Rasa server with the trained model, calling back to the live app's port.
+
+    Trains first when the model is missing or stale (minutes, once per machine).
+    """
+    from dataclasses import replace
+
+    import aiohttp
+
+    from bot.rasa_process import RasaProcess, train
+    from bot.settings import Settings
+
+    settings = Settings.from_env(environ={})
+    train(settings.intents_dir)
+    settings = replace(
+        settings, rasa_port=free_port(), var_dir=tmp_path_factory.mktemp("rasa-var")
+    )
+    process = RasaProcess(settings, app_url=f"http://127.0.0.1:{app_port}")
+    loop = asyncio.new_event_loop()
+
+    async def start() -> None:
+        await process.start()
+        async with aiohttp.ClientSession() as session:
+            await process.wait_ready(session, within=300)
+
+    try:
+        loop.run_until_complete(start())
+        yield process.url
+    finally:
+        loop.run_until_complete(process.stop())
+        loop.close()
+
+
+@dataclass
+class LiveApp:
+    """The whole service running on loopback, as customers and Rasa reach it."""
+
+    url: str
+    app: web.Application
+    client: aiohttp.ClientSession
+
+    async def chat(self, sender: str, text: str) -> dict[str, Any]:
+        """Send one web-chat message; return the JSON answer."""
+        async with self.client.post(
+            f"{self.url}/api/chat", json={"sender": sender, "text": text}
+        ) as response:
+            assert response.status == 200, await response.text()
+            body: dict[str, Any] = await response.json()
+            return body
+
+
+@pytest.fixture
+async def live_app(
+    engine: AsyncEngine, database_url: str, rasa_server: str, app_port: int, tmp_path: Path
+) -> AsyncIterator[LiveApp]:
+    """The app from its own factory, on the port Rasa calls back, with the real Rasa."""
+    from dataclasses import replace
+
+    from bot.settings import Settings
+    from bot.web.app import create_app
+
+    settings = replace(
+        Settings.from_env(environ={}),
+        database_url=database_url,
+        rasa_url=rasa_server,
+        port=app_port,
+        var_dir=tmp_path,
+    )
+    app = create_app(settings)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", app_port)
+    await site.start()
+    async with aiohttp.ClientSession() as client:
+        yield LiveApp(f"http://127.0.0.1:{app_port}", app, client)
+    await runner.cleanup()

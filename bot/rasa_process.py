@@ -1,0 +1,222 @@
+"""Training the Rasa model and running Rasa as our child process (the embedded default).
+
+Rasa 3.6 lives in its own environment (``.venv-rasa``) because it cannot share one with
+sqlmodel; we only ever start it as a program and talk to it over HTTP. Training is
+skipped when nothing in ``intents/`` that affects the model has changed, because a
+full training run costs minutes and ``make run`` calls it every time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import logging
+import os
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import aiohttp
+
+from bot.settings import ROOT, Settings
+
+log = logging.getLogger(__name__)
+
+MODEL_NAME = "outage-bot"
+RASA_BIN = ROOT / ".venv-rasa" / "bin" / "rasa"
+TRAINING_INPUTS = ("config.yml", "domain.yml", "data")
+
+
+class RasaError(RuntimeError):
+    """Rasa could not be trained or started; the message says what to do."""
+
+
+def model_path(intents_dir: Path) -> Path:
+    """Where the trained model lives."""
+    return intents_dir / "models" / f"{MODEL_NAME}.tar.gz"
+
+
+def training_hash(intents_dir: Path) -> str:
+    """A digest of everything that shapes the model, so training runs only when needed."""
+    digest = hashlib.sha256()
+    files: list[Path] = []
+    for name in TRAINING_INPUTS:
+        path = intents_dir / name
+        files.extend(sorted(path.rglob("*")) if path.is_dir() else [path])
+    for path in files:
+        if path.is_file():
+            digest.update(str(path.relative_to(intents_dir)).encode())
+            digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def model_is_current(intents_dir: Path) -> bool:
+    """Whether the trained model matches the training data as it is now."""
+    stamp = model_path(intents_dir).with_suffix("").with_suffix(".sha256")
+    return (
+        model_path(intents_dir).is_file()
+        and stamp.is_file()
+        and stamp.read_text().strip() == training_hash(intents_dir)
+    )
+
+
+def train(intents_dir: Path, force: bool = False) -> bool:
+    """Train the model unless it is current; returns whether training ran.
+
+    Rasa's own progress output goes to the terminal, since training takes minutes.
+
+    Raises:
+        RasaError: Rasa is not installed or training failed.
+    """
+    if not force and model_is_current(intents_dir):
+        return False
+    if not RASA_BIN.exists():
+        raise RasaError(f"Rasa is not installed at {RASA_BIN}; run `make install-rasa`")
+    expected = training_hash(intents_dir)
+    started = time.monotonic()
+    result = subprocess.run(
+        [
+            str(RASA_BIN),
+            "train",
+            "--fixed-model-name",
+            MODEL_NAME,
+            "--out",
+            "models",
+        ],
+        cwd=intents_dir,
+        check=False,
+    )
+    if result.returncode != 0:
+        raise RasaError(f"rasa train failed with exit code {result.returncode}")
+    stamp = model_path(intents_dir).with_suffix("").with_suffix(".sha256")
+    stamp.write_text(expected + "\n")
+    log.info("trained the Rasa model in %.0f s", time.monotonic() - started)
+    return True
+
+
+def endpoints_yaml(app_url: str, redis_url: str | None) -> str:
+    """Rasa's endpoints file: actions and NLG from our app, and Redis locks when scaled out."""
+    lines = [
+        "action_endpoint:",
+        f'  url: "{app_url}/webhooks/actions"',
+        "nlg:",
+        f'  url: "{app_url}/webhooks/nlg"',
+    ]
+    if redis_url:
+        parts = urlsplit(redis_url)
+        lines += [
+            "lock_store:",
+            "  type: redis",
+            f'  url: "{parts.hostname or "127.0.0.1"}"',
+            f"  port: {parts.port or 6379}",
+            f"  db: {int((parts.path or '/0').lstrip('/') or 0)}",
+        ]
+        if parts.password:
+            lines.append(f'  password: "{parts.password}"')
+    return "\n".join(lines) + "\n"
+
+
+@dataclass
+class RasaProcess:
+    """Rasa as a supervised child process: started, watched, restarted, stopped.
+
+    Attributes:
+        settings: where the model, the var directory and Rasa's port are.
+        app_url: our app's base URL, where Rasa calls actions and NLG.
+    """
+
+    settings: Settings
+    app_url: str
+    _process: asyncio.subprocess.Process | None = None
+    _watcher: asyncio.Task[None] | None = None
+    restarts: int = 0
+
+    @property
+    def url(self) -> str:
+        """The base URL Rasa answers on."""
+        return f"http://127.0.0.1:{self.settings.rasa_port}"
+
+    async def start(self) -> None:
+        """Start Rasa and keep it running; returns at once (use :meth:`wait_ready`).
+
+        Raises:
+            RasaError: Rasa is not installed or there is no trained model.
+        """
+        if not RASA_BIN.exists():
+            raise RasaError(f"Rasa is not installed at {RASA_BIN}; run `make install-rasa`")
+        if not model_path(self.settings.intents_dir).is_file():
+            raise RasaError("no trained Rasa model; run `outage-bot train`")
+        self.settings.var_dir.mkdir(parents=True, exist_ok=True)
+        endpoints = self.settings.var_dir / "rasa-endpoints.yml"
+        endpoints.write_text(endpoints_yaml(self.app_url, self.settings.redis_url))
+        await self._spawn(endpoints)
+        self._watcher = asyncio.create_task(self._watch(endpoints))
+
+    async def _spawn(self, endpoints: Path) -> None:
+        log_file = self.settings.var_dir / "rasa.log"
+        with log_file.open("ab") as out:
+            self._process = await asyncio.create_subprocess_exec(
+                str(RASA_BIN),
+                "run",
+                "--enable-api",
+                "--interface",
+                "127.0.0.1",
+                "--port",
+                str(self.settings.rasa_port),
+                "--model",
+                str(model_path(self.settings.intents_dir)),
+                "--endpoints",
+                str(endpoints),
+                "--credentials",
+                str(self.settings.intents_dir / "credentials.yml"),
+                cwd=self.settings.intents_dir,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            )
+        log.info("started Rasa (pid %s) on %s; log in %s", self._process.pid, self.url, log_file)
+
+    async def _watch(self, endpoints: Path) -> None:
+        delay = 1.0
+        while True:
+            assert self._process is not None
+            code = await self._process.wait()
+            log.error("Rasa exited with code %s; restarting in %.0f s", code, delay)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 30.0)
+            self.restarts += 1
+            await self._spawn(endpoints)
+
+    async def wait_ready(self, session: aiohttp.ClientSession, within: float = 180.0) -> None:
+        """Wait until Rasa answers with its model loaded.
+
+        Raises:
+            RasaError: it did not become ready within ``within`` seconds.
+        """
+        deadline = time.monotonic() + within
+        while time.monotonic() < deadline:
+            with contextlib.suppress(aiohttp.ClientError, TimeoutError, ValueError):
+                async with session.get(f"{self.url}/status") as response:
+                    if response.status == 200 and (await response.json()).get("model_file"):
+                        return
+            await asyncio.sleep(0.5)
+        raise RasaError(f"Rasa did not start within {within:.0f} s; see var/rasa.log")
+
+    async def stop(self) -> None:
+        """Stop watching and terminate Rasa (killing it if it does not stop in 10 s)."""
+        if self._watcher is not None:
+            self._watcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._watcher
+        process = self._process
+        if process is None or process.returncode is not None:
+            return
+        process.terminate()
+        try:
+            await asyncio.wait_for(process.wait(), timeout=10)
+        except TimeoutError:
+            process.kill()
+            await process.wait()

@@ -1,0 +1,175 @@
+"""The app factory: one place that builds and wires everything, in start-up order.
+
+Each shared resource is created in a ``cleanup_ctx`` generator and closed after its
+``yield``, so start-up and shut-down are symmetrical and nothing happens at import.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+import aiohttp
+from aiohttp import web
+
+from bot import demo, reference, subscriptions
+from bot.actions import ActionDeps, build_executor
+from bot.brain import RasaBrain
+from bot.db import create_engine, migrate, safe_url
+from bot.incidents import Incidents
+from bot.keys import (
+    brain_key,
+    channels_key,
+    engine_key,
+    executor_key,
+    http_key,
+    incidents_key,
+    locator_key,
+    outbox_key,
+    rasa_process_key,
+    responses_key,
+    router_key,
+    settings_key,
+    wakes_key,
+)
+from bot.locations import Locator
+from bot.locks import ConversationLocks, LocalLocks, RedisLocks
+from bot.messages import Channel
+from bot.outbox import Outbox
+from bot.rasa_process import RasaProcess
+from bot.responses import ResponseStore
+from bot.router import ConversationRouter
+from bot.settings import Settings
+from bot.web.errors import json_errors
+from bot.web.routes import setup_routes
+
+log = logging.getLogger(__name__)
+
+BACKGROUND_SECONDS = 2.0
+
+
+async def database_ctx(app: web.Application) -> AsyncIterator[None]:
+    """Migrate the database, load reference data and the canned responses."""
+    settings = app[settings_key]
+    await migrate(settings.database_url)
+    engine = create_engine(settings.database_url)
+    locator = Locator.from_data(settings.data_dir)
+    await reference.ensure_area_codes(engine, locator)
+    app[engine_key] = engine
+    app[locator_key] = locator
+    app[incidents_key] = Incidents(engine, locator)
+    app[responses_key] = await ResponseStore.open(engine, settings.data_dir)
+    app[outbox_key] = Outbox(engine)
+    if app[demo_key]:
+        loaded = await demo.load_demo(app[incidents_key])
+        log.info("demo incidents loaded: %d", loaded)
+    log.info("database ready at %s", safe_url(settings.database_url))
+    yield
+    await engine.dispose()
+
+
+async def http_ctx(app: web.Application) -> AsyncIterator[None]:
+    """One HTTP client session for everything we call (Rasa, platform APIs)."""
+    connector = aiohttp.TCPConnector(limit=200)
+    async with aiohttp.ClientSession(connector=connector) as session:
+        app[http_key] = session
+        yield
+
+
+async def rasa_ctx(app: web.Application) -> AsyncIterator[None]:
+    """Use the Rasa at ``RASA_URL``, or run our own as a supervised child process."""
+    settings = app[settings_key]
+    process: RasaProcess | None = None
+    if settings.rasa_url:
+        url = settings.rasa_url
+    else:
+        process = RasaProcess(settings, app_url=f"http://{settings.host}:{settings.port}")
+        await process.start()
+        app[rasa_process_key] = process
+        url = process.url
+    app[brain_key] = RasaBrain(app[http_key], url)
+    yield
+    if process is not None:
+        await process.stop()
+
+
+async def router_ctx(app: web.Application) -> AsyncIterator[None]:
+    """The conversation router and the actions Rasa calls back."""
+    settings = app[settings_key]
+    engine = app[engine_key]
+    wakes = {channel: asyncio.Event() for channel in Channel}
+    app[wakes_key] = wakes
+    app[channels_key] = {"web": "ok"}
+    locks: ConversationLocks = LocalLocks()
+    redis = None
+    if settings.redis_url:
+        from redis.asyncio import Redis
+
+        redis = Redis.from_url(settings.redis_url)
+        locks = RedisLocks(redis)
+    app[executor_key] = build_executor(
+        ActionDeps(
+            engine=engine, locator=app[locator_key], incidents=app[incidents_key], tz=settings.tz
+        )
+    )
+    app[router_key] = ConversationRouter(
+        engine, app[brain_key], app[responses_key], locks, wake=lambda c: wakes[c].set()
+    )
+    yield
+    if redis is not None:
+        await redis.aclose()
+
+
+async def _every(seconds: float, job: Callable[[], Awaitable[object]], name: str) -> None:
+    while True:
+        try:
+            await job()
+        except Exception:
+            log.exception("background job %s failed; will retry", name)
+        await asyncio.sleep(seconds)
+
+
+async def background_ctx(app: web.Application) -> AsyncIterator[None]:
+    """Keep texts fresh, answer what waited for Rasa, and tell subscribers about fixes."""
+    settings = app[settings_key]
+    router = app[router_key]
+    brain = app[brain_key]
+    responses = app[responses_key]
+    wakes = app[wakes_key]
+
+    async def replay() -> None:
+        if await brain.healthy():
+            await router.answer_unanswered()
+
+    async def notify() -> None:
+        for channel in await subscriptions.notify_resolved(
+            app[engine_key], responses.render, settings.tz
+        ):
+            wakes[channel].set()
+
+    tasks = [
+        asyncio.create_task(responses.watch(), name="responses"),
+        asyncio.create_task(_every(BACKGROUND_SECONDS, replay, "replay"), name="replay"),
+        asyncio.create_task(_every(BACKGROUND_SECONDS, notify, "notify"), name="notify"),
+    ]
+    yield
+    for task in tasks:
+        task.cancel()
+    for task in tasks:
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+demo_key = web.AppKey("demo", bool)
+
+
+def create_app(settings: Settings, *, demo: bool = False) -> web.Application:
+    """Build the whole service for ``settings``; nothing starts until the app runs."""
+    app = web.Application(middlewares=[json_errors], client_max_size=256 * 1024)
+    app[settings_key] = settings
+    app[demo_key] = demo
+    app.cleanup_ctx.extend([database_ctx, http_ctx, rasa_ctx, router_ctx, background_ctx])
+    setup_routes(app)
+    return app

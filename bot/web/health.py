@@ -1,0 +1,25 @@
+"""``GET /healthz``: what an operator (or a load balancer) needs to know at a glance."""
+
+from __future__ import annotations
+
+from aiohttp import web
+from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
+
+from bot.keys import brain_key, channels_key, engine_key
+
+
+async def healthz(request: web.Request) -> web.Response:
+    """Report the database, Rasa and each channel; 200 whenever the app itself answers."""
+    try:
+        async with request.app[engine_key].connect() as conn:
+            await conn.execute(text("SELECT 1"))
+        database = "ok"
+    except (SQLAlchemyError, OSError):
+        database = "down"
+    rasa = "ok" if await request.app[brain_key].healthy() else "down"
+    channels = dict(request.app[channels_key])
+    status = "ok" if database == rasa == "ok" else "degraded"
+    return web.json_response(
+        {"status": status, "db": database, "rasa": rasa, "channels": channels}
+    )
