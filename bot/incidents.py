@@ -40,6 +40,9 @@ log = logging.getLogger(__name__)
 RECENT = timedelta(hours=24)
 """How long a resolved incident still answers "is it fixed yet?"."""
 
+UNKNOWN_CAUSE = "a problem our engineers are still investigating"
+"""What ``{cause}`` says while the cause is not known, so "It's caused by {cause}." reads."""
+
 TITLE_MAX = 120
 CAUSE_MAX = 200
 _CREATE_ATTEMPTS = 20
@@ -142,14 +145,15 @@ def placeholder_values(
     """Return the template values describing ``incident`` to a customer in ``area_code``.
 
     The ETA and resolution time are phrased in the customer's zone ``tz``; ``eta`` is empty
-    when none is known (pick ``utter_outage_no_eta`` then).
+    when none is known (pick ``utter_outage_no_eta`` then), and an unknown cause reads as
+    :data:`UNKNOWN_CAUSE`.
     """
     return {
         "place": place,
         "area_code": area_code,
         "reference": incident.reference,
         "title": incident.title,
-        "cause": incident.cause,
+        "cause": incident.cause or UNKNOWN_CAUSE,
         "services": services_phrase(split_services(incident.services)),
         "eta": eta_phrase(incident.eta, now, tz) if incident.eta is not None else "",
         "resolved_at": (
