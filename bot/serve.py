@@ -1,0 +1,194 @@
+"""``outage-bot serve`` and ``outage-bot chat``: running the service and talking to it.
+
+One process serves everything by default. With ``--workers N`` the parent runs Rasa
+(unless ``RASA_URL`` points at one) and N identical workers share the port through
+``SO_REUSEPORT``; they coordinate through PostgreSQL and Redis, which is why both are
+required then.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import subprocess
+import sys
+
+import aiohttp
+from aiohttp import web
+from sqlalchemy.engine import make_url
+
+from bot.db import create_engine, migrate
+from bot.rasa_process import RasaProcess, train
+from bot.settings import Settings
+from bot.users import add_user, has_users
+from bot.web.app import create_app
+
+log = logging.getLogger(__name__)
+
+
+class ServeError(RuntimeError):
+    """The service cannot start as configured; the message says what to change."""
+
+
+def check_workers(settings: Settings, workers: int) -> None:
+    """Refuse a multi-worker set-up that would lose locks or corrupt SQLite.
+
+    Raises:
+        ServeError: ``workers`` > 1 without Redis and PostgreSQL.
+    """
+    if workers < 1:
+        raise ServeError("--workers must be at least 1")
+    if workers == 1:
+        return
+    if not settings.redis_url:
+        raise ServeError("--workers > 1 needs REDIS_URL (shared conversation locks)")
+    if make_url(settings.database_url).get_backend_name() != "postgresql":
+        raise ServeError("--workers > 1 needs a PostgreSQL DATABASE_URL")
+
+
+async def first_run_credentials(settings: Settings) -> tuple[str, str, str] | None:
+    """Create the first admin when there is no user yet; return (name, password, token)."""
+    await migrate(settings.database_url)
+    engine = create_engine(settings.database_url)
+    try:
+        if await has_users(engine):
+            return None
+        _user, password, token = await add_user(engine, "admin", "admin")
+        return "admin", password, token
+    finally:
+        await engine.dispose()
+
+
+def banner(settings: Settings, credentials: tuple[str, str, str] | None) -> str:
+    """What an operator needs after start-up: where everything is, and how to log in."""
+    base = f"http://{settings.host}:{settings.port}"
+    lines = [
+        "outage-bot is running:",
+        f"  web chat      {base}/chat",
+        f"  agent console {base}/console",
+        f"  comms admin   {base}/admin",
+        f"  health        {base}/healthz",
+    ]
+    if credentials:
+        name, password, token = credentials
+        lines += [
+            "First run: an admin user was created (shown once; keep it safe):",
+            f"  user {name}  password {password}",
+            f"  API token {token}",
+        ]
+    return "\n".join(lines)
+
+
+def serve(settings: Settings, *, demo: bool, workers: int) -> None:
+    """Run the service until interrupted.
+
+    Raises:
+        ServeError: the configuration cannot work (see :func:`check_workers`).
+        bot.rasa_process.RasaError: Rasa is missing or the model cannot be trained.
+    """
+    check_workers(settings, workers)
+    if not settings.rasa_url:
+        train(settings.intents_dir)
+    credentials = asyncio.run(first_run_credentials(settings))
+    print(banner(settings, credentials), flush=True)
+    if workers == 1:
+        web.run_app(
+            create_app(settings, demo=demo),
+            host=settings.host,
+            port=settings.port,
+            print=None,
+            access_log=None,
+        )
+        return
+    asyncio.run(_supervise_workers(settings, demo=demo, workers=workers))
+
+
+async def _supervise_workers(settings: Settings, *, demo: bool, workers: int) -> None:
+    process: RasaProcess | None = None
+    environ = dict(os.environ)
+    if not settings.rasa_url:
+        process = RasaProcess(settings, app_url=f"http://{settings.host}:{settings.port}")
+        await process.start()
+        environ["RASA_URL"] = process.url
+    children = [
+        subprocess.Popen(
+            [sys.executable, "-m", "bot", "worker", *(["--demo"] if demo and i == 0 else [])],
+            env=environ,
+        )
+        for i in range(workers)
+    ]
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    for child in children:
+        child.terminate()
+    for child in children:
+        child.wait(timeout=15)
+    if process is not None:
+        await process.stop()
+
+
+def run_worker(settings: Settings, *, demo: bool) -> None:
+    """One of several workers: the app on a shared port (``SO_REUSEPORT``)."""
+    web.run_app(
+        create_app(settings, demo=demo),
+        host=settings.host,
+        port=settings.port,
+        reuse_port=True,
+        print=None,
+        access_log=None,
+    )
+
+
+async def _reachable(session: aiohttp.ClientSession, url: str) -> bool:
+    try:
+        async with session.get(f"{url}/healthz", timeout=aiohttp.ClientTimeout(total=2)):
+            return True
+    except (aiohttp.ClientError, TimeoutError):
+        return False
+
+
+async def chat(settings: Settings, sender: str) -> None:
+    """A terminal conversation through the web-chat channel of a running (or local) server.
+
+    Uses the server at ``OUTAGE_BOT_HOST:PORT`` if one answers; otherwise starts the
+    whole service in this process first.
+    """
+    url = f"http://{settings.host}:{settings.port}"
+    runner: web.AppRunner | None = None
+    async with aiohttp.ClientSession() as session:
+        if not await _reachable(session, url):
+            print("No server running; starting one (Rasa takes about half a minute)...")
+            if not settings.rasa_url:
+                await asyncio.to_thread(train, settings.intents_dir)
+            runner = web.AppRunner(create_app(settings, demo=True))
+            await runner.setup()
+            await web.TCPSite(runner, settings.host, settings.port).start()
+        print("Type your message and press Enter; Ctrl-D to quit.")
+        try:
+            while True:
+                try:
+                    text = await asyncio.to_thread(input, "you> ")
+                except EOFError:
+                    print()
+                    break
+                if not text.strip():
+                    continue
+                async with session.post(
+                    f"{url}/api/chat", json={"sender": sender, "text": text}
+                ) as response:
+                    body = await response.json()
+                if response.status != 200:
+                    print(f"error: {body.get('error', response.status)}")
+                    continue
+                for reply in body["replies"]:
+                    print(f"bot> {reply['text']}")
+                if body["conversation"]["state"] != "bot":
+                    print(f"[conversation is {body['conversation']['state']}]")
+        finally:
+            if runner is not None:
+                await runner.cleanup()
