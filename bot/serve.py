@@ -12,7 +12,6 @@ import asyncio
 import logging
 import os
 import signal
-import subprocess
 import sys
 
 import aiohttp
@@ -113,8 +112,12 @@ async def _supervise_workers(settings: Settings, *, demo: bool, workers: int) ->
         await process.start()
         environ["RASA_URL"] = process.url
     children = [
-        subprocess.Popen(
-            [sys.executable, "-m", "bot", "worker", *(["--demo"] if demo and i == 0 else [])],
+        await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "bot",
+            "worker",
+            *(["--demo"] if demo and i == 0 else []),
             env=environ,
         )
         for i in range(workers)
@@ -126,8 +129,7 @@ async def _supervise_workers(settings: Settings, *, demo: bool, workers: int) ->
     await stop.wait()
     for child in children:
         child.terminate()
-    for child in children:
-        child.wait(timeout=15)
+    await asyncio.gather(*(child.wait() for child in children))
     if process is not None:
         await process.stop()
 
