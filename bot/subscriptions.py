@@ -19,6 +19,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.eta import past_phrase
+from bot.incidents import services_phrase, split_services
 from bot.messages import Channel, Variant
 from bot.models import Conversation, Incident, Message, Subscription, utcnow
 
@@ -53,7 +54,11 @@ def _variant(conversation: Conversation) -> Variant:
 
 
 async def notify_resolved(
-    engine: AsyncEngine, render: Render, tz: ZoneInfo, now: datetime | None = None
+    engine: AsyncEngine,
+    render: Render,
+    tz: ZoneInfo,
+    place_for: Callable[[str], str | None],
+    now: datetime | None = None,
 ) -> set[Channel]:
     """Queue a "fixed" message for every subscriber of a resolved incident.
 
@@ -83,9 +88,10 @@ async def notify_resolved(
                 variant,
                 {
                     "area_code": subscription.area_code,
-                    "place": subscription.area_code,
+                    "place": place_for(subscription.area_code) or subscription.area_code,
                     "reference": incident.reference,
                     "title": incident.title,
+                    "services": services_phrase(split_services(incident.services)),
                     "resolved_at": past_phrase(resolved_at, now, tz),
                 },
             )

@@ -7,17 +7,9 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from bot import incidents, subscriptions
+from bot import subscriptions
 from bot.actions.context import ActionDeps, conversation_id, latest_intent
-from bot.eta import eta_phrase, past_phrase
-from bot.models import Incident
-
-
-def _services(incident: Incident) -> str:
-    names = [name.strip() for name in incident.services.split(",") if name.strip()]
-    if len(names) > 1:
-        return ", ".join(names[:-1]) + " and " + names[-1]
-    return names[0] if names else "service"
+from bot.incidents import placeholder_values
 
 
 class ActionCheckOutage(Action):
@@ -39,19 +31,14 @@ class ActionCheckOutage(Action):
             dispatcher.utter_message(response="utter_location_not_found")
             return []
         place = tracker.get_slot("place") or self._deps.locator.place_for(area_code) or area_code
-        values = {"area_code": area_code, "place": place}
         now = self._deps.now()
-        active = await incidents.active_for(self._deps.engine, area_code)
+        active = await self._deps.incidents.active_for(area_code)
         if active:
-            incident = active[0]
-            values |= {
-                "reference": incident.reference,
-                "title": incident.title,
-                "cause": incident.cause or "a fault we are investigating",
-                "services": _services(incident),
-                "eta": eta_phrase(incident.eta, now, self._deps.tz) if incident.eta else "",
-            }
-            if not incident.eta:
+            incident = active[0].incident
+            values = placeholder_values(
+                incident, area_code=area_code, place=place, now=now, tz=self._deps.tz
+            )
+            if incident.eta is None:
                 key = "utter_outage_no_eta"
             elif latest_intent(tracker) in ("ask_eta", "ask_if_fixed"):
                 key = "utter_eta"
@@ -63,19 +50,14 @@ class ActionCheckOutage(Action):
                 SlotSet("incident_reference", incident.reference),
                 SlotSet("notify_offered", True),
             ]
-        resolved = await incidents.recently_resolved_for(self._deps.engine, area_code)
-        if resolved and resolved[0].resolved_at is not None:
-            incident = resolved[0]
-            values |= {
-                "reference": incident.reference,
-                "title": incident.title,
-                "cause": incident.cause,
-                "services": _services(incident),
-                "resolved_at": past_phrase(incident.resolved_at, now, self._deps.tz),
-            }
+        resolved = await self._deps.incidents.recently_resolved_for(area_code, now=now)
+        if resolved:
+            values = placeholder_values(
+                resolved[0].incident, area_code=area_code, place=place, now=now, tz=self._deps.tz
+            )
             dispatcher.utter_message(response="utter_resolved", **values)
         else:
-            dispatcher.utter_message(response="utter_no_outage", **values)
+            dispatcher.utter_message(response="utter_no_outage", area_code=area_code, place=place)
         return [SlotSet("incident_reference", None), SlotSet("notify_offered", False)]
 
 
@@ -95,19 +77,22 @@ class ActionSubscribe(Action):
         """Subscribe to the incident we told them about, if it is still open."""
         area_code = tracker.get_slot("area_code")
         conversation = await conversation_id(self._deps.engine, tracker)
-        active = await incidents.active_for(self._deps.engine, area_code) if area_code else []
+        active = await self._deps.incidents.active_for(area_code) if area_code else []
         if not active or conversation is None:
-            dispatcher.utter_message(response="utter_nothing_to_notify")
+            dispatcher.utter_message(
+                response="utter_nothing_to_notify",
+                area_code=area_code or "",
+                place=tracker.get_slot("place") or area_code or "",
+            )
             return [SlotSet("notify_offered", False)]
-        incident = active[0]
+        incident = active[0].incident
         await subscriptions.subscribe(
             self._deps.engine, conversation, incident.id or 0, str(area_code)
         )
-        place = tracker.get_slot("place") or area_code
         dispatcher.utter_message(
             response="utter_subscribed",
             area_code=area_code,
-            place=place,
+            place=tracker.get_slot("place") or area_code,
             reference=incident.reference,
         )
         return [SlotSet("notify_offered", False)]

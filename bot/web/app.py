@@ -145,7 +145,7 @@ async def background_ctx(app: web.Application) -> AsyncIterator[None]:
 
     async def notify() -> None:
         for channel in await subscriptions.notify_resolved(
-            app[engine_key], responses.render, settings.tz
+            app[engine_key], responses.render, settings.tz, app[locator_key].place_for
         ):
             wakes[channel].set()
 
