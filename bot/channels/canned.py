@@ -1,0 +1,69 @@
+"""Canned answers to messages the bot cannot read: stickers, photos, voice notes, files.
+
+Such a message still belongs to the customer's conversation (an agent reading the
+transcript sees "[photo]"), so it is stored through the inbox like any other, deduplicated
+by its platform id; but asking Rasa about it would be pointless, so the reply is a canned
+response (``utter_please_type``) rendered from the comms-edited store and queued in the
+outbox, which delivers it like every other reply. When a person has the conversation the
+bot stays quiet, exactly as the router does.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Protocol
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from bot import conversations
+from bot.messages import Channel, Handled, Inbound, Variant
+from bot.models import ConversationState
+
+log = logging.getLogger(__name__)
+
+
+class Renderer(Protocol):
+    """The canned response store, as far as this module needs it."""
+
+    def render(self, key: str, variant: Variant, values: dict[str, str] | None = None) -> str:
+        """Render the ``variant`` text of canned response ``key``."""
+        ...
+
+
+class CannedReplies:
+    """Stores an unreadable message once and queues one canned reply to it."""
+
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        responses: Renderer,
+        wake: Callable[[Channel], None] = lambda channel: None,
+    ) -> None:
+        self._engine = engine
+        self._responses = responses
+        self._wake = wake
+
+    async def handle(
+        self, inbound: Inbound, key: str, values: dict[str, str] | None = None
+    ) -> Handled:
+        """Store ``inbound`` (once) and answer it with canned response ``key``."""
+        received = await conversations.receive(self._engine, inbound)
+        if received is None:
+            log.info("duplicate %s message %s ignored", inbound.channel, inbound.external_id)
+            return Handled(conversation_id=0, state="", duplicate=True)
+        conversation = received.conversation
+        conversation_id = conversation.id or 0
+        current = await conversations.get(self._engine, conversation_id) or conversation
+        if current.state != ConversationState.BOT:
+            await conversations.mark_processed(self._engine, received.message.id or 0)
+            return Handled(conversation_id=conversation_id, state=current.state)
+        text = self._responses.render(key, inbound.variant, values)
+        replies = await conversations.queue_replies(
+            self._engine, current, [text], inbound.variant, reply_to=inbound.reply_to
+        )
+        # Marked after queueing: a crash in between re-answers rather than never answers.
+        await conversations.mark_processed(self._engine, received.message.id or 0)
+        if replies:
+            self._wake(inbound.channel)
+        return Handled(conversation_id=conversation_id, state=current.state, replies=replies)
