@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 import aiohttp
 from aiohttp import web
 
-from bot import demo, reference, subscriptions
+from bot import areas, demo, subscriptions
 from bot.actions import ActionDeps, build_executor
 from bot.brain import RasaBrain
 from bot.db import create_engine, migrate, safe_url
@@ -56,15 +56,15 @@ async def database_ctx(app: web.Application) -> AsyncIterator[None]:
     await migrate(settings.database_url)
     engine = create_engine(settings.database_url)
     locator = Locator.from_data(settings.data_dir)
-    await reference.ensure_area_codes(engine, locator)
+    await areas.load_area_codes(engine, settings.data_dir)
     app[engine_key] = engine
     app[locator_key] = locator
     app[incidents_key] = Incidents(engine, locator)
     app[responses_key] = await ResponseStore.open(engine, settings.data_dir)
     app[outbox_key] = Outbox(engine)
     if app[demo_key]:
-        loaded = await demo.load_demo(app[incidents_key])
-        log.info("demo incidents loaded: %d", loaded)
+        loaded = await demo.load_demo(engine, locator)
+        log.info("demo incidents loaded: %s", ", ".join(loaded) or "none (incidents exist)")
     log.info("database ready at %s", safe_url(settings.database_url))
     yield
     await engine.dispose()
