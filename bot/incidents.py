@@ -494,6 +494,12 @@ class Incidents:
 
     # ----- reads for staff --------------------------------------------------------------
 
+    async def is_empty(self) -> bool:
+        """Whether no incident was ever recorded (demo data goes only into such a book)."""
+        async with AsyncSession(self._engine) as session:
+            row = await session.exec(select(Incident.id).limit(1))
+            return row.first() is None
+
     async def get(self, reference: str) -> IncidentRecord:
         """Return the incident with ``reference``.
 

@@ -80,6 +80,12 @@ async def add_user(engine: AsyncEngine, name: str, role: str) -> tuple[User, str
     return user, password, token
 
 
+async def has_users(engine: AsyncEngine) -> bool:
+    """Whether any user exists (the first start creates an admin when none does)."""
+    async with AsyncSession(engine) as session:
+        return (await session.exec(select(User.id).limit(1))).first() is not None
+
+
 async def authenticate_token(engine: AsyncEngine, token: str) -> User | None:
     """Return the user an API token belongs to, or ``None`` for an unknown token."""
     if not token:
