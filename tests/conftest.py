@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 import os
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import SQLModel
 
 from bot.db import create_engine, migrate_sync
+from bot.settings import Settings
+from bot.web.app import create_app
 
 POSTGRES_ADMIN = os.environ.get(
     "TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -86,14 +89,9 @@ def rasa_server(app_port: int, tmp_path_factory: pytest.TempPathFactory) -> Iter
 
     Trains first when the model is missing or stale (minutes, once per machine).
     """
-    from dataclasses import replace
-
-    import aiohttp
-
     from bot.rasa_process import RasaProcess, train
-    from bot.settings import Settings
 
-    settings = Settings.from_env(environ={})
+    settings = Settings.from_env(environ={}, env_file=Path("/nonexistent"))
     train(settings.intents_dir)
     settings = replace(
         settings, rasa_port=free_port(), var_dir=tmp_path_factory.mktemp("rasa-var")
@@ -132,28 +130,35 @@ class LiveApp:
             return body
 
 
+@asynccontextmanager
+async def running_app(settings: Settings) -> AsyncIterator[LiveApp]:
+    """Run the app from its own factory on ``settings``' port until the block ends."""
+    app = create_app(settings)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    await web.TCPSite(runner, settings.host, settings.port).start()
+    try:
+        async with aiohttp.ClientSession() as client:
+            yield LiveApp(f"http://{settings.host}:{settings.port}", app, client)
+    finally:
+        await runner.cleanup()
+
+
+def app_settings(database_url: str, rasa_url: str, port: int, var_dir: Path) -> Settings:
+    """Settings for a test app: nothing from the environment leaks in."""
+    return replace(
+        Settings.from_env(environ={}, env_file=var_dir / "no.env"),
+        database_url=database_url,
+        rasa_url=rasa_url,
+        port=port,
+        var_dir=var_dir,
+    )
+
+
 @pytest.fixture
 async def live_app(
     engine: AsyncEngine, database_url: str, rasa_server: str, app_port: int, tmp_path: Path
 ) -> AsyncIterator[LiveApp]:
-    """The app from its own factory, on the port Rasa calls back, with the real Rasa."""
-    from dataclasses import replace
-
-    from bot.settings import Settings
-    from bot.web.app import create_app
-
-    settings = replace(
-        Settings.from_env(environ={}),
-        database_url=database_url,
-        rasa_url=rasa_server,
-        port=app_port,
-        var_dir=tmp_path,
-    )
-    app = create_app(settings)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", app_port)
-    await site.start()
-    async with aiohttp.ClientSession() as client:
-        yield LiveApp(f"http://127.0.0.1:{app_port}", app, client)
-    await runner.cleanup()
+    """The app on the port Rasa calls back, with the real Rasa; tables emptied afterwards."""
+    async with running_app(app_settings(database_url, rasa_server, app_port, tmp_path)) as live:
+        yield live

@@ -1,0 +1,143 @@
+"""Messages/s and reply latency through POST /api/chat, beside Rasa's own REST channel.
+
+Usage:
+    .venv/bin/python bench/chat_throughput.py [--messages 400] [--concurrency 1,8,64]
+
+Starts a real Rasa server (trained model from intents/) and the app from its factory on
+loopback, with a fresh SQLite database under a temporary folder (or DATABASE_URL), then
+for each concurrency level sends the same mix of realistic messages through
+
+  * our full path: client -> POST /api/chat -> router -> Rasa -> actions/NLG -> reply
+  * Rasa's REST channel: client -> POST /webhooks/rest/webhook (same model, same actions
+    and NLG endpoints, so Rasa still calls our app for them)
+
+and prints messages/s, p50 and p99 per path. Each simulated customer sends a short
+conversation in order, so the dialogue (forms, slots) is exercised as in real use.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import platform
+import socket
+import tempfile
+import time
+import uuid
+from dataclasses import replace
+from pathlib import Path
+
+import aiohttp
+from aiohttp import web
+
+from bot.rasa_process import RasaProcess, train
+from bot.settings import Settings
+from bot.web.app import create_app
+
+CONVERSATION = [
+    "hi",
+    "broadband down in 0161?",
+    "when will it be fixed?",
+    "any outage in leeds",
+    "thanks",
+]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+async def run_path(
+    session: aiohttp.ClientSession, url: str, rest: bool, messages: int, concurrency: int
+) -> tuple[float, float, float]:
+    latencies: list[float] = []
+    per_customer = len(CONVERSATION)
+    customers = max(concurrency, messages // per_customer)
+    queue: asyncio.Queue[str] = asyncio.Queue()
+    for _ in range(customers):
+        queue.put_nowait(f"bench-{uuid.uuid4().hex[:10]}")
+
+    async def customer_loop() -> None:
+        while True:
+            try:
+                sender = queue.get_nowait()
+            except asyncio.QueueEmpty:
+                return
+            for text in CONVERSATION:
+                payload = (
+                    {"sender": sender, "message": text}
+                    if rest
+                    else {"sender": sender, "text": text}
+                )
+                started = time.perf_counter()
+                async with session.post(url, json=payload) as response:
+                    await response.read()
+                    if response.status != 200:
+                        raise RuntimeError(f"{url} answered {response.status}")
+                latencies.append(time.perf_counter() - started)
+
+    started = time.perf_counter()
+    await asyncio.gather(*(customer_loop() for _ in range(concurrency)))
+    elapsed = time.perf_counter() - started
+    return len(latencies) / elapsed, percentile(latencies, 0.5), percentile(latencies, 0.99)
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--messages", type=int, default=400)
+    parser.add_argument("--concurrency", default="1,8,64")
+    args = parser.parse_args()
+    levels = [int(x) for x in args.concurrency.split(",")]
+
+    base = Settings.from_env()
+    train(base.intents_dir)
+    var = Path(tempfile.mkdtemp(prefix="outage-bench-"))
+    app_port, rasa_port = free_port(), free_port()
+    settings = replace(
+        base,
+        database_url=os.environ.get("DATABASE_URL") or f"sqlite:///{var / 'bench.db'}",
+        port=app_port,
+        rasa_port=rasa_port,
+        var_dir=var,
+        rasa_url=f"http://127.0.0.1:{rasa_port}",
+    )
+    rasa = RasaProcess(settings, app_url=f"http://127.0.0.1:{app_port}")
+    await rasa.start()
+    runner = web.AppRunner(create_app(settings, demo=True), access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", app_port).start()
+    connector = aiohttp.TCPConnector(limit=256)
+    try:
+        async with aiohttp.ClientSession(connector=connector) as session:
+            await rasa.wait_ready(session)
+            print(
+                f"# {time.strftime('%Y-%m-%d')} {platform.node()} {os.cpu_count()} cores, "
+                f"{settings.database_url.split(':')[0]}, {args.messages} messages per run"
+            )
+            print("concurrency | path | msg/s | p50 ms | p99 ms")
+            await run_path(session, f"http://127.0.0.1:{app_port}/api/chat", False, 50, 4)
+            for level in levels:
+                ours = await run_path(
+                    session, f"http://127.0.0.1:{app_port}/api/chat", False, args.messages, level
+                )
+                theirs = await run_path(
+                    session, f"{rasa.url}/webhooks/rest/webhook", True, args.messages, level
+                )
+                for name, (rate, p50, p99) in (("/api/chat", ours), ("rasa rest", theirs)):
+                    print(f"{level} | {name} | {rate:.1f} | {p50 * 1000:.0f} | {p99 * 1000:.0f}")
+                print(f"{level} | ratio | {ours[0] / theirs[0]:.2f}x | | ")
+    finally:
+        await runner.cleanup()
+        await rasa.stop()
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
