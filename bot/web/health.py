@@ -18,7 +18,7 @@ async def healthz(request: web.Request) -> web.Response:
     except (SQLAlchemyError, OSError):
         database = "down"
     rasa = "ok" if await request.app[brain_key].healthy() else "down"
-    channels = dict(request.app[channels_key])
+    channels: dict[str, str] = request.app[channels_key].copy()
     status = "ok" if database == rasa == "ok" else "degraded"
     return web.json_response(
         {"status": status, "db": database, "rasa": rasa, "channels": channels}

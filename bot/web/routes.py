@@ -7,6 +7,11 @@ from aiohttp import web
 from bot.web import chat, health, rasa_hooks
 
 
+async def index(request: web.Request) -> web.StreamResponse:
+    """Send visitors of the bare address to the web chat."""
+    raise web.HTTPFound("/chat")
+
+
 def setup_routes(app: web.Application) -> None:
     """Register the routes on ``app``."""
     app.add_routes(
@@ -17,6 +22,6 @@ def setup_routes(app: web.Application) -> None:
             web.post("/api/chat", chat.post_chat, name="chat-post"),
             web.get("/api/chat/updates", chat.get_updates, name="chat-updates"),
             web.get("/chat", chat.page, name="chat-page"),
-            web.get("/", lambda request: web.HTTPFound("/chat"), name="index"),
+            web.get("/", index, name="index"),
         ]
     )
