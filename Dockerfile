@@ -1,0 +1,11 @@
+# The bot service (app environment only; Rasa runs from its official image).
+FROM python:3.11-slim
+WORKDIR /app
+COPY pyproject.toml README.md ./
+COPY bot ./bot
+COPY data ./data
+COPY intents ./intents
+RUN pip install --no-cache-dir .
+ENV OUTAGE_BOT_HOST=0.0.0.0
+EXPOSE 8080
+CMD ["outage-bot", "serve"]
