@@ -1,0 +1,250 @@
+"""Town names in free text: exact phrases first, then a bounded typo search.
+
+Customers write "manchester", "MANCHESTER", "i'm in leeds" or "machester"; many town names
+are also ordinary English ("Reading", "Bath", "Wells", "Street"). The index therefore
+answers in three tiers: an exact phrase match, an exact match of an ordinary-word name only
+when the text makes it clearly a place (capitalised after "in"/"near"/..., or the whole
+message), and a typo match limited to one edit (two for long names) that never fires on a
+common English word. A wrong town is worse than none, so every doubtful case gives ``None``.
+
+Typos are found with a deletion index (the SymSpell idea): every name is stored under the
+strings made by deleting up to ``max_edits`` of its letters, so a query only looks up its
+own deletions instead of comparing against every town.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass
+from itertools import combinations
+from typing import Generic, TypeVar
+
+T = TypeVar("T")
+
+_WORD = re.compile(r"[A-Za-z]+(?:['’][A-Za-z]+)*")
+_APOSTROPHES = re.compile(r"['’]")
+_PARENTHESES = re.compile(r"\(([^)]*)\)")
+_SEPARATORS = re.compile(r"[^a-z]+")
+
+
+#: Words a location follows ("in Reading", "near Bath", "from Wells").
+_CUES = frozenset(("in", "at", "near", "from", "around", "outside", "nr", "round", "by"))
+
+
+def name_key(text: str) -> str:
+    """Return the comparison form of a place name or phrase.
+
+    Lower case, no apostrophes, every other non-letter a single space, "saint" as "st" and
+    "upon" as "on", so "Stoke-on-Trent", "stoke on trent" and "St. Albans"/"saint albans"
+    meet on one key.
+    """
+    words = _SEPARATORS.split(_APOSTROPHES.sub("", text.lower()))
+    return " ".join(_CANONICAL.get(word, word) for word in words if word)
+
+
+_CANONICAL = {"saint": "st", "upon": "on"}
+
+
+def name_variants(place: str) -> list[str]:
+    """Return the keys a data-file place name should be found under.
+
+    "Ashford (Kent)" is found as "ashford kent" and "ashford"; "Newquay (Padstow)" also as
+    "padstow", because the bracket names the exchange's other town.
+    """
+    variants = [name_key(place)]
+    inner = _PARENTHESES.findall(place)
+    base = _PARENTHESES.sub(" ", place)
+    variants.append(name_key(base))
+    for part in inner:
+        for piece in re.split(r"[/,]", part):
+            if name_key(piece) not in _QUALIFIERS:
+                variants.append(name_key(piece))
+    return [v for v in dict.fromkeys(variants) if v]
+
+
+#: Bracketed words that say which of two same-named towns is meant, not a town themselves.
+_QUALIFIERS = frozenset(
+    {
+        "aberdeen",
+        "aberdeenshire",
+        "cambridgeshire",
+        "county down",
+        "dorset",
+        "fife",
+        "gwent",
+        "gwynedd",
+        "isle of mull",
+        "isle of skye",
+        "isle of wight",
+        "kent",
+        "lincolnshire",
+        "lincs",
+        "middlesex",
+        "north yorkshire",
+        "shropshire",
+        "somerset",
+        "surrey",
+    }
+)
+
+
+def edit_distance(a: str, b: str, limit: int) -> int:
+    """Return the optimal-string-alignment distance of ``a`` and ``b``, or ``limit + 1``.
+
+    Transpositions count as one edit because "edinbrugh" is the commonest kind of typo. The
+    early exit keeps the cost proportional to the short strings compared here.
+    """
+    if abs(len(a) - len(b)) > limit:
+        return limit + 1
+    previous2: list[int] = []
+    previous = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        current = [i] + [0] * len(b)
+        row_min = i
+        for j, cb in enumerate(b, 1):
+            cost = 0 if ca == cb else 1
+            value = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + cost)
+            if i > 1 and j > 1 and ca == b[j - 2] and a[i - 2] == cb:
+                value = min(value, previous2[j - 2] + 1)
+            current[j] = value
+            row_min = min(row_min, value)
+        if row_min > limit:
+            return limit + 1
+        previous2, previous = previous, current
+    return previous[-1]
+
+
+def _max_edits(key: str) -> int:
+    letters = len(key.replace(" ", ""))
+    if letters < 5:
+        return 0
+    return 1 if letters < 9 else 2
+
+
+def _deletions(key: str, edits: int) -> set[str]:
+    found = {key}
+    for count in range(1, edits + 1):
+        for positions in combinations(range(len(key)), count):
+            found.add("".join(c for i, c in enumerate(key) if i not in positions))
+    return found
+
+
+@dataclass(frozen=True, slots=True)
+class _Token:
+    key: str
+    capitalised: bool
+
+
+class PlaceNames(Generic[T]):
+    """Finds the best-supported town name in a message.
+
+    Build it once from ``{name key: value}``; lookups are dict probes over the message's
+    one- to four-word phrases, and the typo search runs only when nothing matched exactly.
+    """
+
+    __slots__ = ("_common_words", "_deletes", "_exact", "_longest", "_place_words")
+
+    def __init__(
+        self,
+        names: Mapping[str, T],
+        place_words: Collection[str] = (),
+        common_words: Collection[str] = (),
+    ) -> None:
+        """Index ``names`` for exact and typo lookup.
+
+        Args:
+            names: place key (in :func:`name_key` form) -> value to return.
+            place_words: keys that are also ordinary words ("reading"); found only when the
+                text clearly means a place.
+            common_words: words the typo search must never turn into a town ("leads").
+        """
+        self._exact = dict(names)
+        self._place_words = frozenset(place_words)
+        self._common_words = frozenset(common_words)
+        self._longest = max((key.count(" ") + 1 for key in names), default=1)
+        deletes: dict[str, set[str]] = {}
+        for key in names:
+            if key in self._place_words or key.count(" ") > 1:
+                continue
+            for variant in _deletions(key, _max_edits(key)):
+                deletes.setdefault(variant, set()).add(key)
+        self._deletes = {variant: tuple(sorted(keys)) for variant, keys in deletes.items()}
+
+    def find(self, text: str) -> tuple[str, T] | None:
+        """Return ``(matched key, value)`` for the place named in ``text``, or ``None``."""
+        tokens = [
+            _Token(name_key(word), word[:1].isupper() and not word.isupper())
+            for word in _WORD.findall(text)
+        ]
+        tokens = [token for token in tokens if token.key]
+        if not tokens:
+            return None
+        exact = self._find_exact(tokens)
+        if exact is not None:
+            return exact
+        return self._find_typo(tokens)
+
+    def _find_exact(self, tokens: list[_Token]) -> tuple[str, T] | None:
+        keys = [token.key for token in tokens]
+        best: tuple[int, str] | None = None
+        for start in range(len(keys)):
+            for size in range(min(self._longest, len(keys) - start), 0, -1):
+                phrase = keys[start] if size == 1 else " ".join(keys[start : start + size])
+                if phrase not in self._exact:
+                    continue
+                if phrase in self._place_words and not _clearly_a_place(tokens, start, size):
+                    continue
+                if best is None or size > best[0]:
+                    best = (size, phrase)
+                break
+        if best is None:
+            return None
+        return best[1], self._exact[best[1]]
+
+    def _find_typo(self, tokens: list[_Token]) -> tuple[str, T] | None:
+        keys = [token.key for token in tokens]
+        phrases: list[str] = []
+        for start, key in enumerate(keys):
+            if key in self._common_words or key in _CUES or key in self._exact:
+                continue
+            phrases.append(key)
+            if start + 1 < len(keys) and keys[start + 1] not in self._common_words:
+                phrases.append(f"{key} {keys[start + 1]}")
+        best: tuple[int, str] | None = None
+        ambiguous = False
+        for phrase in phrases:
+            limit = _max_edits(phrase)
+            if limit == 0:
+                continue
+            for variant in _deletions(phrase, limit):
+                for candidate in self._deletes.get(variant, ()):
+                    allowed = min(limit, _max_edits(candidate))
+                    if allowed == 2 and candidate[0] != phrase[0]:
+                        allowed = 1
+                    distance = edit_distance(phrase, candidate, allowed)
+                    if distance > allowed:
+                        continue
+                    if best is None or distance < best[0]:
+                        best, ambiguous = (distance, candidate), False
+                    elif distance == best[0] and candidate != best[1]:
+                        ambiguous = ambiguous or self._exact[candidate] != self._exact[best[1]]
+        if best is None or ambiguous:
+            return None
+        return best[1], self._exact[best[1]]
+
+
+def _clearly_a_place(tokens: list[_Token], start: int, size: int) -> bool:
+    """Say whether an ordinary-word name is meant as a town here.
+
+    Yes when it is the whole message ("Reading", "bath?"), or when it is capitalised and
+    follows a location word ("in Reading", "near Wells"); never for "reading the news".
+    """
+    rest = [t.key for i, t in enumerate(tokens) if not start <= i < start + size]
+    if all(key in _CUES or key in _FILLER for key in rest):
+        return True
+    return tokens[start].capitalised and start > 0 and tokens[start - 1].key in _CUES
+
+
+#: Words that may surround a bare place name without making it part of a sentence.
+_FILLER = frozenset(("i", "we", "live", "living", "based", "the", "area", "here"))
