@@ -11,6 +11,7 @@ from rasa_sdk import Tracker
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot import conversations
+from bot.incidents import Incidents
 from bot.locations import Locator
 from bot.models import utcnow
 
@@ -22,11 +23,13 @@ class ActionDeps:
     Attributes:
         engine: the database.
         locator: finds area codes in what customers write.
+        incidents: the incident book (its lookups are served from a live index).
         tz: the customers' time zone, for ETAs.
     """
 
     engine: AsyncEngine
     locator: Locator
+    incidents: Incidents
     tz: ZoneInfo
 
     def now(self) -> datetime:
