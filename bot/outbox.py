@@ -114,14 +114,22 @@ class Outbox:
             message_id, state="sent", sent_at=utcnow(), external_id=external_id, last_error=""
         )
 
-    async def mark_retry(self, message_id: int, error: str, delay_seconds: float) -> None:
-        """Put a reply back in the queue for later, or give up after too many attempts."""
+    async def mark_retry(
+        self, message_id: int, error: str, delay_seconds: float | None = None
+    ) -> None:
+        """Put a reply back in the queue for later, or give up after too many attempts.
+
+        Without ``delay_seconds`` the wait grows with the reply's own attempts
+        (:func:`backoff`), so a reply that keeps failing is not retried every second.
+        """
         async with AsyncSession(self._engine) as session:
             message = await session.get(Message, message_id)
             attempts = message.attempts if message else MAX_ATTEMPTS
         if attempts >= MAX_ATTEMPTS:
             await self.mark_failed(message_id, error)
             return
+        if delay_seconds is None:
+            delay_seconds = backoff(attempts)
         await self._set(
             message_id,
             state="pending",
@@ -185,7 +193,7 @@ def backoff(attempt: int) -> float:
 async def deliver_once(outbox: Outbox, channel: Channel, send: Send, limit: int = 20) -> int:
     """Send every due reply of ``channel`` once; returns how many were attempted."""
     batch = await outbox.claim(channel, limit)
-    for attempt, outbound in enumerate(batch, start=1):
+    for outbound in batch:
         try:
             external_id = await send(outbound)
         except RetryLater as exc:
@@ -194,9 +202,7 @@ async def deliver_once(outbox: Outbox, channel: Channel, send: Send, limit: int 
             await outbox.mark_failed(outbound.message_id, str(exc))
         except Exception as exc:  # any other failure is retried, never lost
             log.warning("sending reply %s failed: %s", outbound.message_id, type(exc).__name__)
-            await outbox.mark_retry(
-                outbound.message_id, f"{type(exc).__name__}: {exc}"[:300], backoff(attempt)
-            )
+            await outbox.mark_retry(outbound.message_id, f"{type(exc).__name__}: {exc}"[:300])
         else:
             await outbox.mark_sent(outbound.message_id, external_id)
     return len(batch)
