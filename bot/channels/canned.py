@@ -22,6 +22,9 @@ from bot.models import ConversationState
 
 log = logging.getLogger(__name__)
 
+FALLBACK = "Sorry, I can only read typed messages. Please type your message and I'll help."
+"""Said when the store has no text for the key (a shipped default is missing)."""
+
 
 class Renderer(Protocol):
     """The canned response store, as far as this module needs it."""
@@ -58,7 +61,11 @@ class CannedReplies:
         if current.state != ConversationState.BOT:
             await conversations.mark_processed(self._engine, received.message.id or 0)
             return Handled(conversation_id=conversation_id, state=current.state)
-        text = self._responses.render(key, inbound.variant, values)
+        try:
+            text = self._responses.render(key, inbound.variant, values)
+        except KeyError:
+            log.warning("canned response %s is missing; using the built-in text", key)
+            text = FALLBACK
         replies = await conversations.queue_replies(
             self._engine, current, [text], inbound.variant, reply_to=inbound.reply_to
         )

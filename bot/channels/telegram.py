@@ -69,7 +69,7 @@ from telegram.ext import (
 from bot.channels.nearest_town import NearestTown
 from bot.channels.telegram_format import split_text
 from bot.messages import Channel, Handled, Inbound, Outbound, Router, Variant
-from bot.outbox import Outbox, PermanentFailure, RetryLater, deliver_forever
+from bot.outbox import Outbox, PermanentFailure, RetryLater, deliver_once
 from bot.settings import Settings, SettingsError
 
 log = logging.getLogger(__name__)
@@ -157,6 +157,8 @@ class TelegramChannel:
         max_retries: how many 429s the rate limiter waits out before the outbox takes over.
         poll_timeout: long-polling timeout in seconds.
         concurrency: how many updates (of different chats) are processed at once.
+        drain_seconds: how long :meth:`stop` lets the reply in hand finish.
+        outbox_poll_seconds: how often retries that came due are looked for.
 
     Raises:
         SettingsError: the token is missing, or webhook mode lacks a valid secret.
@@ -175,6 +177,8 @@ class TelegramChannel:
         max_retries: int = 2,
         poll_timeout: float = 30.0,
         concurrency: int = 16,
+        drain_seconds: float = 10.0,
+        outbox_poll_seconds: float = 1.0,
     ) -> None:
         if settings.telegram_bot_token is None:
             raise SettingsError("TELEGRAM_BOT_TOKEN is not set")
@@ -212,9 +216,15 @@ class TelegramChannel:
         self.application.add_error_handler(self._on_error)
         self.ready = asyncio.Event()
         self.last_error = ""
-        self._tasks: list[asyncio.Task[None]] = []
+        self._connecting: asyncio.Task[None] | None = None
+        self._delivery: asyncio.Task[None] | None = None
+        self._cancellable = False
         self._progress: dict[int, int] = {}
         self._offset = 0
+        self._stopping = asyncio.Event()
+        self._poll_task: asyncio.Task[None] | None = None
+        self._drain = drain_seconds
+        self._outbox_poll = outbox_poll_seconds
 
     @property
     def mode(self) -> str:
@@ -233,20 +243,33 @@ class TelegramChannel:
         Returns at once; :attr:`ready` is set when Telegram has answered. A Telegram
         outage at start-up is retried rather than stopping the whole service.
         """
-        self._tasks.append(asyncio.create_task(self._run(), name="telegram-channel"))
+        self._connecting = asyncio.create_task(self._run(), name="telegram-connect")
 
     async def stop(self) -> None:
-        """Stop polling and delivery, confirm what was processed, close the client."""
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-        self._tasks.clear()
+        """Stop polling and delivery, confirm what was processed, close the client.
+
+        Work in hand is allowed to finish (for up to ``drain_seconds``): the update batch
+        being stored and the reply being sent, so that a planned restart leaves nothing
+        in doubt. Only an idle long poll is cancelled at once.
+        """
+        self._stopping.set()
+        if self._connecting is not None and not self._connecting.done():
+            self._connecting.cancel()
+        if self._poll_task is not None and self._cancellable:
+            self._poll_task.cancel()
+        tasks = [t for t in (self._connecting, self._poll_task, self._delivery) if t is not None]
+        if tasks:
+            _done, pending = await asyncio.wait(tasks, timeout=self._drain)
+            for task in pending:
+                task.cancel()
+            for task in tasks:
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
+        self._connecting = self._poll_task = self._delivery = None
         if self.application.running:
             await self.application.stop()
         if self.ready.is_set() and not self.webhook_url and self._offset:
-            # Confirm the last processed batch so a clean restart does not fetch it again.
+            # Confirm the last stored batch so a clean restart does not fetch it again.
             with contextlib.suppress(TelegramError):
                 await self.application.bot.get_updates(offset=self._offset, timeout=0, limit=1)
         self.ready.clear()
@@ -270,13 +293,35 @@ class TelegramChannel:
                 "removing a webhook before polling",
             )
         await self.application.start()
+        self._delivery = asyncio.create_task(self._deliver(), name="telegram-delivery")
+        if not self.webhook_url:
+            self._poll_task = asyncio.create_task(self._poll_forever(), name="telegram-poll")
         self.ready.set()
         log.info("telegram channel @%s ready (%s)", self.application.bot.username, self.mode)
-        delivery = deliver_forever(self._outbox, Channel.TELEGRAM, self.send, self.wake)
-        if self.webhook_url:
-            await delivery
-        else:
-            await asyncio.gather(delivery, self._poll_forever())
+
+    async def _deliver(self) -> None:
+        """Deliver replies as they are queued until :meth:`stop` asks us to finish.
+
+        Like :func:`bot.outbox.deliver_forever`, but a stop lets the batch in hand finish
+        (reply sent *and* marked sent) instead of cancelling between the two, which would
+        turn every restart into a possible duplicate.
+        """
+        while not self._stopping.is_set():
+            try:
+                if await deliver_once(self._outbox, Channel.TELEGRAM, self.send):
+                    continue
+            except Exception:
+                log.exception("telegram outbox failed; retrying")
+            self.wake.clear()
+            waits = [
+                asyncio.create_task(self.wake.wait()),
+                asyncio.create_task(self._stopping.wait()),
+            ]
+            try:
+                await asyncio.wait(waits, timeout=self._outbox_poll, return_when="FIRST_COMPLETED")
+            finally:
+                for wait in waits:
+                    wait.cancel()
 
     async def _connect(self) -> None:
         await self._retry(self.application.initialize, "connecting")
@@ -306,7 +351,8 @@ class TelegramChannel:
 
     async def _poll_forever(self) -> None:
         delay = 1.0
-        while True:
+        while not self._stopping.is_set():
+            self._cancellable = True
             try:
                 updates = await self.application.bot.get_updates(
                     offset=self._offset,
@@ -328,6 +374,8 @@ class TelegramChannel:
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, _MAX_POLL_BACKOFF)
                 continue
+            finally:
+                self._cancellable = False
             if not updates:
                 continue
             if await self.process_batch(updates):
@@ -337,6 +385,7 @@ class TelegramChannel:
             else:
                 # Not confirmed: Telegram sends the batch again; stored ones are dropped.
                 self.last_error = "an update could not be stored; retrying"
+                self._cancellable = True
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, _MAX_POLL_BACKOFF)
 
@@ -449,11 +498,11 @@ class TelegramChannel:
 
     def _inbound(self, message: Message, text: str) -> Inbound:
         chat = message.chat
-        user = message.from_user
-        name = user.full_name if user else (chat.title or "")
-        if user and user.username:
-            name = f"{name} (@{user.username})"
         private = chat.type == chat.PRIVATE
+        if private:
+            name = message.from_user.full_name if message.from_user else ""
+        else:
+            name = chat.title or "a Telegram group"
         return Inbound(
             channel=Channel.TELEGRAM,
             external_user_id=str(chat.id),
@@ -461,7 +510,7 @@ class TelegramChannel:
             external_id=f"{chat.id}:{message.message_id}",
             variant=Variant.TELEGRAM,
             reply_to=None if private else str(message.message_id),
-            display_name=name if private else f"{name} in {chat.title or 'a group'}",
+            display_name=name,
         )
 
     def _addressed(self, message: Message) -> bool:

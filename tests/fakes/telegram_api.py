@@ -16,7 +16,7 @@ import contextlib
 import itertools
 import json
 import time
-from collections import defaultdict, deque
+from collections import Counter, defaultdict, deque
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -87,6 +87,8 @@ class FakeTelegram:
     updates: list[dict[str, Any]] = field(default_factory=list)
     sent: list[SentMessage] = field(default_factory=list)
     calls: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    call_times: list[float] = field(default_factory=list)
+    served: Counter[int] = field(default_factory=Counter)
     webhook: Webhook = field(default_factory=Webhook)
     failures: dict[str, deque[Failure]] = field(default_factory=lambda: defaultdict(deque))
     _next_update_id: itertools.count[int] = field(default_factory=lambda: itertools.count(500))
@@ -178,6 +180,12 @@ class FakeTelegram:
         """The parameters of every call of ``method`` so far."""
         return [params for name, params in self.calls if name == method]
 
+    def method_times(self, method: str) -> list[float]:
+        """When each call of ``method`` arrived (event-loop clock)."""
+        return [
+            at for (name, _), at in zip(self.calls, self.call_times, strict=True) if name == method
+        ]
+
     # -- building updates ------------------------------------------------------------------
 
     def message(
@@ -247,6 +255,7 @@ class FakeTelegram:
         method = request.match_info["method"]
         params = await _params(request)
         self.calls.append((method, params))
+        self.call_times.append(asyncio.get_running_loop().time())
         failure = self._take_failure(method)
         if failure is not None:
             return _error(failure.status, failure.description, failure.retry_after)
@@ -293,6 +302,7 @@ class FakeTelegram:
                 batch = [u for u in self.updates if u["update_id"] >= offset][:limit]
                 remaining = deadline - loop.time()
                 if batch or remaining <= 0 or self._closing:
+                    self.served.update(u["update_id"] for u in batch)
                     return _ok(batch)
                 try:
                     async with asyncio.timeout(remaining):
