@@ -53,6 +53,11 @@ _NOT_POSTCODES = frozenset({"b4", "w8", "m8", "l8", "co2", "wd40", "ub40"})
 
 _CODE_LENGTHS = (6, 5, 4, 3)
 
+#: Ofcom's ranges for TV and radio drama inside real codes ("0161 496 0000",
+#: "020 7946 0321"): never anyone's line, but they do name the code's town, and our own
+#: documentation and demos use them. 01632, the drama code with no town, is not in the plan.
+_DRAMA = re.compile(r"(?:11[3-8]4960|1[2-6]14960|1914980|2079460|2896496|2920180)\d{3}")
+
 
 @dataclass(frozen=True, slots=True)
 class Location:
@@ -108,7 +113,8 @@ class Locator:
         self._exchange_lengths = sorted({len(p) for p in exchanges}, reverse=True)
         self._postcodes = dict(postcodes)
         self._fixed_line = re.compile("|".join(f"(?:{p})" for p in _fixed_line_patterns()))
-        self._names = PlaceNames(self._name_index(names), place_words, common_words)
+        index, blocked = self._name_index(names)
+        self._names = PlaceNames(index, place_words, common_words, blocked)
 
     @classmethod
     def from_data(cls, data_dir: Path) -> Locator:
@@ -194,19 +200,21 @@ class Locator:
         if not national.startswith(("1", "2")):
             return None  # mobile, non-geographic or not a UK number at all
         number = "0" + national
-        for length in (11, 10):
-            if len(number) >= length and self._fixed_line.fullmatch(number[1:length]):
+        # Two numbers run together ("0161 496 0000 0113 ...") start with an 11 or 10 digit one.
+        for length in (11, 10) if len(number) > 11 else (len(number),):
+            whole = number[1:length]
+            if self._fixed_line.fullmatch(whole) or _DRAMA.fullmatch(whole):
                 return self._longest_prefix(number[:length])
         if len(number) >= 10:
             return None  # a whole number that no fixed line can have, e.g. 01632 960000
         # A bare code ("0161", "(020)", "01387 3..."): the longest run of whole groups that
         # is a code, so "0161 3 days" stays 0161 and "0161496" (no gaps) is nothing.
-        lead = len(digits) - len(national) - 1
+        prefix = len(digits) - len(national)  # "0", "44", "0044", "440"...
         found: str | None = None
         written = ""
         for group in groups:
             written += group
-            candidate = "0" + written[lead + 1 :] if len(written) > lead else ""
+            candidate = "0" + written[prefix:]
             if candidate in self._codes:
                 found = candidate
         return None if found is None else Location(found, self._codes[found])
@@ -233,7 +241,7 @@ class Locator:
             return None
         return self._postcodes.get(area.group())
 
-    def _name_index(self, names: Mapping[str, str]) -> dict[str, Location]:
+    def _name_index(self, names: Mapping[str, str]) -> tuple[dict[str, Location], set[str]]:
         """Index town names by key, the more deliberate sources first.
 
         Explicit names win over the plan's, which win over names derived from brackets,
@@ -260,7 +268,7 @@ class Locator:
                     index[key] = locations[0]  # the first spelling the data gives
                 else:
                     blocked.add(key)
-        return index
+        return index, blocked
 
 
 _NOWHERE = Location("", "")

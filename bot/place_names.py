@@ -150,6 +150,7 @@ class PlaceNames(Generic[T]):
         names: Mapping[str, T],
         place_words: Collection[str] = (),
         common_words: Collection[str] = (),
+        blocked: Collection[str] = (),
     ) -> None:
         """Index ``names`` for exact and typo lookup.
 
@@ -158,10 +159,11 @@ class PlaceNames(Generic[T]):
             place_words: keys that are also ordinary words ("reading"); found only when the
                 text clearly means a place.
             common_words: words the typo search must never turn into a town ("leads").
+            blocked: names too ambiguous to resolve ("richmond"), so never "corrected".
         """
         self._exact = dict(names)
         self._place_words = frozenset(place_words)
-        self._common_words = frozenset(common_words)
+        self._common_words = frozenset(common_words) | frozenset(blocked)
         self._longest = max((key.count(" ") + 1 for key in names), default=1)
         deletes: dict[str, set[str]] = {}
         for key in names:
@@ -211,12 +213,13 @@ class PlaceNames(Generic[T]):
             phrases.append(key)
             if start + 1 < len(keys) and keys[start + 1] not in self._common_words:
                 phrases.append(f"{key} {keys[start + 1]}")
-        best: tuple[int, str] | None = None
+        best: tuple[int, int, str] | None = None
         ambiguous = False
         for phrase in phrases:
             limit = _max_edits(phrase)
             if limit == 0:
                 continue
+            words = -phrase.count(" ")  # a two-word match beats a one-word one at equal cost
             for variant in _deletions(phrase, limit):
                 for candidate in self._deletes.get(variant, ()):
                     allowed = min(limit, _max_edits(candidate))
@@ -225,13 +228,14 @@ class PlaceNames(Generic[T]):
                     distance = edit_distance(phrase, candidate, allowed)
                     if distance > allowed:
                         continue
-                    if best is None or distance < best[0]:
-                        best, ambiguous = (distance, candidate), False
-                    elif distance == best[0] and candidate != best[1]:
-                        ambiguous = ambiguous or self._exact[candidate] != self._exact[best[1]]
+                    rank = (distance, words, candidate)
+                    if best is None or rank[:2] < best[:2]:
+                        best, ambiguous = rank, False
+                    elif rank[:2] == best[:2] and candidate != best[2]:
+                        ambiguous = ambiguous or self._exact[candidate] != self._exact[best[2]]
         if best is None or ambiguous:
             return None
-        return best[1], self._exact[best[1]]
+        return best[2], self._exact[best[2]]
 
 
 def _clearly_a_place(tokens: list[_Token], start: int, size: int) -> bool:
