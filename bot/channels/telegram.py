@@ -15,7 +15,10 @@ unique per ``chat_id:message_id``) *before* Telegram is told we have it:
   ``X-Telegram-Bot-Api-Secret-Token`` (403), and answers 200 only after the router has
   stored the update; any failure answers 500 so that Telegram delivers it again.
 
-Outbound, through :func:`bot.outbox.deliver_forever`: replies are plain text (see
+What each kind of message becomes (text, commands, locations, media, group mentions)
+is in :mod:`bot.channels.telegram_updates`.
+
+Outbound, from the outbox (as :func:`bot.outbox.deliver_forever` does): replies are plain text (see
 :mod:`bot.channels.telegram_format`) split at 4096 characters. PTB's ``AIORateLimiter``
 keeps us under Telegram's flood limits and honours ``retry_after`` on a 429 up to
 ``max_retries`` times; past that the reply goes back to the outbox with that delay.
@@ -40,13 +43,11 @@ import re
 import warnings
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Sequence
-from contextvars import ContextVar
-from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any, Protocol
+from typing import Any
 
 from aiohttp import web
-from telegram import Message, MessageEntity, ReplyParameters, Update
+from telegram import ReplyParameters, Update
 from telegram.error import (
     BadRequest,
     ChatMigrated,
@@ -60,15 +61,12 @@ from telegram.ext import (
     AIORateLimiter,
     Application,
     BaseRateLimiter,
-    CommandHandler,
-    ContextTypes,
-    MessageHandler,
-    filters,
 )
 
 from bot.channels.nearest_town import NearestTown
 from bot.channels.telegram_format import split_text
-from bot.messages import Channel, Handled, Inbound, Outbound, Router, Variant
+from bot.channels.telegram_updates import CannedRouter, UpdateHandlers
+from bot.messages import Channel, Outbound, Router
 from bot.outbox import Outbox, PermanentFailure, RetryLater, deliver_once
 from bot.settings import Settings, SettingsError
 
@@ -77,36 +75,9 @@ log = logging.getLogger(__name__)
 ALLOWED_UPDATES = ["message"]
 """The only update type we ask for: edits, channel posts and callbacks are not customers."""
 
-COMMAND_TEXTS = {"start": "/greet", "help": "/help"}
-"""Commands sent to Rasa as intents (Rasa's ``/intent`` syntax), answered by its rules."""
-
-PLEASE_TYPE = "utter_please_type"
-LOCATION_NOT_FOUND = "utter_location_not_found"
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 _SECRET_TOKEN = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
-_MEDIA_LABELS = (
-    ("sticker", "[sticker]"),
-    ("photo", "[photo]"),
-    ("voice", "[voice message]"),
-    ("video_note", "[video message]"),
-    ("video", "[video]"),
-    ("animation", "[animation]"),
-    ("audio", "[audio]"),
-    ("document", "[document]"),
-    ("contact", "[contact]"),
-    ("poll", "[poll]"),
-)
 _MAX_POLL_BACKOFF = 60.0
-
-
-class CannedRouter(Protocol):
-    """Answers a message with a canned response (``bot.channels.canned.CannedReplies``)."""
-
-    async def handle(
-        self, inbound: Inbound, key: str, values: dict[str, str] | None = None
-    ) -> Handled:
-        """Store ``inbound`` once and queue canned response ``key`` as the reply."""
-        ...
 
 
 class TelegramUnavailable(Exception):
@@ -114,14 +85,6 @@ class TelegramUnavailable(Exception):
 
     Raised instead of PTB's exception so that the stored error text is ours (no URLs).
     """
-
-
-@dataclass
-class _Outcome:
-    failed: bool = False
-
-
-_outcome: ContextVar[_Outcome | None] = ContextVar("telegram_update_outcome", default=None)
 
 
 def file_url_for(api_url: str) -> str:
@@ -192,10 +155,8 @@ class TelegramChannel:
                     "(1-256 characters: letters, digits, _ and -)"
                 )
             self._secret = secret.reveal()
-        self._router = router
         self._outbox = outbox
-        self._canned = canned
-        self._towns = towns
+        self._handlers = UpdateHandlers(router, canned, towns)
         self.wake = wake if wake is not None else asyncio.Event()
         self._poll_timeout = poll_timeout
         self._limit = asyncio.Semaphore(concurrency)
@@ -208,12 +169,7 @@ class TelegramChannel:
             .rate_limiter(rate_limiter or AIORateLimiter(max_retries=max_retries))
             .build()
         )
-        self.application.add_handler(CommandHandler(list(COMMAND_TEXTS), self._on_command))
-        self.application.add_handler(MessageHandler(filters.COMMAND, self._on_command))
-        self.application.add_handler(MessageHandler(filters.TEXT, self._on_text))
-        self.application.add_handler(MessageHandler(filters.LOCATION, self._on_location))
-        self.application.add_handler(MessageHandler(filters.ATTACHMENT, self._on_media))
-        self.application.add_error_handler(self._on_error)
+        self._handlers.install(self.application)
         self.ready = asyncio.Event()
         self.last_error = ""
         self._connecting: asyncio.Task[None] | None = None
@@ -407,14 +363,8 @@ class TelegramChannel:
 
     async def process(self, update: Update) -> bool:
         """Run one update through the handlers; ``False`` if it could not be stored."""
-        outcome = _Outcome()
-        token = _outcome.set(outcome)
-        try:
-            async with self._limit:
-                await self.application.process_update(update)
-        finally:
-            _outcome.reset(token)
-        return not outcome.failed
+        async with self._limit:
+            return await self._handlers.process(self.application, update)
 
     # -- inbound: webhook -------------------------------------------------------------------
 
@@ -442,101 +392,6 @@ class TelegramChannel:
         if not await self.process(update):
             return web.json_response({"error": "update not stored; retry"}, status=500)
         return web.json_response({"ok": True})
-
-    # -- inbound: handlers ------------------------------------------------------------------
-
-    async def _on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
-        """Mark the update as failed (so it is not confirmed) and log why."""
-        outcome = _outcome.get()
-        if outcome is not None:
-            outcome.failed = True
-        update_id = update.update_id if isinstance(update, Update) else None
-        log.error("telegram update %s failed", update_id, exc_info=context.error)
-
-    async def _on_command(self, update: Update, _context: ContextTypes.DEFAULT_TYPE) -> None:
-        """/start and /help go to Rasa as intents; any other command is treated as /help."""
-        message = update.effective_message
-        if message is None or not self._addressed(message):
-            return
-        command = (message.text or "/help").split()[0][1:].split("@")[0].lower()
-        await self._route(message, COMMAND_TEXTS.get(command, COMMAND_TEXTS["help"]))
-
-    async def _on_text(self, update: Update, _context: ContextTypes.DEFAULT_TYPE) -> None:
-        """Customer text goes to the router (in groups only when the bot is addressed)."""
-        message = update.effective_message
-        if message is None or not self._addressed(message):
-            return
-        text = self._without_mention(message.text or "")
-        await self._route(message, text or COMMAND_TEXTS["help"])
-
-    async def _on_location(self, update: Update, _context: ContextTypes.DEFAULT_TYPE) -> None:
-        """A shared location becomes the nearest town, told to the bot as if typed."""
-        message = update.effective_message
-        if message is None or message.location is None or not self._addressed(message):
-            return
-        town = None
-        if self._towns is not None:
-            town = self._towns.nearest(message.location.latitude, message.location.longitude)
-        if town is None:
-            await self._canned.handle(self._inbound(message, "[location]"), LOCATION_NOT_FOUND)
-            return
-        await self._route(message, f"I'm in {town.place} ({town.area_code})")
-
-    async def _on_media(self, update: Update, _context: ContextTypes.DEFAULT_TYPE) -> None:
-        """Stickers, photos, voice notes, files: a polite "please type your message"."""
-        message = update.effective_message
-        if message is None or not self._addressed(message):
-            return
-        label = next(
-            (label for attribute, label in _MEDIA_LABELS if getattr(message, attribute, None)),
-            "[attachment]",
-        )
-        await self._canned.handle(self._inbound(message, label), PLEASE_TYPE)
-
-    async def _route(self, message: Message, text: str) -> None:
-        await self._router.handle(self._inbound(message, text))
-
-    def _inbound(self, message: Message, text: str) -> Inbound:
-        chat = message.chat
-        private = chat.type == chat.PRIVATE
-        if private:
-            name = message.from_user.full_name if message.from_user else ""
-        else:
-            name = chat.title or "a Telegram group"
-        return Inbound(
-            channel=Channel.TELEGRAM,
-            external_user_id=str(chat.id),
-            text=text,
-            external_id=f"{chat.id}:{message.message_id}",
-            variant=Variant.TELEGRAM,
-            reply_to=None if private else str(message.message_id),
-            display_name=name,
-        )
-
-    def _addressed(self, message: Message) -> bool:
-        """Whether the bot should answer: always in private, in groups only when addressed."""
-        if message.chat.type == message.chat.PRIVATE:
-            return True
-        bot = self.application.bot
-        replied = message.reply_to_message
-        if replied and replied.from_user and replied.from_user.id == bot.id:
-            return True
-        handle = f"@{bot.username}".lower()
-        for parse in (message.parse_entities, message.parse_caption_entities):
-            for entity, text in parse([MessageEntity.MENTION, MessageEntity.TEXT_MENTION]).items():
-                if entity.type == MessageEntity.MENTION and text.lower() == handle:
-                    return True
-                if entity.user is not None and entity.user.id == bot.id:
-                    return True
-        return bool(
-            message.text
-            and message.text.startswith("/")
-            and f"{handle}" in (message.text.split()[0].lower())
-        )
-
-    def _without_mention(self, text: str) -> str:
-        handle = re.escape(f"@{self.application.bot.username}")
-        return " ".join(re.sub(handle, " ", text, flags=re.IGNORECASE).split())
 
     # -- outbound ---------------------------------------------------------------------------
 
