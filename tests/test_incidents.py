@@ -18,6 +18,7 @@ from bot.incidents import (
     query_active_for,
     services_phrase,
 )
+from bot.locations import Locator as RealLocator
 from bot.models import IncidentStatus
 from bot.settings import Settings
 
@@ -27,34 +28,7 @@ LONDON = ZoneInfo("Europe/London")
 
 @pytest.fixture(scope="module")
 def locator() -> Locator:
-    try:
-        from bot.locations import Locator as RealLocator
-
-        return RealLocator.from_data(Settings().data_dir)
-    except ImportError:  # TEMPORARY until bot/locations.py lands
-        import csv
-        from dataclasses import dataclass
-
-        @dataclass
-        class Loc:
-            area_code: str
-            place: str
-
-        class Tmp:
-            def __init__(self) -> None:
-                with open(Settings().data_dir / "area_codes.csv") as f:
-                    self.codes = {r["code"]: r["place"] for r in csv.DictReader(f)}
-
-            def place_for(self, code: str) -> str | None:
-                return self.codes.get(code)
-
-            def locate(self, text: str) -> Loc | None:
-                for c, p in self.codes.items():
-                    if p.lower() == text.lower().strip():
-                        return Loc(c, p)
-                return None
-
-        return Tmp()  # type: ignore[return-value]
+    return RealLocator.from_data(Settings().data_dir)
 
 
 @pytest.fixture
