@@ -4,16 +4,15 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from bot.web import chat, health, rasa_hooks
-
-
-async def index(request: web.Request) -> web.StreamResponse:
-    """Send visitors of the bare address to the web chat."""
-    raise web.HTTPFound("/chat")
+from bot.web import chat, escalations_api, health, incidents_api, pages, rasa_hooks, responses_api
 
 
 def setup_routes(app: web.Application) -> None:
-    """Register the routes on ``app``."""
+    """Register the routes on ``app``.
+
+    Staff APIs check their token and role in their handlers (``bot.web.auth.requires``);
+    the customer-facing routes, webhooks and pages here are open on purpose.
+    """
     app.add_routes(
         [
             web.get("/healthz", health.healthz, name="healthz"),
@@ -22,6 +21,39 @@ def setup_routes(app: web.Application) -> None:
             web.post("/api/chat", chat.post_chat, name="chat-post"),
             web.get("/api/chat/updates", chat.get_updates, name="chat-updates"),
             web.get("/chat", chat.page, name="chat-page"),
-            web.get("/", index, name="index"),
+            web.get("/", pages.index, name="index"),
+            # comms staff: incidents and canned responses
+            web.get("/api/incidents", incidents_api.list_incidents, name="incidents"),
+            web.post("/api/incidents", incidents_api.create_incident, name="incident-create"),
+            web.get("/api/incidents/{reference}", incidents_api.get_incident, name="incident"),
+            web.patch(
+                "/api/incidents/{reference}", incidents_api.update_incident, name="incident-update"
+            ),
+            web.get("/api/responses", responses_api.list_responses, name="responses"),
+            web.get("/api/responses/{key}", responses_api.get_response, name="response"),
+            web.put("/api/responses/{key}", responses_api.put_response, name="response-save"),
+            web.get("/admin", pages.admin, name="admin-page"),
+            # agents: the hand-off queue and conversations taken over from the bot
+            web.get("/api/escalations", escalations_api.list_escalations, name="escalations"),
+            web.post(
+                "/api/escalations/{escalation_id}/claim", escalations_api.claim, name="claim"
+            ),
+            web.get(
+                "/api/conversations/{conversation_id}",
+                escalations_api.get_conversation,
+                name="conversation",
+            ),
+            web.post(
+                "/api/conversations/{conversation_id}/reply", escalations_api.reply, name="reply"
+            ),
+            web.post(
+                "/api/conversations/{conversation_id}/release",
+                escalations_api.release,
+                name="release",
+            ),
+            web.post(
+                "/api/conversations/{conversation_id}/close", escalations_api.close, name="close"
+            ),
+            web.get("/console", pages.console, name="console-page"),
         ]
     )

@@ -1,0 +1,29 @@
+"""The staff consoles: static pages that ask for an API token and call the JSON APIs.
+
+The pages carry no data and need no login of their own, so they are served without
+authentication; every call they make is checked by :mod:`bot.web.auth`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from aiohttp import web
+
+STATIC = Path(__file__).parent / "static"
+_HEADERS = {"Cache-Control": "no-cache", "X-Frame-Options": "DENY"}
+
+
+async def console(request: web.Request) -> web.FileResponse:
+    """The agents' console: the hand-off queue and the conversation being handled."""
+    return web.FileResponse(STATIC / "console.html", headers=_HEADERS)
+
+
+async def admin(request: web.Request) -> web.FileResponse:
+    """The comms console: incidents and canned responses."""
+    return web.FileResponse(STATIC / "admin.html", headers=_HEADERS)
+
+
+async def index(request: web.Request) -> web.StreamResponse:
+    """Send visitors of ``/`` to the web chat, the page customers come for."""
+    raise web.HTTPFound("/chat")

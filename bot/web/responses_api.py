@@ -1,0 +1,65 @@
+"""``/api/responses``: comms staff edit what the bot says, per channel, live.
+
+:class:`bot.responses.ResponseStore` validates each text (known placeholders only, public X
+replies within 280 characters) and refreshes its cache on save, so the next customer gets
+the new text; this module only maps its errors to 404 and 422.
+"""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from bot.keys import responses_key
+from bot.messages import Variant
+from bot.responses import ResponseError, UnknownResponse
+from bot.templates import PLACEHOLDERS
+from bot.web.auth import EDITORS, EVERYONE, current_user, requires
+from bot.web.errors import fail, read_json
+
+
+@requires(*EVERYONE)
+async def list_responses(request: web.Request) -> web.Response:
+    """Every response with its per-channel texts, plus what each placeholder stands for."""
+    return web.json_response(
+        {
+            "responses": request.app[responses_key].list(),
+            "placeholders": PLACEHOLDERS,
+            "channels": [v.value for v in Variant],
+        }
+    )
+
+
+@requires(*EVERYONE)
+async def get_response(request: web.Request) -> web.Response:
+    """One response with every text it has had (who saved it, when)."""
+    store = request.app[responses_key]
+    key = request.match_info["key"]
+    try:
+        body = store.describe(key)
+        body["history"] = await store.history(key)
+    except UnknownResponse as exc:
+        fail(web.HTTPNotFound, str(exc))
+    return web.json_response(body)
+
+
+@requires(*EDITORS)
+async def put_response(request: web.Request) -> web.Response:
+    """Save a new text for one channel variant; customers get it from the next reply on."""
+    body = await read_json(request)
+    channel = body.get("channel", Variant.DEFAULT.value)
+    text = body.get("text")
+    if not isinstance(channel, str):
+        fail(web.HTTPUnprocessableEntity, "'channel' must be a string")
+    if not isinstance(text, str):
+        fail(web.HTTPUnprocessableEntity, "'text' must be a string")
+    if not text.strip():
+        fail(web.HTTPUnprocessableEntity, "'text' must not be empty")
+    try:
+        saved = await request.app[responses_key].save(
+            request.match_info["key"], channel, text, current_user(request).name
+        )
+    except UnknownResponse as exc:
+        fail(web.HTTPNotFound, str(exc))
+    except ResponseError as exc:
+        fail(web.HTTPUnprocessableEntity, str(exc))
+    return web.json_response(saved)
