@@ -11,13 +11,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import json
 import logging
 import os
 import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 import aiohttp
 
@@ -115,7 +116,8 @@ def endpoints_yaml(app_url: str, redis_url: str | None) -> str:
             f"  db: {int((parts.path or '/0').lstrip('/') or 0)}",
         ]
         if parts.password:
-            lines.append(f'  password: "{parts.password}"')
+            # The URL form is percent-encoded (redis-py decodes it); JSON quoting is valid YAML.
+            lines.append(f"  password: {json.dumps(unquote(parts.password))}")
     return "\n".join(lines) + "\n"
 
 
