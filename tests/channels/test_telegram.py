@@ -20,20 +20,23 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot import conversations
-from bot.channels.canned import CannedReplies
+from bot.channels.canned import FALLBACK, CannedReplies
 from bot.channels.nearest_town import NearestTown
 from bot.channels.telegram import TelegramChannel
 from bot.channels.telegram_format import MESSAGE_LIMIT, utf16_length
+from bot.keys import engine_key, outbox_key, responses_key, router_key, wakes_key
 from bot.locks import LocalLocks
 from bot.messages import Channel, Inbound, Variant
 from bot.models import Message
 from bot.outbox import Outbox
-from bot.responses import ResponseStore
+from bot.responses import ResponseStore, UnknownResponse
 from bot.router import ConversationRouter
 from bot.settings import Secret, Settings
+from tests.conftest import LiveApp
 from tests.fakes.telegram_api import BOT_USER, FakeTelegram
 
 CHAT = 424242
+VOICE = {"file_id": "v1", "file_unique_id": "u3", "duration": 3}
 SETTINGS = Settings()
 
 
@@ -477,3 +480,38 @@ async def test_crash_between_sent_and_marked_sent_resends_at_least_once(rig: Rig
     [row] = await rig.messages("out")
     assert row.state == "sent"
     assert await outbox.in_doubt(Channel.TELEGRAM) == []
+
+
+@pytest.mark.e2e
+async def test_through_rasa_start_and_a_question_are_answered(
+    live_app: LiveApp, fake: FakeTelegram
+) -> None:
+    app = live_app.app
+    wakes = app[wakes_key]
+    responses = app[responses_key]
+    settings = Settings(telegram_bot_token=Secret(fake.token), telegram_api_url=fake.api_url)
+    channel = TelegramChannel(
+        settings,
+        app[router_key],
+        app[outbox_key],
+        CannedReplies(app[engine_key], responses, wake=lambda c: wakes[c].set()),
+        wake=wakes[Channel.TELEGRAM],
+        poll_timeout=1.0,
+    )
+    async with running(channel):
+        await fake.inject(fake.message(CHAT, "/start"))
+        greeting = await fake.wait_sent(1, within=60)
+        await fake.inject(fake.message(CHAT, "is broadband down in Leeds?"))
+        await fake.wait_sent(2, within=60)
+        await fake.inject(fake.message(CHAT, extra={"voice": VOICE}))
+        sent = await fake.wait_sent(3, within=60)
+
+    greet = responses.text_for("utter_greet", Variant.TELEGRAM)
+    assert greeting[0].text.startswith(greet.split("{", 1)[0].strip())
+    holding = responses.render("utter_holding", Variant.TELEGRAM)
+    assert sent[1].text and sent[1].text != holding  # Rasa answered, not the holding reply
+    try:
+        please_type = responses.render("utter_please_type", Variant.TELEGRAM)
+    except UnknownResponse:  # until data/responses.toml ships utter_please_type
+        please_type = FALLBACK
+    assert sent[2].text == please_type
