@@ -16,8 +16,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass
-from itertools import combinations
 from typing import Generic, TypeVar
 
 T = TypeVar("T")
@@ -89,6 +87,32 @@ _QUALIFIERS = frozenset(
 )
 
 
+def _within_one(a: str, b: str) -> bool:
+    """Say whether ``a`` and ``b`` differ by at most one edit (transposition included).
+
+    Linear time, unlike :func:`edit_distance`; most typos are one edit, so this check
+    settles most candidates without the dynamic programme.
+    """
+    if len(a) < len(b):
+        a, b = b, a
+    if len(a) - len(b) > 1:
+        return False
+    i = 0
+    while i < len(b) and a[i] == b[i]:
+        i += 1
+    if i == len(b):
+        return True
+    if len(a) != len(b):
+        return a[i + 1 :] == b[i:]
+    if a[i + 1 :] == b[i + 1 :]:
+        return True
+    return (
+        a[i + 1 : i + 2] == b[i : i + 1]
+        and a[i : i + 1] == b[i + 1 : i + 2]
+        and (a[i + 2 :] == b[i + 2 :])
+    )
+
+
 def edit_distance(a: str, b: str, limit: int) -> int:
     """Return the optimal-string-alignment distance of ``a`` and ``b``, or ``limit + 1``.
 
@@ -115,6 +139,14 @@ def edit_distance(a: str, b: str, limit: int) -> int:
     return previous[-1]
 
 
+def _word_key(word: str) -> str:
+    """Return :func:`name_key` of one word of :data:`_WORD`, without the regular expressions."""
+    key = word.lower()
+    if "'" in key or "’" in key:
+        key = key.replace("'", "").replace("’", "")
+    return _CANONICAL.get(key, key)
+
+
 def _max_edits(key: str) -> int:
     letters = len(key.replace(" ", ""))
     if letters < 5:
@@ -124,16 +156,11 @@ def _max_edits(key: str) -> int:
 
 def _deletions(key: str, edits: int) -> set[str]:
     found = {key}
-    for count in range(1, edits + 1):
-        for positions in combinations(range(len(key)), count):
-            found.add("".join(c for i, c in enumerate(key) if i not in positions))
+    layer = {key}
+    for _ in range(edits):
+        layer = {word[:i] + word[i + 1 :] for word in layer for i in range(len(word))}
+        found |= layer
     return found
-
-
-@dataclass(frozen=True, slots=True)
-class _Token:
-    key: str
-    capitalised: bool
 
 
 class PlaceNames(Generic[T]):
@@ -143,7 +170,15 @@ class PlaceNames(Generic[T]):
     one- to four-word phrases, and the typo search runs only when nothing matched exactly.
     """
 
-    __slots__ = ("_common_words", "_deletes", "_exact", "_longest", "_place_words")
+    __slots__ = (
+        "_common_words",
+        "_deletes",
+        "_exact",
+        "_first_words",
+        "_longest",
+        "_multi_first",
+        "_place_words",
+    )
 
     def __init__(
         self,
@@ -165,6 +200,8 @@ class PlaceNames(Generic[T]):
         self._place_words = frozenset(place_words)
         self._common_words = frozenset(common_words) | frozenset(blocked)
         self._longest = max((key.count(" ") + 1 for key in names), default=1)
+        self._first_words = frozenset(key.split()[0] for key in names if key.count(" ") == 1)
+        self._multi_first = frozenset(key.split()[0] for key in names if " " in key)
         deletes: dict[str, set[str]] = {}
         for key in names:
             if key in self._place_words or key.count(" ") > 1:
@@ -175,27 +212,24 @@ class PlaceNames(Generic[T]):
 
     def find(self, text: str) -> tuple[str, T] | None:
         """Return ``(matched key, value)`` for the place named in ``text``, or ``None``."""
-        tokens = [
-            _Token(name_key(word), word[:1].isupper() and not word.isupper())
-            for word in _WORD.findall(text)
-        ]
-        tokens = [token for token in tokens if token.key]
-        if not tokens:
+        words = _WORD.findall(text)
+        if not words:
             return None
-        exact = self._find_exact(tokens)
+        keys = [_word_key(word) for word in words]
+        exact = self._find_exact(words, keys)
         if exact is not None:
             return exact
-        return self._find_typo(tokens)
+        return self._find_typo(keys)
 
-    def _find_exact(self, tokens: list[_Token]) -> tuple[str, T] | None:
-        keys = [token.key for token in tokens]
+    def _find_exact(self, words: list[str], keys: list[str]) -> tuple[str, T] | None:
         best: tuple[int, str] | None = None
-        for start in range(len(keys)):
-            for size in range(min(self._longest, len(keys) - start), 0, -1):
-                phrase = keys[start] if size == 1 else " ".join(keys[start : start + size])
+        for start, key in enumerate(keys):
+            longest = min(self._longest, len(keys) - start) if key in self._multi_first else 1
+            for size in range(longest, 0, -1):
+                phrase = key if size == 1 else " ".join(keys[start : start + size])
                 if phrase not in self._exact:
                     continue
-                if phrase in self._place_words and not _clearly_a_place(tokens, start, size):
+                if phrase in self._place_words and not _clearly_a_place(words, keys, start):
                     continue
                 if best is None or size > best[0]:
                     best = (size, phrase)
@@ -204,50 +238,51 @@ class PlaceNames(Generic[T]):
             return None
         return best[1], self._exact[best[1]]
 
-    def _find_typo(self, tokens: list[_Token]) -> tuple[str, T] | None:
-        keys = [token.key for token in tokens]
+    def _find_typo(self, keys: list[str]) -> tuple[str, T] | None:
         phrases: list[str] = []
         for start, key in enumerate(keys):
-            if key in self._common_words or key in _CUES or key in self._exact:
+            following = keys[start + 1] if start + 1 < len(keys) else ""
+            if key in self._first_words and len(following) > 2:
+                phrases.append(f"{key} {following}")  # "milton keyns"
+            if len(key) < 5 or key in self._common_words or key in _CUES or key in self._exact:
                 continue
             phrases.append(key)
-            if start + 1 < len(keys) and keys[start + 1] not in self._common_words:
-                phrases.append(f"{key} {keys[start + 1]}")
-        best: tuple[int, int, str] | None = None
-        ambiguous = False
+        matches: list[tuple[int, int, str]] = []
         for phrase in phrases:
             limit = _max_edits(phrase)
             if limit == 0:
                 continue
             words = -phrase.count(" ")  # a two-word match beats a one-word one at equal cost
+            candidates: set[str] = set()
             for variant in _deletions(phrase, limit):
-                for candidate in self._deletes.get(variant, ()):
-                    allowed = min(limit, _max_edits(candidate))
-                    if allowed == 2 and candidate[0] != phrase[0]:
-                        allowed = 1
-                    distance = edit_distance(phrase, candidate, allowed)
-                    if distance > allowed:
-                        continue
-                    rank = (distance, words, candidate)
-                    if best is None or rank[:2] < best[:2]:
-                        best, ambiguous = rank, False
-                    elif rank[:2] == best[:2] and candidate != best[2]:
-                        ambiguous = ambiguous or self._exact[candidate] != self._exact[best[2]]
-        if best is None or ambiguous:
+                candidates.update(self._deletes.get(variant, ()))
+            for candidate in candidates:
+                allowed = min(limit, _max_edits(candidate))
+                if allowed == 2 and candidate[0] != phrase[0]:
+                    allowed = 1
+                if _within_one(phrase, candidate):
+                    matches.append((1, words, candidate))
+                elif allowed == 2 and edit_distance(phrase, candidate, 2) <= 2:
+                    matches.append((2, words, candidate))
+        if not matches:
             return None
+        best = min(matches)
+        values = {self._exact[c] for d, w, c in matches if (d, w) == best[:2]}
+        if len(values) > 1:
+            return None  # two different towns are equally close: do not guess
         return best[2], self._exact[best[2]]
 
 
-def _clearly_a_place(tokens: list[_Token], start: int, size: int) -> bool:
-    """Say whether an ordinary-word name is meant as a town here.
+def _clearly_a_place(words: list[str], keys: list[str], start: int) -> bool:
+    """Say whether an ordinary-word name (always one word) is meant as a town here.
 
     Yes when it is the whole message ("Reading", "bath?"), or when it is capitalised and
     follows a location word ("in Reading", "near Wells"); never for "reading the news".
     """
-    rest = [t.key for i, t in enumerate(tokens) if not start <= i < start + size]
-    if all(key in _CUES or key in _FILLER for key in rest):
+    if all(key in _CUES or key in _FILLER for i, key in enumerate(keys) if i != start):
         return True
-    return tokens[start].capitalised and start > 0 and tokens[start - 1].key in _CUES
+    word = words[start]
+    return word[0].isupper() and not word.isupper() and start > 0 and keys[start - 1] in _CUES
 
 
 #: Words that may surround a bare place name without making it part of a sentence.
