@@ -31,10 +31,10 @@ Handler = Callable[[argparse.Namespace, Settings], int]
 """A command: parsed arguments and settings in, exit status out."""
 
 EXTENSIONS: dict[str, str | None] = {
-    "serve": None,
-    "chat": None,
-    "train": None,
-    "worker": None,
+    "serve": "bot.serve:serve_command",
+    "chat": "bot.serve:chat_command",
+    "train": "bot.serve:train_command",
+    "worker": "bot.serve:worker_command",
 }
 """Commands implemented elsewhere: name -> ``"module:function"`` (a :data:`Handler`).
 

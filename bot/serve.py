@@ -8,6 +8,7 @@ required then.
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import logging
 import os
@@ -18,8 +19,9 @@ import aiohttp
 from aiohttp import web
 from sqlalchemy.engine import make_url
 
+from bot.cli import UsageError
 from bot.db import create_engine, migrate
-from bot.rasa_process import RasaProcess, train
+from bot.rasa_process import RasaError, RasaProcess, train
 from bot.settings import Settings
 from bot.users import add_user, has_users
 from bot.web.app import create_app
@@ -194,3 +196,50 @@ async def chat(settings: Settings, sender: str) -> None:
         finally:
             if runner is not None:
                 await runner.cleanup()
+
+
+def _settings_error(error: Exception) -> UsageError:
+    return UsageError(str(error))
+
+
+def _log_to_terminal() -> None:
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+
+
+def serve_command(args: argparse.Namespace, settings: Settings) -> int:
+    """``outage-bot serve [--demo] [--workers N]``."""
+    _log_to_terminal()
+    try:
+        serve(settings, demo=args.demo, workers=args.workers)
+    except (ServeError, RasaError) as error:
+        raise _settings_error(error) from None
+    return 0
+
+
+def worker_command(args: argparse.Namespace, settings: Settings) -> int:
+    """``outage-bot worker``: one worker of ``serve --workers N`` (not for direct use)."""
+    _log_to_terminal()
+    run_worker(settings, demo=args.demo)
+    return 0
+
+
+def chat_command(args: argparse.Namespace, settings: Settings) -> int:
+    """``outage-bot chat``: talk to the bot in this terminal."""
+    try:
+        asyncio.run(chat(settings, args.sender))
+    except RasaError as error:
+        raise _settings_error(error) from None
+    return 0
+
+
+def train_command(args: argparse.Namespace, settings: Settings) -> int:
+    """``outage-bot train [--force]``: train only when ``intents/`` changed."""
+    try:
+        trained = train(settings.intents_dir, force=args.force)
+    except RasaError as error:
+        raise _settings_error(error) from None
+    print("model trained" if trained else "model is up to date (intents/ unchanged)")
+    return 0
