@@ -150,7 +150,6 @@ async def claim(engine: AsyncEngine, escalation_id: int, agent: User) -> Escalat
         if escalation is None:
             raise HandoffNotFound(f"no escalation {escalation_id}")
         if result.rowcount != 1:
-            await session.rollback()
             if escalation.state == "closed":
                 raise HandoffConflict(f"escalation {escalation_id} is already closed")
             holder = await _holder(session, escalation.agent_id)
@@ -210,9 +209,8 @@ async def _take_over(session: AsyncSession, conversation_id: int, agent: User) -
         .values(state="claimed", agent_id=agent.id, claimed_at=utcnow())
     )
     if result.rowcount != 1:
-        await session.rollback()
-        fresh = await session.get(Escalation, escalation.id)
-        holder = await _holder(session, fresh.agent_id if fresh else None)
+        await session.refresh(escalation)
+        holder = await _holder(session, escalation.agent_id)
         raise HandoffConflict(f"conversation {conversation_id} is claimed by {holder}")
     return escalation
 
@@ -269,7 +267,7 @@ async def _finish(
                 .values(state="closed", outcome=outcome[:OUTCOME_MAX], closed_at=now)
             )
             if result.rowcount != 1:
-                await session.rollback()
+                await session.refresh(escalation)
                 holder = await _holder(session, escalation.agent_id)
                 raise HandoffConflict(f"conversation {conversation_id} is claimed by {holder}")
         elif conversation.state not in (ConversationState.ESCALATED, ConversationState.AGENT):

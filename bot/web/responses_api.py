@@ -52,8 +52,6 @@ async def put_response(request: web.Request) -> web.Response:
         fail(web.HTTPUnprocessableEntity, "'channel' must be a string")
     if not isinstance(text, str):
         fail(web.HTTPUnprocessableEntity, "'text' must be a string")
-    if not text.strip():
-        fail(web.HTTPUnprocessableEntity, "'text' must not be empty")
     try:
         saved = await request.app[responses_key].save(
             request.match_info["key"], channel, text, current_user(request).name
