@@ -202,13 +202,16 @@ class PlaceNames(Generic[T]):
         self._longest = max((key.count(" ") + 1 for key in names), default=1)
         self._first_words = frozenset(key.split()[0] for key in names if key.count(" ") == 1)
         self._multi_first = frozenset(key.split()[0] for key in names if " " in key)
-        deletes: dict[str, set[str]] = {}
+        self._deletes: dict[str, list[str]] = {}
         for key in names:
             if key in self._place_words or key.count(" ") > 1:
                 continue
             for variant in _deletions(key, _max_edits(key)):
-                deletes.setdefault(variant, set()).add(key)
-        self._deletes = {variant: tuple(sorted(keys)) for variant, keys in deletes.items()}
+                found = self._deletes.get(variant)
+                if found is None:
+                    self._deletes[variant] = [key]
+                else:
+                    found.append(key)
 
     def find(self, text: str) -> tuple[str, T] | None:
         """Return ``(matched key, value)`` for the place named in ``text``, or ``None``."""
