@@ -110,6 +110,25 @@ async def unanswered(engine: AsyncEngine, limit: int = 100) -> Sequence[Message]
         return (await session.exec(query)).all()
 
 
+async def is_unanswered(engine: AsyncEngine, message_id: int) -> bool:
+    """Whether an inbound message still waits for the bot.
+
+    Checked under the conversation's lock: a message listed by :func:`unanswered` may
+    have been answered (or its conversation escalated) while the lock was awaited.
+    """
+    async with AsyncSession(engine) as session:
+        query = (
+            select(Message.id)
+            .join(Conversation, col(Conversation.id) == col(Message.conversation_id))
+            .where(
+                Message.id == message_id,
+                Message.state == "received",
+                Conversation.state == ConversationState.BOT,
+            )
+        )
+        return (await session.exec(query)).first() is not None
+
+
 async def get(engine: AsyncEngine, conversation_id: int) -> Conversation | None:
     """Return one conversation by id."""
     async with AsyncSession(engine, expire_on_commit=False) as session:

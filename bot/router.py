@@ -80,6 +80,9 @@ class ConversationRouter:
             # A person has (or will have) this conversation: the bot stays quiet.
             await conversations.mark_processed(self._engine, message.id or 0)
             return Handled(conversation_id=conversation_id, state=state)
+        if not await conversations.is_unanswered(self._engine, message.id or 0):
+            # answer_unanswered answered it while we waited for the lock.
+            return Handled(conversation_id=conversation_id, state=state)
         try:
             texts = await self._ask(conversation, variant.value, message.text)
         except BrainUnavailable as exc:
@@ -112,10 +115,14 @@ class ConversationRouter:
         """
         answered = 0
         for message in await conversations.unanswered(self._engine):
-            conversation = await conversations.get(self._engine, message.conversation_id)
-            if conversation is None:
-                continue
             async with self._locks.hold(message.conversation_id):
+                # The list is a snapshot: a live handle() (here or in another worker) may
+                # have answered the message, or an agent taken the conversation, since.
+                if not await conversations.is_unanswered(self._engine, message.id or 0):
+                    continue
+                conversation = await conversations.get(self._engine, message.conversation_id)
+                if conversation is None:
+                    continue
                 try:
                     texts = await self._ask(
                         conversation, message.context or Variant.DEFAULT.value, message.text
