@@ -34,9 +34,12 @@ _REGIONS = ("GB", "GG", "JE", "IM")
 #: Digit groups as people write numbers: "0161 496 0000", "(0161) 496-0000", "+44 (0)161".
 #: Not part of a word, an amount (£20), a time (9:30), a reference (INC-2026...) or a
 #: decimal; a group may be bracketed and groups are joined by one space, hyphen or dot.
-_NUMBER = re.compile(
-    r"(?<![\w£$€#@/:.,+\-])(\+\s?)?\(?\d+\)?(?:[ \u00a0.\-]?\(?\d+\)?)*(?![\w%:£$€])"
-)
+#: Possessive quantifiers keep this linear: a long run of digits never backtracks.
+_NUMBER = re.compile(r"(?<![\w£$€#@/:.,+\-])(\+\s?)?\(?\d++\)?(?:[ \u00a0.\-]?\(?\d++\)?)*+")
+#: What may not follow a number: "9am", "30%", "9:30", "20£".
+_NOT_AFTER = re.compile(r"[\w%:£$€]")
+#: The last digit group of a span, dropped when the span runs into a word ("0161 3days").
+_LAST_GROUP = re.compile(r"[ \u00a0.\-]?\(?\d++\)?$")
 _DIGITS = re.compile(r"\d+")
 
 _FULL_POSTCODE = re.compile(
@@ -160,7 +163,10 @@ class Locator:
         """Return the location ``text`` names, or ``None`` when it names none for sure."""
         if any(c.isdigit() for c in text):
             for match in _NUMBER.finditer(text):
-                found = self._from_number(match.group(), bool(match.group(1)))
+                raw = match.group()
+                if _NOT_AFTER.match(text, match.end()):
+                    raw = _LAST_GROUP.sub("", raw, count=1)
+                found = self._from_number(raw, bool(match.group(1))) if raw else None
                 if found is not None:
                     return found
             for match in _FULL_POSTCODE.finditer(text):
@@ -214,6 +220,8 @@ class Locator:
         written = ""
         for group in groups:
             written += group
+            if len(written) > prefix + 6:
+                break  # no code is longer than six digits
             candidate = "0" + written[prefix:]
             if candidate in self._codes:
                 found = candidate

@@ -251,7 +251,7 @@ class PlaceNames(Generic[T]):
                 continue
             phrases.append(key)
         matches: list[tuple[int, int, str]] = []
-        for phrase in phrases:
+        for phrase in list(dict.fromkeys(phrases))[:_MAX_TYPO_PHRASES]:
             limit = _max_edits(phrase)
             if limit == 0:
                 continue
@@ -274,6 +274,10 @@ class PlaceNames(Generic[T]):
         if len(values) > 1:
             return None  # two different towns are equally close: do not guess
         return best[2], self._exact[best[2]]
+
+
+#: A typo'd town is in a short message; this bounds the work a 4,000-character one can cause.
+_MAX_TYPO_PHRASES = 24
 
 
 def _clearly_a_place(words: list[str], keys: list[str], start: int) -> bool:

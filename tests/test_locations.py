@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import dataclasses
 import shutil
+import time
 from collections import Counter
 from pathlib import Path
 
@@ -174,3 +175,20 @@ def test_postcode_to_unknown_code_is_a_clear_error(tmp_path: Path) -> None:
         handle.write("XX1,01632,Nowhere\n")
     with pytest.raises(DataError, match="XX1 refers to unknown area code '01632'"):
         Locator.from_data(data)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "0" * 5000 + "a",
+        "0 " * 3000 + "a",
+        "+44 " * 1000 + "x",
+        "a1 " * 1500,
+        " ".join(f"wobble{i}stones{i}x" for i in range(300)),
+    ],
+    ids=["digits", "groups", "prefixes", "outwards", "typos"],
+)
+def test_pathological_input_stays_fast(locator: Locator, text: str) -> None:
+    started = time.perf_counter()
+    locator.locate(text)
+    assert time.perf_counter() - started < 0.5
