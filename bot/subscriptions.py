@@ -3,7 +3,8 @@
 Resolution can happen anywhere (the CLI, the admin console, another worker), so the
 notifier does not wait to be called: it looks for subscriptions whose incident is
 resolved and not yet notified, queues the message in the outbox and marks them, in
-one transaction, so a customer is told exactly once.
+one transaction, so a customer is told exactly once. Marking is a conditional UPDATE, so
+when several workers find the same subscription only the first one queues the message.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from collections.abc import Callable
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import col, select
@@ -67,6 +69,7 @@ async def notify_resolved(
     """
     now = now or utcnow()
     woken: set[Channel] = set()
+    queued = 0
     async with AsyncSession(engine, expire_on_commit=False) as session:
         rows = (
             await session.exec(
@@ -77,10 +80,21 @@ async def notify_resolved(
                     col(Subscription.notified_at).is_(None),
                     col(Incident.resolved_at).is_not(None),
                 )
+                .order_by(col(Subscription.id))  # one lock order for every worker
                 .limit(500)
             )
         ).all()
         for subscription, incident, conversation in rows:
+            claimed = await session.exec(
+                update(Subscription)
+                .where(
+                    col(Subscription.id) == subscription.id,
+                    col(Subscription.notified_at).is_(None),
+                )
+                .values(notified_at=now)
+            )
+            if claimed.rowcount != 1:
+                continue  # another worker is telling this customer
             variant = _variant(conversation)
             resolved_at = incident.resolved_at or now
             text = render(
@@ -106,10 +120,9 @@ async def notify_resolved(
                     state="pending",
                 )
             )
-            subscription.notified_at = now
-            session.add(subscription)
             woken.add(Channel(conversation.channel))
+            queued += 1
         await session.commit()
-    if rows:
-        log.info("queued %d fix notifications", len(rows))
+    if queued:
+        log.info("queued %d fix notifications", queued)
     return woken
