@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -217,3 +218,24 @@ def test_parse_when_reads_naive_times_as_local() -> None:
 
 def test_normalise_areas_accepts_codes_with_punctuation(locator: Locator) -> None:
     assert normalise_areas(locator, ["(020)", "0161-", "leeds, 020"]) == ["020", "0161", "0113"]
+
+
+async def test_watched_index_answers_without_the_database_and_stays_fresh(
+    engine: AsyncEngine, locator: Locator
+) -> None:
+    reader = Incidents(engine, locator, refresh_seconds=0.05, clock=lambda: NOW)
+    writer = Incidents(engine, locator, clock=lambda: NOW)
+    assert await reader.active_for("020") == []
+    assert await reader.refresh_if_changed() is False
+    watcher = asyncio.create_task(reader.watch())
+    try:
+        await writer.create(title="T", areas=["020"], services=["phone"], now=NOW)
+        for _ in range(100):
+            if await reader.active_for("020"):
+                break
+            await asyncio.sleep(0.02)
+        assert len(await reader.active_for("020")) == 1
+    finally:
+        watcher.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await watcher
