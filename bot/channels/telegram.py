@@ -187,9 +187,11 @@ class TelegramChannel:
         """``webhook`` or ``polling``."""
         return "webhook" if self.webhook_url else "polling"
 
-    def health(self) -> dict[str, object]:
-        """Return this channel's status for ``/healthz``."""
-        return {"mode": self.mode, "connected": self.ready.is_set(), "error": self.last_error}
+    def health(self) -> str:
+        """Return this channel's status for ``/healthz``: ``ok`` or what is wrong."""
+        if self.ready.is_set():
+            return "ok"
+        return f"connecting: {self.last_error}" if self.last_error else "connecting"
 
     # -- lifecycle --------------------------------------------------------------------------
 
