@@ -79,3 +79,10 @@ def requires(*roles: Role) -> Callable[[Handler], Handler]:
 def current_user(request: web.Request) -> User:
     """Return the user :func:`requires` let through."""
     return request[user_key]
+
+
+@requires(*EVERYONE)
+async def me(request: web.Request) -> web.Response:
+    """Who the token belongs to, so a console can greet its user and check the token."""
+    user = current_user(request)
+    return web.json_response({"name": user.name, "role": user.role})

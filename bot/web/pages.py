@@ -27,3 +27,8 @@ async def admin(request: web.Request) -> web.FileResponse:
 async def index(request: web.Request) -> web.StreamResponse:
     """Send visitors of ``/`` to the web chat, the page customers come for."""
     raise web.HTTPFound("/chat")
+
+
+async def script(request: web.Request) -> web.FileResponse:
+    """The script both consoles share: the token, JSON calls and small DOM helpers."""
+    return web.FileResponse(STATIC / "staff.js", headers=_HEADERS)

@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from bot.web import chat, escalations_api, health, incidents_api, pages, rasa_hooks, responses_api
+from bot.web import (
+    auth,
+    chat,
+    escalations_api,
+    health,
+    incidents_api,
+    pages,
+    rasa_hooks,
+    responses_api,
+)
 
 
 def setup_routes(app: web.Application) -> None:
@@ -22,6 +31,9 @@ def setup_routes(app: web.Application) -> None:
             web.get("/api/chat/updates", chat.get_updates, name="chat-updates"),
             web.get("/chat", chat.page, name="chat-page"),
             web.get("/", pages.index, name="index"),
+            # staff consoles (the pages are open; every API call they make is checked)
+            web.get("/api/me", auth.me, name="me"),
+            web.get("/static/staff.js", pages.script, name="staff-script"),
             # comms staff: incidents and canned responses
             web.get("/api/incidents", incidents_api.list_incidents, name="incidents"),
             web.post("/api/incidents", incidents_api.create_incident, name="incident-create"),
