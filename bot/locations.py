@@ -35,7 +35,7 @@ _REGIONS = ("GB", "GG", "JE", "IM")
 #: Not part of a word, an amount (£20), a time (9:30), a reference (INC-2026...) or a
 #: decimal; a group may be bracketed and groups are joined by one space, hyphen or dot.
 #: Possessive quantifiers keep this linear: a long run of digits never backtracks.
-_NUMBER = re.compile(r"(?<![\w£$€#@/:.,+\-])(\+\s?)?\(?\d++\)?(?:[ \u00a0.\-]?\(?\d++\)?)*+")
+_NUMBER = re.compile(r"(?<![\w£$€#@/.+\-])(\+\s?)?\(?\d++\)?(?:[ \u00a0.\-]?\(?\d++\)?)*+")
 #: What may not follow a number: "9am", "30%", "9:30", "20£".
 _NOT_AFTER = re.compile(r"[\w%:£$€]")
 #: The last digit group of a span, dropped when the span runs into a word ("0161 3days").
