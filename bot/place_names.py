@@ -250,23 +250,10 @@ class PlaceNames(Generic[T]):
             if len(key) < 5 or key in self._common_words or key in _CUES or key in self._exact:
                 continue
             phrases.append(key)
-        matches: list[tuple[int, int, str]] = []
-        for phrase in list(dict.fromkeys(phrases))[:_MAX_TYPO_PHRASES]:
-            limit = _max_edits(phrase)
-            if limit == 0:
-                continue
-            words = -phrase.count(" ")  # a two-word match beats a one-word one at equal cost
-            candidates: set[str] = set()
-            for variant in _deletions(phrase, limit):
-                candidates.update(self._deletes.get(variant, ()))
-            for candidate in candidates:
-                allowed = min(limit, _max_edits(candidate))
-                if allowed == 2 and candidate[0] != phrase[0]:
-                    allowed = 1
-                if _within_one(phrase, candidate):
-                    matches.append((1, words, candidate))
-                elif allowed == 2 and edit_distance(phrase, candidate, 2) <= 2:
-                    matches.append((2, words, candidate))
+        phrases = list(dict.fromkeys(phrases))[:_MAX_TYPO_PHRASES]
+        matches = self._typo_matches(phrases, 1)
+        if not matches:  # most typos are one edit: look two edits away only if need be
+            matches = self._typo_matches([p for p in phrases if _max_edits(p) == 2], 2)
         if not matches:
             return None
         best = min(matches)
@@ -274,6 +261,34 @@ class PlaceNames(Generic[T]):
         if len(values) > 1:
             return None  # two different towns are equally close: do not guess
         return best[2], self._exact[best[2]]
+
+    def _typo_matches(self, phrases: list[str], edits: int) -> list[tuple[int, int, str]]:
+        """Return ``(distance, -extra words, name)`` for names exactly ``edits`` away or less.
+
+        A name is only "corrected" to within its own tolerance: short names (under five
+        letters) never, names under nine letters by one edit, longer ones by two when the
+        first letter is right.
+        """
+        matches: list[tuple[int, int, str]] = []
+        for phrase in phrases:
+            if _max_edits(phrase) < edits:
+                continue
+            words = -phrase.count(" ")  # a two-word match beats a one-word one at equal cost
+            candidates: set[str] = set()
+            for variant in _deletions(phrase, edits):
+                candidates.update(self._deletes.get(variant, ()))
+            for candidate in candidates:
+                allowed = _max_edits(candidate)
+                if edits == 1:
+                    if allowed >= 1 and _within_one(phrase, candidate):
+                        matches.append((1, words, candidate))
+                elif (
+                    allowed == 2
+                    and candidate[0] == phrase[0]
+                    and edit_distance(phrase, candidate, 2) <= 2
+                ):
+                    matches.append((2, words, candidate))
+        return matches
 
 
 #: A typo'd town is in a short message; this bounds the work a 4,000-character one can cause.
