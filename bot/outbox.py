@@ -221,6 +221,8 @@ async def deliver_forever(
     the poll interval only matters for retries that come due.
     """
     while True:
+        # Cleared before claiming, so a wake-up for a reply queued while we claim stays set.
+        wake.clear()
         try:
             sent = await deliver_once(outbox, channel, send)
         except Exception:
@@ -228,6 +230,5 @@ async def deliver_forever(
             sent = 0
         if sent:
             continue
-        wake.clear()
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(wake.wait(), timeout=poll_seconds)
