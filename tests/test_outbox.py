@@ -341,3 +341,35 @@ async def test_outbound_keeps_the_variant_and_thread(
         "1234",
         channel,
     )
+
+
+async def test_deliver_forever_misses_no_wake_during_an_empty_claim(engine: AsyncEngine) -> None:
+    wake = asyncio.Event()
+    delivered = asyncio.Event()
+
+    class RacingOutbox(Outbox):
+        """Queues a reply (and wakes) just after the loop's first claim found nothing."""
+
+        raced = False
+
+        async def claim(self, channel: Channel, limit: int = 20) -> list[Outbound]:
+            batch = await super().claim(channel, limit)
+            if not self.raced:
+                self.raced = True
+                await queue(engine, ["queued during the claim"])
+                wake.set()
+            return batch
+
+    async def send(outbound: Outbound) -> str:
+        delivered.set()
+        return "id"
+
+    task = asyncio.create_task(
+        deliver_forever(RacingOutbox(engine), Channel.TELEGRAM, send, wake, poll_seconds=3600)
+    )
+    try:
+        await asyncio.wait_for(delivered.wait(), timeout=5)
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
