@@ -87,8 +87,8 @@ class Locator:
         codes: area code -> place, the Ofcom numbering plan.
         exchanges: number prefix longer than its code -> place it serves ("02890" Belfast).
         postcodes: postcode area or district ("LS", "LS29") -> location.
-        names: place name -> area code (extra town names; an empty code marks a name that
-            is ambiguous and must not resolve).
+        names: extra place name -> location, the place being what to call it ("Brum" is
+            Birmingham); ``None`` marks a name too ambiguous to resolve ("Richmond").
         place_words: town names that are also ordinary words ("Reading", "Bath").
         common_words: words never to be read as a misspelt town ("leads", "silly").
     """
@@ -107,7 +107,7 @@ class Locator:
         codes: Mapping[str, str],
         exchanges: Mapping[str, str],
         postcodes: Mapping[str, Location],
-        names: Mapping[str, str],
+        names: Mapping[str, Location | None],
         place_words: Collection[str] = (),
         common_words: Collection[str] = (),
     ) -> None:
@@ -137,11 +137,13 @@ class Locator:
         for row in _rows(data_dir / "postcodes.csv"):
             _check_code(codes, row["area_code"], "postcodes.csv", row["postcode"])
             postcodes[row["postcode"].upper()] = Location(row["area_code"], row["place"])
-        names: dict[str, str] = {}
+        names: dict[str, Location | None] = {}
         for row in _rows(data_dir / "places.csv"):
-            if row["area_code"]:
-                _check_code(codes, row["area_code"], "places.csv", row["name"])
-            names[row["name"]] = row["area_code"]
+            if not row["area_code"]:
+                names[row["name"]] = None
+                continue
+            _check_code(codes, row["area_code"], "places.csv", row["name"])
+            names[row["name"]] = Location(row["area_code"], row.get("place") or row["name"])
         place_words = _words(data_dir / "place_words.txt")
         common_words = _words(data_dir / "common_words.txt")
         return cls(codes, exchanges, postcodes, names, place_words, common_words)
@@ -249,30 +251,30 @@ class Locator:
             return None
         return self._postcodes.get(area.group())
 
-    def _name_index(self, names: Mapping[str, str]) -> tuple[dict[str, Location], set[str]]:
+    def _name_index(
+        self, names: Mapping[str, Location | None]
+    ) -> tuple[dict[str, Location], set[str]]:
         """Index town names by key, the more deliberate sources first.
 
         Explicit names win over the plan's, which win over names derived from brackets,
         exchanges and postcode districts; a key that two codes claim in one tier is
         dropped as ambiguous ("Alford" is in Lincolnshire and in Aberdeenshire).
         """
-        tiers: list[Iterator[tuple[str, str, str]]] = [
-            ((name_key(name), code, name) for name, code in names.items()),
-            ((name_key(place), code, place) for code, place in self._codes.items()),
+        tiers: list[Iterator[tuple[str, Location]]] = [
+            ((name_key(name), location or _NOWHERE) for name, location in names.items()),
+            ((name_key(place), Location(code, place)) for code, place in self._codes.items()),
             _derived(self._codes, self._exchanges, self._postcodes),
         ]
         index: dict[str, Location] = {}
         blocked: set[str] = set()
         for tier in tiers:
             claims: dict[str, list[Location]] = {}
-            for key, code, place in tier:
+            for key, location in tier:
                 if key and key not in index and key not in blocked:
-                    claims.setdefault(key, []).append(Location(code, place) if code else _NOWHERE)
+                    claims.setdefault(key, []).append(location)
             for key, locations in claims.items():
-                if (
-                    len({location.area_code for location in locations}) == 1
-                    and locations[0].area_code
-                ):
+                codes = {location.area_code for location in locations}
+                if len(codes) == 1 and _NOWHERE not in locations:
                     index[key] = locations[0]  # the first spelling the data gives
                 else:
                     blocked.add(key)
@@ -284,17 +286,17 @@ _NOWHERE = Location("", "")
 
 def _derived(
     codes: Mapping[str, str], exchanges: Mapping[str, str], postcodes: Mapping[str, Location]
-) -> Iterator[tuple[str, str, str]]:
+) -> Iterator[tuple[str, Location]]:
     for code, place in codes.items():
         for key in name_variants(place)[1:]:
-            yield key, code, place
+            yield key, Location(code, place)
     for prefix, place in exchanges.items():
         code = next(prefix[:n] for n in _CODE_LENGTHS if prefix[:n] in codes)
         for key in name_variants(place):
-            yield key, code, place
+            yield key, Location(code, place)
     for location in postcodes.values():
         for key in name_variants(location.place):
-            yield key, location.area_code, location.place
+            yield key, location
 
 
 def _fixed_line_patterns() -> Iterator[str]:

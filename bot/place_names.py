@@ -15,6 +15,7 @@ own deletions instead of comparing against every town.
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Collection, Mapping
 from typing import Generic, TypeVar
 
@@ -37,11 +38,19 @@ def name_key(text: str) -> str:
     "upon" as "on", so "Stoke-on-Trent", "stoke on trent" and "St. Albans"/"saint albans"
     meet on one key.
     """
-    words = _SEPARATORS.split(_APOSTROPHES.sub("", text.lower()))
+    words = _SEPARATORS.split(_APOSTROPHES.sub("", _ascii(text).lower()))
     return " ".join(_CANONICAL.get(word, word) for word in words if word)
 
 
 _CANONICAL = {"saint": "st", "upon": "on"}
+
+
+def _ascii(text: str) -> str:
+    """Return ``text`` without accents ("Ynys Môn" -> "Ynys Mon"), cheaply when plain."""
+    if text.isascii():
+        return text
+    decomposed = unicodedata.normalize("NFKD", text)
+    return "".join(c for c in decomposed if not unicodedata.combining(c))
 
 
 def name_variants(place: str) -> list[str]:
@@ -215,7 +224,7 @@ class PlaceNames(Generic[T]):
 
     def find(self, text: str) -> tuple[str, T] | None:
         """Return ``(matched key, value)`` for the place named in ``text``, or ``None``."""
-        words = _WORD.findall(text)
+        words = _WORD.findall(_ascii(text))
         if not words:
             return None
         keys = [_word_key(word) for word in words]

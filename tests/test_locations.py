@@ -80,6 +80,12 @@ def test_a_town_keeps_its_own_name_within_a_wider_code(locator: Locator) -> None
     assert locator.locate("Newcastle upon Tyne") == Location("0191", "Newcastle upon Tyne")
 
 
+def test_nicknames_and_welsh_names_give_the_usual_name(locator: Locator) -> None:
+    assert locator.locate("brum") == Location("0121", "Birmingham")
+    assert locator.locate("Caerdydd") == Location("029", "Cardiff")
+    assert locator.locate("Ynys Môn") == Location("01248", "Anglesey")
+
+
 def test_fast_number_check_agrees_with_phonenumbers(locator: Locator) -> None:
     # Three subscriber numbers per code: what the compiled fixed-line patterns accept must
     # be what phonenumbers.is_valid_number accepts (bar Ofcom's drama ranges).
