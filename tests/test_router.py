@@ -60,8 +60,9 @@ class Setup:
         self.store = store
         self.brain = Brain()
         self.woken: list[Channel] = []
+        self.locks = LocalLocks()
         self.router = ConversationRouter(
-            engine, self.brain, store, LocalLocks(), wake=self.woken.append
+            engine, self.brain, store, self.locks, wake=self.woken.append
         )
 
     async def states(self, conversation_id: int) -> list[tuple[str, str, str]]:
@@ -72,6 +73,14 @@ class Setup:
 @pytest.fixture
 async def setup(engine: AsyncEngine) -> Setup:
     return Setup(engine, await ResponseStore.open(engine, Settings().data_dir))
+
+
+async def until(condition: Callable[[], bool], within: float = 5.0) -> None:
+    for _ in range(int(within / 0.01)):
+        if condition():
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError(f"not met within {within} s")
 
 
 def tg(text: str, external_id: str, user: str = "42") -> Inbound:
@@ -223,7 +232,7 @@ async def test_a_message_in_flight_is_not_answered_twice(setup: Setup) -> None:
     await asyncio.wait_for(setup.brain.entered.wait(), timeout=5)
 
     catch_up = asyncio.create_task(setup.router.answer_unanswered())
-    await asyncio.sleep(0.05)
+    await until(lambda: sum(setup.locks._users.values()) == 2)  # it waits for the lock
     setup.brain.gate.set()
     handled = await in_flight
     answered = await catch_up
@@ -309,7 +318,11 @@ async def test_one_customers_messages_are_answered_one_at_a_time(setup: Setup) -
 
 
 async def test_different_customers_are_answered_concurrently(setup: Setup) -> None:
-    setup.brain.delay = 0.3
-    await asyncio.gather(*(setup.router.handle(tg("hi", f"m{n}", user=str(n))) for n in range(3)))
+    setup.brain.gate = asyncio.Event()
+    answering = asyncio.gather(
+        *(setup.router.handle(tg("hi", f"m{n}", user=str(n))) for n in range(3))
+    )
 
-    assert setup.brain.most_active > 1
+    await until(lambda: setup.brain.active == 3)
+    setup.brain.gate.set()
+    await answering
