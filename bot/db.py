@@ -32,7 +32,13 @@ def async_url(url: str) -> str:
     if backend == "sqlite":
         return parsed.set(drivername="sqlite+aiosqlite").render_as_string(hide_password=False)
     if backend in ("postgresql", "postgres"):
-        return parsed.set(drivername="postgresql+asyncpg").render_as_string(hide_password=False)
+        query = dict(parsed.query)
+        if "sslmode" in query:
+            # libpq's spelling, as hosted PostgreSQL services hand it out; asyncpg says ssl.
+            query.setdefault("ssl", query.pop("sslmode"))
+        return parsed.set(drivername="postgresql+asyncpg", query=query).render_as_string(
+            hide_password=False
+        )
     raise ValueError(f"unsupported database: {backend} (use sqlite:/// or postgresql://)")
 
 
