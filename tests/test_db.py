@@ -8,6 +8,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import SQLModel
 
 from bot.db import async_url, create_engine, migrate, migrate_sync, safe_url
+from tests.conftest import POSTGRES_ADMIN
 
 
 def test_async_url_picks_aiosqlite_for_sqlite() -> None:
@@ -20,6 +21,29 @@ def test_async_url_picks_asyncpg_for_postgresql_and_keeps_the_password(scheme: s
     url = f"{scheme}://bot:s3cret@db.example:5433/outages"
 
     assert async_url(url) == "postgresql+asyncpg://bot:s3cret@db.example:5433/outages"
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("sslmode=require", "ssl=require"),
+        ("sslmode=verify-full&application_name=bot", "application_name=bot&ssl=verify-full"),
+        ("ssl=prefer&sslmode=require", "ssl=prefer"),
+    ],
+)
+def test_async_url_speaks_asyncpg_for_libpq_ssl_mode(query: str, expected: str) -> None:
+    assert async_url(f"postgresql://bot@db/outages?{query}") == (
+        f"postgresql+asyncpg://bot@db/outages?{expected}"
+    )
+
+
+async def test_a_postgresql_url_with_sslmode_connects() -> None:
+    engine = create_engine(f"{POSTGRES_ADMIN}?sslmode=disable")
+    try:
+        async with engine.connect() as conn:
+            assert (await conn.execute(text("SELECT 1"))).scalar() == 1
+    finally:
+        await engine.dispose()
 
 
 @pytest.mark.parametrize("url", ["mysql://u:p@h/db", "mssql+pyodbc://h/db", "oracle://h/db"])
