@@ -158,8 +158,8 @@ def _word_key(word: str) -> str:
 
 def _max_edits(key: str) -> int:
     letters = len(key.replace(" ", ""))
-    if letters < 5:
-        return 0
+    if letters < 6:
+        return 0  # "needs" is one edit from Leeds, "comes" from Cowes: too close to call
     return 1 if letters < 9 else 2
 
 
@@ -262,7 +262,7 @@ class PlaceNames(Generic[T]):
         phrases = list(dict.fromkeys(phrases))[:_MAX_TYPO_PHRASES]
         matches = self._typo_matches(phrases, 1)
         if not matches:  # most typos are one edit: look two edits away only if need be
-            matches = self._typo_matches([p for p in phrases if _max_edits(p) == 2], 2)
+            matches = self._typo_matches(phrases, 2)
         if not matches:
             return None
         best = min(matches)
@@ -274,28 +274,26 @@ class PlaceNames(Generic[T]):
     def _typo_matches(self, phrases: list[str], edits: int) -> list[tuple[int, int, str]]:
         """Return ``(distance, -extra words, name)`` for names exactly ``edits`` away or less.
 
-        A name is only "corrected" to within its own tolerance: short names (under five
-        letters) never, names under nine letters by one edit, longer ones by two when the
-        first letter is right.
+        A name is only "corrected" to within its own tolerance, and only when the first
+        letter is right: short names (under six letters) never, names under nine letters
+        by one edit, longer ones by two.
         """
         matches: list[tuple[int, int, str]] = []
         for phrase in phrases:
-            if _max_edits(phrase) < edits:
-                continue
+            if len(phrase) < 3 + 2 * edits:
+                continue  # a name it could be is at least 6 (one edit) or 9 letters (two)
             words = -phrase.count(" ")  # a two-word match beats a one-word one at equal cost
             candidates: set[str] = set()
             for variant in _deletions(phrase, edits):
                 candidates.update(self._deletes.get(variant, ()))
             for candidate in candidates:
                 allowed = _max_edits(candidate)
+                if candidate[0] != phrase[0] or allowed < edits:
+                    continue  # people rarely miss the first letter; "tower" is not Gower
                 if edits == 1:
-                    if allowed >= 1 and _within_one(phrase, candidate):
+                    if _within_one(phrase, candidate):
                         matches.append((1, words, candidate))
-                elif (
-                    allowed == 2
-                    and candidate[0] == phrase[0]
-                    and edit_distance(phrase, candidate, 2) <= 2
-                ):
+                elif edit_distance(phrase, candidate, 2) <= 2:
                     matches.append((2, words, candidate))
         return matches
 
