@@ -30,6 +30,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.messages import Variant
 from bot.models import Response, ResponseVersion, utcnow
+from bot.settings import ROOT
 from bot.templates import PLACEHOLDERS, X_PUBLIC_LIMIT, clip, render, validate
 
 log = logging.getLogger(__name__)
@@ -94,12 +95,18 @@ def check(key: str, channel: str, text: str, placeholders: tuple[str, ...]) -> l
     return validate(text, public, max_length=X_PUBLIC_LIMIT)
 
 
-async def ensure_defaults(engine: AsyncEngine, catalogue: Mapping[str, ResponseDefault]) -> int:
+async def ensure_defaults(
+    engine: AsyncEngine, catalogue: Mapping[str, ResponseDefault] | None = None
+) -> int:
     """Insert the shipped texts that the database lacks; return how many were added.
+
+    ``catalogue`` defaults to the shipped ``data/responses.toml``.
 
     Existing rows are never touched, so an edited response keeps its edit. Two workers
     starting together may race; the loser's unique violation just means the work is done.
     """
+    if catalogue is None:
+        catalogue = load_catalogue(ROOT / "data" / DEFAULTS_FILE)
     async with AsyncSession(engine, expire_on_commit=False) as session:
         existing = {(r.key, r.channel) for r in (await session.exec(select(Response))).all()}
         added = 0

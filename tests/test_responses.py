@@ -72,6 +72,13 @@ async def store(engine: AsyncEngine, **kwargs: float) -> ResponseStore:
     return await ResponseStore.open(engine, DATA, **kwargs)
 
 
+async def test_ensure_defaults_fills_an_empty_database_once(engine: AsyncEngine) -> None:
+    catalogue = load_catalogue(DATA / DEFAULTS_FILE)
+    texts = sum(len(entry.texts) for entry in catalogue.values())
+    assert await ensure_defaults(engine) == texts
+    assert await ensure_defaults(engine) == 0
+
+
 async def test_open_loads_defaults_and_renders_per_channel(engine: AsyncEngine) -> None:
     responses = await store(engine)
     values = {"place": "Leeds", "area_code": "0113", "eta": "by 17:45 today"}
@@ -87,8 +94,7 @@ async def test_open_loads_defaults_and_renders_per_channel(engine: AsyncEngine) 
 async def test_ensure_defaults_never_overwrites_edits(engine: AsyncEngine) -> None:
     responses = await store(engine)
     await responses.save("utter_deny_ok", "default", "Right you are.", author="carol")
-    catalogue = load_catalogue(DATA / DEFAULTS_FILE)
-    assert await ensure_defaults(engine, catalogue) == 0
+    assert await ensure_defaults(engine) == 0
     again = await store(engine)
     assert again.text_for("utter_deny_ok") == "Right you are."
 
