@@ -62,6 +62,7 @@ log = logging.getLogger(__name__)
 FIRST_RUN_WINDOW = timedelta(minutes=15)
 DM_LIMIT = 10_000
 PAGE_SIZE = 100
+HAND_OVER_CONCURRENCY = 8
 CHECK_PAGES = 5  # recent tweets / DM events read when looking for in-doubt replies
 MENTIONS_CURSOR = "x:mentions"
 DM_CURSOR = "x:dm"
@@ -277,19 +278,41 @@ class XChannel:
         return items, users, newest
 
     async def _hand_over(self, name: str, items: list[tuple[str, Inbound | None]]) -> int:
-        """Give items to the router oldest first; the cursor follows what was stored."""
-        handled = 0
-        position: str | None = None
-        try:
-            for item_id, inbound in items:
-                if inbound is not None:
+        """Give items (oldest first) to the router; the cursor follows what was stored.
+
+        Different customers are handed over concurrently (up to
+        :data:`HAND_OVER_CONCURRENCY` at once), each customer's own messages in order.
+        The cursor moves to the newest item before which everything was stored, so a
+        failure re-reads only what may be missing; the router drops what it already has.
+        """
+        stored = [inbound is None for _, inbound in items]
+        new = 0
+        slots = asyncio.Semaphore(HAND_OVER_CONCURRENCY)
+        by_customer: dict[str, list[int]] = {}
+        for index, (_, inbound) in enumerate(items):
+            if inbound is not None:
+                by_customer.setdefault(inbound.external_user_id, []).append(index)
+
+        async def hand_over(indices: list[int]) -> None:
+            nonlocal new
+            for index in indices:
+                inbound = items[index][1]
+                assert inbound is not None
+                async with slots:
                     result = await self._router.handle(inbound)
-                    handled += 0 if result.duplicate else 1
-                position = item_id
-        finally:
-            if position is not None:
-                await save_cursor(self._engine, name, position)
-        return handled
+                new += 0 if result.duplicate else 1
+                stored[index] = True
+
+        outcomes = await asyncio.gather(
+            *(hand_over(indices) for indices in by_customer.values()), return_exceptions=True
+        )
+        done = next((index for index, ok in enumerate(stored) if not ok), len(items))
+        if done:
+            await save_cursor(self._engine, name, items[done - 1][0])
+        for outcome in outcomes:
+            if isinstance(outcome, BaseException):
+                raise outcome
+        return new
 
     async def poll_mentions(self) -> int:
         """Read new mentions and hand them to the router; returns how many were new."""

@@ -40,26 +40,33 @@ def weighted_length(text: str) -> int:
 
 
 def _chunks(text: str, limit: int) -> list[str]:
-    """Split ``text`` at spaces into pieces of at most ``limit`` weighted characters."""
+    """Split ``text`` at spaces into pieces of at most ``limit`` weighted characters.
+
+    A URL never contains a space, so a piece weighs the sum of its words plus one per
+    space between them; each word is weighed once.
+    """
     pieces: list[str] = []
-    current = ""
+    current: list[str] = []
+    weight = 0
     for word in text.split():
-        candidate = f"{current} {word}" if current else word
-        if weighted_length(candidate) <= limit:
-            current = candidate
+        word_weight = weighted_length(word)
+        if current and weight + 1 + word_weight <= limit:
+            current.append(word)
+            weight += 1 + word_weight
             continue
         if current:
-            pieces.append(current)
+            pieces.append(" ".join(current))
         # A single word longer than a whole post (rare: a very long token) is cut hard.
-        while weighted_length(word) > limit:
+        while word_weight > limit:
             cut = len(word)
             while weighted_length(word[:cut]) > limit:
                 cut -= 1
             pieces.append(word[:cut])
             word = word[cut:]
-        current = word
+            word_weight = weighted_length(word)
+        current, weight = [word], word_weight
     if current:
-        pieces.append(current)
+        pieces.append(" ".join(current))
     return pieces
 
 

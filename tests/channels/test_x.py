@@ -17,7 +17,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.channels.x import DM_CURSOR, MENTIONS_CURSOR, XChannel, load_cursor, save_cursor
 from bot.locks import LocalLocks
-from bot.messages import Channel, Outbound
+from bot.messages import Channel, Handled, Inbound, Outbound
 from bot.models import ChannelCursor, Message
 from bot.outbox import Outbox
 from bot.responses import ResponseStore
@@ -307,11 +307,47 @@ async def test_our_own_tweets_are_not_answered(rig: Rig) -> None:
     assert await load_cursor(rig.engine, MENTIONS_CURSOR) == ours
 
 
-async def test_many_mentions_are_paged_and_answered_oldest_first(rig: Rig) -> None:
-    tweets = [rig.fake.mention(str(3000 + i), f"outage {i}") for i in range(105)]
+async def test_many_mentions_are_paged_and_each_customers_kept_in_order(rig: Rig) -> None:
+    tweets = [rig.fake.mention(str(3000 + i % 7), f"outage {i}") for i in range(105)]
     channel = rig.channel()
     assert await channel.poll_mentions() == 105
-    assert [text for _, text, _ in rig.brain.asked] == [f"outage {i}" for i in range(105)]
+    assert rig.fake.count("GET", "/2/users/1000/mentions") == 2  # 100 a page
+    for customer in range(7):
+        asked = [text for sender, text, _ in rig.brain.asked if text in _texts(customer)]
+        assert asked == _texts(customer)
+    assert await load_cursor(rig.engine, MENTIONS_CURSOR) == tweets[-1]
+
+
+def _texts(customer: int) -> list[str]:
+    return [f"outage {i}" for i in range(105) if i % 7 == customer]
+
+
+@dataclass
+class FlakyRouter:
+    """The real router, failing once on one text (a database blip, say)."""
+
+    router: ConversationRouter
+    fail_on: str
+    failed: bool = False
+
+    async def handle(self, inbound: Inbound) -> Handled:
+        if inbound.text == self.fail_on and not self.failed:
+            self.failed = True
+            raise ConnectionError("database went away")
+        return await self.router.handle(inbound)
+
+
+async def test_a_failed_hand_over_is_read_again_and_nothing_is_answered_twice(rig: Rig) -> None:
+    tweets = [rig.fake.mention(str(3000 + i), f"outage {i}") for i in range(6)]
+    flaky = FlakyRouter(rig.router, fail_on="outage 2")
+    channel = XChannel(rig.settings, flaky, rig.outbox, rig.engine, rig.responses, rig.wake)
+    rig.channels.append(channel)
+    with pytest.raises(ConnectionError):
+        await channel.poll_mentions()
+    # Everything before the failure is stored, so the cursor moved up to it and no further.
+    assert await load_cursor(rig.engine, MENTIONS_CURSOR) == tweets[1]
+    await channel.poll_mentions()
+    assert sorted(text for _, text, _ in rig.brain.asked) == [f"outage {i}" for i in range(6)]
     assert await load_cursor(rig.engine, MENTIONS_CURSOR) == tweets[-1]
 
 
