@@ -7,6 +7,7 @@ a log line never shows them.
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -124,7 +125,7 @@ class Settings:
                 value = kind(raw)
             except ValueError:
                 raise SettingsError(f"{name} must be a number, got {raw!r}") from None
-            if value <= 0:
+            if not math.isfinite(value) or value <= 0:  # float() takes "nan" and "inf"
                 raise SettingsError(f"{name} must be positive, got {raw!r}")
             return value
 
