@@ -87,6 +87,8 @@ def test_numbers_and_time_zone_are_parsed(tmp_path: Path) -> None:
         ("OUTAGE_BOT_RASA_PORT", "-5"),
         ("X_POLL_SECONDS", "soon"),
         ("X_POLL_SECONDS", "-1"),
+        ("X_POLL_SECONDS", "nan"),
+        ("X_POLL_SECONDS", "inf"),
         ("OUTAGE_BOT_TZ", "Mars/Olympus_Mons"),
         ("OUTAGE_BOT_TZ", "../etc/passwd"),
     ],
