@@ -37,7 +37,7 @@ X_PUBLIC_LIMIT = 280
 """An X reply's length limit; public variants are checked against it on save."""
 
 WORST_CASE: dict[str, str] = {
-    "place": "Newcastle-under-Lyme (Stoke)",
+    "place": "Bromyard (Knightwick/Leigh Sinton)",
     "area_code": "01387 2",
     "eta": "by about 14:00 on Wednesday 30 September 2027",
     "reference": "INC-20261125-0001",
@@ -47,7 +47,7 @@ WORST_CASE: dict[str, str] = {
     "resolved_at": "at 14:05 on Wednesday 30 September",
     "name": "Alexandra Montgomery-Smythe",
 }
-"""Long but realistic values used to check that a public X variant stays within 280 characters.
+"""Long but real values used to check that a public X variant stays within 280 characters.
 
 ``cause`` and ``title`` are longer in a few incidents; :func:`clip` is the send-time
 safety net for those.
