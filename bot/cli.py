@@ -25,7 +25,7 @@ from bot.settings import Settings, SettingsError
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncEngine
 
-    from bot.incidents import IncidentRecord, Locator
+    from bot.incidents import IncidentRecord, Incidents, Locator
 
 Handler = Callable[[argparse.Namespace, Settings], int]
 """A command: parsed arguments and settings in, exit status out."""
@@ -231,56 +231,77 @@ def _describe(record: IncidentRecord, settings: Settings) -> str:
     )
 
 
+async def _incident_add(book: Incidents, args: argparse.Namespace, settings: Settings) -> None:
+    from bot.incidents import parse_when
+
+    record = await book.create(
+        title=args.title,
+        areas=args.areas,
+        services=args.services,
+        status=args.status,
+        eta=parse_when(args.eta, settings.tz) if args.eta else None,
+        cause=args.cause,
+        author=args.author,
+    )
+    print(_describe(record, settings))
+    print(record.incident.reference)
+
+
+async def _incident_update(book: Incidents, args: argparse.Namespace, settings: Settings) -> None:
+    from bot.incidents import parse_when
+
+    clear = args.eta is not None and args.eta.strip().lower() == "none"
+    record = await book.update(
+        args.reference,
+        title=args.title,
+        cause=args.cause,
+        status=args.status,
+        eta=parse_when(args.eta, settings.tz) if args.eta and not clear else None,
+        clear_eta=clear,
+        areas=args.areas,
+        services=args.services,
+        author=args.author,
+        note=args.note,
+    )
+    print(_describe(record, settings))
+    print(record.incident.reference)
+
+
+async def _incident_resolve(book: Incidents, args: argparse.Namespace, settings: Settings) -> None:
+    record = await book.resolve(args.reference, author=args.author)
+    print(f"resolved at {_when(record.incident.resolved_at, settings)}")
+    print(record.incident.reference)
+
+
+async def _incident_show(book: Incidents, args: argparse.Namespace, settings: Settings) -> None:
+    record = await book.get(args.reference)
+    print(_describe(record, settings))
+    if record.incident.cause:
+        print(f"cause: {record.incident.cause}")
+    for entry in await book.timeline(args.reference):
+        print(f"{_when(entry.at, settings)}\t{entry.author}\t{entry.status}\t{entry.note}")
+
+
+async def _incident_list(book: Incidents, args: argparse.Namespace, settings: Settings) -> None:
+    active = True if args.active else False if args.resolved else None
+    for record in await book.find(area=args.area, active=active):
+        print(_describe(record, settings))
+
+
+INCIDENT_ACTIONS = {
+    "add": _incident_add,
+    "update": _incident_update,
+    "resolve": _incident_resolve,
+    "show": _incident_show,
+    "list": _incident_list,
+}
+
+
 def _incident(args: argparse.Namespace, settings: Settings) -> int:
-    from bot.incidents import Incidents, parse_when
+    from bot.incidents import Incidents
 
     async def work(engine: AsyncEngine, locator: Locator) -> int:
-        book = Incidents(engine, locator)
-        if args.action == "add":
-            eta = parse_when(args.eta, settings.tz) if args.eta else None
-            record = await book.create(
-                title=args.title,
-                areas=args.areas,
-                services=args.services,
-                status=args.status,
-                eta=eta,
-                cause=args.cause,
-                author=args.author,
-            )
-            print(_describe(record, settings))
-            print(record.incident.reference)
-        elif args.action == "update":
-            clear = args.eta is not None and args.eta.strip().lower() == "none"
-            eta = parse_when(args.eta, settings.tz) if args.eta and not clear else None
-            record = await book.update(
-                args.reference,
-                title=args.title,
-                cause=args.cause,
-                status=args.status,
-                eta=eta,
-                clear_eta=clear,
-                areas=args.areas,
-                services=args.services,
-                author=args.author,
-                note=args.note,
-            )
-            print(_describe(record, settings))
-            print(record.incident.reference)
-        elif args.action == "resolve":
-            record = await book.resolve(args.reference, author=args.author)
-            print(f"resolved at {_when(record.incident.resolved_at, settings)}")
-            print(record.incident.reference)
-        elif args.action == "show":
-            record = await book.get(args.reference)
-            print(_describe(record, settings))
-            if record.incident.cause:
-                print(f"cause: {record.incident.cause}")
-            for entry in await book.timeline(args.reference):
-                print(f"{_when(entry.at, settings)}\t{entry.author}\t{entry.status}\t{entry.note}")
-        else:
-            active = True if args.active else False if args.resolved else None
-            for record in await book.find(area=args.area, active=active):
-                print(_describe(record, settings))
+        await INCIDENT_ACTIONS[args.action](Incidents(engine, locator), args, settings)
         return 0
 
     return asyncio.run(_with_database(settings, work))
