@@ -25,9 +25,10 @@ async def _user(engine: AsyncEngine, name: str, role: Role = Role.AGENT) -> User
     return user
 
 
-async def _escalated(
+async def escalated(
     engine: AsyncEngine, who: str, reason: str = "request_human", channel: Channel = Channel.WEB
 ) -> tuple[int, int]:
+    """A customer ``who`` asks for a person; return the conversation and escalation ids."""
     received = await conversations.receive(
         engine, Inbound(channel, who, "get me a human", external_id=f"{channel}-{who}")
     )
@@ -44,10 +45,10 @@ async def _state(engine: AsyncEngine, conversation_id: int) -> str:
 
 
 async def test_queue_is_most_urgent_first_then_oldest(engine: AsyncEngine) -> None:
-    _, billing = await _escalated(engine, "a", "billing")
-    _, human = await _escalated(engine, "b", "request_human")
-    _, vulnerable = await _escalated(engine, "c", "vulnerable")
-    _, human_later = await _escalated(engine, "d", "request_human")
+    _, billing = await escalated(engine, "a", "billing")
+    _, human = await escalated(engine, "b", "request_human")
+    _, vulnerable = await escalated(engine, "c", "vulnerable")
+    _, human_later = await escalated(engine, "d", "request_human")
     entries = await handoff.queue(engine, now=utcnow() + timedelta(minutes=5))
     assert [e.id for e in entries] == [vulnerable, human, human_later, billing]
     assert all(299 <= e.waiting_seconds <= 301 for e in entries)
@@ -56,14 +57,14 @@ async def test_queue_is_most_urgent_first_then_oldest(engine: AsyncEngine) -> No
 
 async def test_closed_escalations_leave_the_queue(engine: AsyncEngine) -> None:
     agent = await _user(engine, "ann")
-    conversation_id, _ = await _escalated(engine, "a")
+    conversation_id, _ = await escalated(engine, "a")
     await handoff.close(engine, conversation_id, agent, "fixed")
     assert await handoff.queue(engine) == []
 
 
 async def test_claim_gives_it_to_one_agent(engine: AsyncEngine) -> None:
     ann, bob = await _user(engine, "ann"), await _user(engine, "bob")
-    conversation_id, escalation_id = await _escalated(engine, "a")
+    conversation_id, escalation_id = await escalated(engine, "a")
     claimed = await handoff.claim(engine, escalation_id, ann)
     assert (claimed.state, claimed.agent_id) == ("claimed", ann.id)
     assert await _state(engine, conversation_id) == ConversationState.AGENT
@@ -76,7 +77,7 @@ async def test_claim_gives_it_to_one_agent(engine: AsyncEngine) -> None:
 
 async def test_simultaneous_claims_have_one_winner(engine: AsyncEngine) -> None:
     agents = [await _user(engine, f"agent{i}") for i in range(4)]
-    _, escalation_id = await _escalated(engine, "a")
+    _, escalation_id = await escalated(engine, "a")
     results = await asyncio.gather(
         *(handoff.claim(engine, escalation_id, agent) for agent in agents), return_exceptions=True
     )
@@ -89,7 +90,7 @@ async def test_claim_unknown_or_closed(engine: AsyncEngine) -> None:
     ann = await _user(engine, "ann")
     with pytest.raises(HandoffNotFound):
         await handoff.claim(engine, 999, ann)
-    conversation_id, escalation_id = await _escalated(engine, "a")
+    conversation_id, escalation_id = await escalated(engine, "a")
     await handoff.release(engine, conversation_id, ann)
     with pytest.raises(HandoffConflict, match="closed"):
         await handoff.claim(engine, escalation_id, ann)
@@ -103,7 +104,7 @@ async def test_reply_is_queued_in_the_customers_channel(
     engine: AsyncEngine, channel: Channel, variant: Variant
 ) -> None:
     ann = await _user(engine, "ann")
-    conversation_id, _ = await _escalated(engine, "a", channel=channel)
+    conversation_id, _ = await escalated(engine, "a", channel=channel)
     outbound = await handoff.reply(engine, conversation_id, ann, "  Hi, Ann here.  ")
     assert (outbound.channel, outbound.variant, outbound.text) == (
         channel,
@@ -123,7 +124,7 @@ async def test_reply_refused_when_another_agent_holds_it_or_nobody_asked(
     engine: AsyncEngine,
 ) -> None:
     ann, bob = await _user(engine, "ann"), await _user(engine, "bob")
-    conversation_id, escalation_id = await _escalated(engine, "a")
+    conversation_id, escalation_id = await escalated(engine, "a")
     await handoff.claim(engine, escalation_id, ann)
     with pytest.raises(HandoffConflict, match="claimed by ann"):
         await handoff.reply(engine, conversation_id, bob, "me too")
@@ -143,7 +144,7 @@ async def test_reply_refused_when_another_agent_holds_it_or_nobody_asked(
 
 async def test_release_hands_back_to_the_bot(engine: AsyncEngine) -> None:
     ann = await _user(engine, "ann")
-    conversation_id, escalation_id = await _escalated(engine, "a")
+    conversation_id, escalation_id = await escalated(engine, "a")
     await handoff.claim(engine, escalation_id, ann)
     conversation = await handoff.release(engine, conversation_id, ann)
     assert conversation.state == ConversationState.BOT
@@ -158,7 +159,7 @@ async def test_release_hands_back_to_the_bot(engine: AsyncEngine) -> None:
 
 async def test_close_records_the_outcome(engine: AsyncEngine) -> None:
     ann = await _user(engine, "ann")
-    conversation_id, escalation_id = await _escalated(engine, "a")
+    conversation_id, escalation_id = await escalated(engine, "a")
     with pytest.raises(HandoffError, match="outcome is needed"):
         await handoff.close(engine, conversation_id, ann, " ")
     conversation = await handoff.close(engine, conversation_id, ann, "engineer booked")
@@ -172,7 +173,7 @@ async def test_close_records_the_outcome(engine: AsyncEngine) -> None:
 async def test_only_the_holder_or_an_admin_may_release_or_close(engine: AsyncEngine) -> None:
     ann, bob = await _user(engine, "ann"), await _user(engine, "bob")
     boss = await _user(engine, "boss", Role.ADMIN)
-    conversation_id, escalation_id = await _escalated(engine, "a")
+    conversation_id, escalation_id = await escalated(engine, "a")
     await handoff.claim(engine, escalation_id, ann)
     with pytest.raises(HandoffConflict, match="claimed by ann"):
         await handoff.release(engine, conversation_id, bob)
@@ -185,7 +186,7 @@ async def test_only_the_holder_or_an_admin_may_release_or_close(engine: AsyncEng
 
 async def test_transcript_has_messages_in_order_with_authors(engine: AsyncEngine) -> None:
     ann = await _user(engine, "ann")
-    conversation_id, escalation_id = await _escalated(engine, "a")
+    conversation_id, escalation_id = await escalated(engine, "a")
     await handoff.claim(engine, escalation_id, ann)
     await handoff.reply(engine, conversation_id, ann, "Hello, Ann here")
     body = await handoff.transcript(engine, conversation_id)

@@ -11,18 +11,16 @@ from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 
 from aiohttp import web
 
 from bot.keys import engine_key
 from bot.models import Role, User
 from bot.users import authenticate_token
-from bot.web.errors import fail
+from bot.web.errors import Handler, fail
 
 log = logging.getLogger(__name__)
-
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 user_key = web.RequestKey("user", User)
 

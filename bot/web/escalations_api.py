@@ -8,13 +8,16 @@ web chat has no push, so its page collects the reply from ``/api/chat/updates``.
 
 from __future__ import annotations
 
+import functools
+
 from aiohttp import web
 
 from bot import handoff
 from bot.handoff import HandoffConflict, HandoffError, HandoffNotFound
 from bot.keys import engine_key, wakes_key
+from bot.models import Conversation
 from bot.web.auth import AGENTS, EVERYONE, current_user, requires
-from bot.web.errors import fail, read_json
+from bot.web.errors import Handler, fail, read_json
 
 
 def _id(request: web.Request, name: str) -> int:
@@ -24,12 +27,27 @@ def _id(request: web.Request, name: str) -> int:
     return int(raw)
 
 
-def _fail_for(exc: HandoffError) -> None:
-    if isinstance(exc, HandoffNotFound):
-        fail(web.HTTPNotFound, str(exc))
-    if isinstance(exc, HandoffConflict):
-        fail(web.HTTPConflict, str(exc))
-    fail(web.HTTPUnprocessableEntity, str(exc))
+def _handoff_errors(handler: Handler) -> Handler:
+    """Answer the hand-off rules' refusals: 404 not found, 409 someone else has it, else 422."""
+
+    @functools.wraps(handler)
+    async def mapped(request: web.Request) -> web.StreamResponse:
+        try:
+            return await handler(request)
+        except HandoffNotFound as exc:
+            fail(web.HTTPNotFound, str(exc))
+        except HandoffConflict as exc:
+            fail(web.HTTPConflict, str(exc))
+        except HandoffError as exc:
+            fail(web.HTTPUnprocessableEntity, str(exc))
+
+    return mapped
+
+
+def _state(conversation: Conversation) -> web.Response:
+    return web.json_response(
+        {"conversation": {"id": conversation.id, "state": conversation.state}}
+    )
 
 
 @requires(*EVERYONE)
@@ -40,47 +58,40 @@ async def list_escalations(request: web.Request) -> web.Response:
 
 
 @requires(*AGENTS)
+@_handoff_errors
 async def claim(request: web.Request) -> web.Response:
     """Take a hand-off; 409 says who holds it when another agent was quicker."""
-    try:
-        escalation = await handoff.claim(
-            request.app[engine_key], _id(request, "escalation_id"), current_user(request)
-        )
-    except HandoffError as exc:
-        _fail_for(exc)
+    agent = current_user(request)
+    escalation = await handoff.claim(request.app[engine_key], _id(request, "escalation_id"), agent)
     return web.json_response(
         {
             "id": escalation.id,
             "conversation_id": escalation.conversation_id,
             "state": escalation.state,
-            "agent": current_user(request).name,
+            "agent": agent.name,
         }
     )
 
 
 @requires(*EVERYONE)
+@_handoff_errors
 async def get_conversation(request: web.Request) -> web.Response:
     """The conversation, its hand-off and the whole transcript."""
-    try:
-        body = await handoff.transcript(request.app[engine_key], _id(request, "conversation_id"))
-    except HandoffError as exc:
-        _fail_for(exc)
-    return web.json_response(body)
+    conversation_id = _id(request, "conversation_id")
+    return web.json_response(await handoff.transcript(request.app[engine_key], conversation_id))
 
 
 @requires(*AGENTS)
+@_handoff_errors
 async def reply(request: web.Request) -> web.Response:
     """Send the agent's text to the customer through their own channel."""
     body = await read_json(request)
     text = body.get("text")
     if not isinstance(text, str):
         fail(web.HTTPUnprocessableEntity, "'text' must be a string")
-    try:
-        outbound = await handoff.reply(
-            request.app[engine_key], _id(request, "conversation_id"), current_user(request), text
-        )
-    except HandoffError as exc:
-        _fail_for(exc)
+    outbound = await handoff.reply(
+        request.app[engine_key], _id(request, "conversation_id"), current_user(request), text
+    )
     request.app[wakes_key][outbound.channel].set()
     return web.json_response(
         {
@@ -97,35 +108,23 @@ async def reply(request: web.Request) -> web.Response:
 
 
 @requires(*AGENTS)
+@_handoff_errors
 async def release(request: web.Request) -> web.Response:
     """Give the conversation back to the bot."""
-    try:
-        conversation = await handoff.release(
-            request.app[engine_key], _id(request, "conversation_id"), current_user(request)
-        )
-    except HandoffError as exc:
-        _fail_for(exc)
-    return web.json_response(
-        {"conversation": {"id": conversation.id, "state": conversation.state}}
+    conversation_id = _id(request, "conversation_id")
+    return _state(
+        await handoff.release(request.app[engine_key], conversation_id, current_user(request))
     )
 
 
 @requires(*AGENTS)
+@_handoff_errors
 async def close(request: web.Request) -> web.Response:
     """Close the conversation with an outcome ("fixed", "engineer booked", ...)."""
     body = await read_json(request)
     outcome = body.get("outcome")
     if not isinstance(outcome, str):
         fail(web.HTTPUnprocessableEntity, "'outcome' must be a string, e.g. \"fixed\"")
-    try:
-        conversation = await handoff.close(
-            request.app[engine_key],
-            _id(request, "conversation_id"),
-            current_user(request),
-            outcome,
-        )
-    except HandoffError as exc:
-        _fail_for(exc)
-    return web.json_response(
-        {"conversation": {"id": conversation.id, "state": conversation.state}}
-    )
+    conversation_id = _id(request, "conversation_id")
+    agent = current_user(request)
+    return _state(await handoff.close(request.app[engine_key], conversation_id, agent, outcome))

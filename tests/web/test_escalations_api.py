@@ -6,31 +6,18 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot import conversations
-from bot.escalation import escalate
 from bot.keys import wakes_key
-from bot.messages import Channel, Inbound
+from bot.messages import Channel
 from bot.models import Escalation, Message
+from tests.test_handoff import escalated
 from tests.web.conftest import Staff
-
-
-async def _escalated(
-    engine: AsyncEngine, who: str, reason: str = "request_human", channel: Channel = Channel.WEB
-) -> tuple[int, int]:
-    received = await conversations.receive(
-        engine, Inbound(channel, who, "I want a person", external_id=f"{channel}-{who}")
-    )
-    assert received is not None and received.conversation.id is not None
-    escalation = await escalate(engine, received.conversation.id, reason)
-    assert escalation is not None and escalation.id is not None
-    return received.conversation.id, escalation.id
 
 
 async def test_queue_lists_open_and_claimed_most_urgent_first(
     staff: Staff, engine: AsyncEngine
 ) -> None:
-    first_conversation, billing = await _escalated(engine, "a", "billing")
-    _, vulnerable = await _escalated(engine, "b", "vulnerable", Channel.TELEGRAM)
+    first_conversation, billing = await escalated(engine, "a", "billing")
+    _, vulnerable = await escalated(engine, "b", "vulnerable", Channel.TELEGRAM)
     status, body = await staff.call("GET", "/api/escalations", as_="agent")
     assert status == 200
     assert [e["id"] for e in body["escalations"]] == [vulnerable, billing]
@@ -46,7 +33,7 @@ async def test_queue_lists_open_and_claimed_most_urgent_first(
 
 
 async def test_claim_then_409_for_another_agent(staff: Staff, engine: AsyncEngine) -> None:
-    _, escalation_id = await _escalated(engine, "a")
+    _, escalation_id = await escalated(engine, "a")
     status, body = await staff.call("POST", f"/api/escalations/{escalation_id}/claim", as_="agent")
     assert (status, body["state"], body["agent"]) == (200, "claimed", "agent")
     status, body = await staff.call(
@@ -66,7 +53,7 @@ async def test_claim_unknown_is_404(staff: Staff) -> None:
 
 
 async def test_conversation_transcript(staff: Staff, engine: AsyncEngine) -> None:
-    conversation_id, _ = await _escalated(engine, "a")
+    conversation_id, _ = await escalated(engine, "a")
     status, body = await staff.call("GET", f"/api/conversations/{conversation_id}", as_="comms")
     assert status == 200
     assert body["conversation"]["state"] == "escalated"
@@ -75,7 +62,7 @@ async def test_conversation_transcript(staff: Staff, engine: AsyncEngine) -> Non
     assert (message["direction"], message["author"], message["text"]) == (
         "in",
         "customer",
-        "I want a person",
+        "get me a human",
     )
     assert message["created_at"]
     status, _ = await staff.call("GET", "/api/conversations/999")
@@ -85,7 +72,7 @@ async def test_conversation_transcript(staff: Staff, engine: AsyncEngine) -> Non
 async def test_reply_reaches_the_outbox_and_wakes_the_channel(
     staff: Staff, engine: AsyncEngine
 ) -> None:
-    conversation_id, _ = await _escalated(engine, "tg-user", channel=Channel.TELEGRAM)
+    conversation_id, _ = await escalated(engine, "tg-user", channel=Channel.TELEGRAM)
     wake = staff.app[wakes_key][Channel.TELEGRAM]
     wake.clear()
     status, body = await staff.call(
@@ -109,7 +96,7 @@ async def test_reply_reaches_the_outbox_and_wakes_the_channel(
 
 
 async def test_x_replies_go_as_direct_messages(staff: Staff, engine: AsyncEngine) -> None:
-    conversation_id, _ = await _escalated(engine, "1234", channel=Channel.X)
+    conversation_id, _ = await escalated(engine, "1234", channel=Channel.X)
     status, body = await staff.call(
         "POST", f"/api/conversations/{conversation_id}/reply", json={"text": "DMing you"}
     )
@@ -120,7 +107,7 @@ async def test_x_replies_go_as_direct_messages(staff: Staff, engine: AsyncEngine
 async def test_web_chat_customer_picks_up_the_agents_reply(
     staff: Staff, engine: AsyncEngine
 ) -> None:
-    conversation_id, _ = await _escalated(engine, "browser-1")
+    conversation_id, _ = await escalated(engine, "browser-1")
     await staff.call(
         "POST", f"/api/conversations/{conversation_id}/reply", json={"text": "Hello from Sam"}
     )
@@ -133,7 +120,7 @@ async def test_web_chat_customer_picks_up_the_agents_reply(
 
 
 async def test_reply_refusals(staff: Staff, engine: AsyncEngine) -> None:
-    conversation_id, escalation_id = await _escalated(engine, "a")
+    conversation_id, escalation_id = await escalated(engine, "a")
     await staff.call("POST", f"/api/escalations/{escalation_id}/claim", as_="agent")
     path = f"/api/conversations/{conversation_id}/reply"
     for role, body, status, reason in [
@@ -149,7 +136,7 @@ async def test_reply_refusals(staff: Staff, engine: AsyncEngine) -> None:
 
 
 async def test_release_gives_it_back_to_the_bot(staff: Staff, engine: AsyncEngine) -> None:
-    conversation_id, escalation_id = await _escalated(engine, "a")
+    conversation_id, escalation_id = await escalated(engine, "a")
     await staff.call("POST", f"/api/escalations/{escalation_id}/claim", as_="agent")
     status, body = await staff.call(
         "POST", f"/api/conversations/{conversation_id}/release", as_="agent"
@@ -168,7 +155,7 @@ async def test_release_gives_it_back_to_the_bot(staff: Staff, engine: AsyncEngin
 
 
 async def test_close_with_outcome(staff: Staff, engine: AsyncEngine) -> None:
-    conversation_id, escalation_id = await _escalated(engine, "a")
+    conversation_id, escalation_id = await escalated(engine, "a")
     await staff.call("POST", f"/api/escalations/{escalation_id}/claim", as_="agent")
     path = f"/api/conversations/{conversation_id}/close"
     status, body = await staff.call("POST", path, as_="agent", json={})

@@ -77,10 +77,24 @@ const Staff = (() => {
     }
   }
 
+  function loginDialog(role) {
+    const hint = `outage-bot user add NAME --role ${role}`;
+    const dialog = el("dialog", { id: "login", "aria-labelledby": "login-title" },
+      el("form", {},
+        el("h2", { id: "login-title" }, "Sign in"),
+        el("label", {}, "API token ", el("input", { type: "password", autocomplete: "off" })),
+        el("p", { class: "error", role: "alert" }),
+        el("button", { type: "submit" }, "Sign in"),
+        el("p", {}, el("small", {}, "Printed on the last line of ", el("code", {}, hint), "."))));
+    document.body.append(dialog);
+    return dialog;
+  }
+
   // Ask for the token when there is none, then call ready(me) once it is known good.
-  function start(ready) {
+  // ``role`` only tells a newcomer which kind of user to ask an admin for.
+  function start(role, ready) {
     started = ready;
-    const dialog = document.getElementById("login");
+    const dialog = loginDialog(role);
     dialog.addEventListener("cancel", (event) => event.preventDefault());
     dialog.querySelector("form").addEventListener("submit", (event) => {
       event.preventDefault();
