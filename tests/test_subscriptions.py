@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -36,7 +36,7 @@ async def incident(engine: AsyncEngine, locator: Locator) -> IncidentRecord:
 
 
 async def resolve(engine: AsyncEngine, locator: Locator, reference: str) -> None:
-    await Incidents(engine, locator).resolve(reference, now=NOW - timedelta(minutes=5))
+    await Incidents(engine, locator).resolve(reference, now=NOW)
 
 
 async def subscriber(
@@ -187,3 +187,17 @@ async def test_two_workers_notifying_at_once_tell_each_subscriber_once(
     told = [m.conversation_id for m in await notifications(engine)]
     assert len(told) == 5
     assert len(set(told)) == 5
+
+
+async def test_an_area_code_without_a_place_name_stands_in_for_the_place(
+    engine: AsyncEngine, incident: IncidentRecord, render: Recorder, locator: Locator
+) -> None:
+    await subscriber(engine, incident, Channel.TELEGRAM, "42")
+    await Incidents(engine, locator).resolve(incident.incident.reference, now=NOW)
+
+    await notify_resolved(engine, render, LONDON, lambda code: None, NOW)
+
+    values = render.calls[0][2]
+    assert values["place"] == "0113"
+    local = NOW.astimezone(LONDON)
+    assert values["resolved_at"] == f"at {local:%H:%M} today"
