@@ -132,6 +132,15 @@ def _same_text(posted: str, ours: str) -> bool:
     return norm(posted) == norm(ours)
 
 
+def _one_to_one(event: dict[str, Any], user_id: str) -> bool:
+    """Whether a DM event of ours was in the one-to-one conversation with ``user_id``.
+
+    X names a one-to-one conversation by both user ids, smaller first ("12-34"), and
+    sends ``participant_ids`` only on join/leave events.
+    """
+    return user_id in str(event.get("dm_conversation_id", "")).split("-")
+
+
 def _created(item: dict[str, Any]) -> datetime | None:
     raw = item.get("created_at")
     return datetime.fromisoformat(raw.replace("Z", "+00:00")) if raw else None
@@ -543,7 +552,7 @@ class XChannel:
                     for e in events
                     if int(e["id"]) > after
                     and str(e["id"]) not in taken
-                    and outbound.external_user_id in [str(p) for p in e.get("participant_ids", [])]
+                    and _one_to_one(e, outbound.external_user_id)
                     and _same_text(e.get("text", ""), part)
                 ),
                 None,

@@ -6,6 +6,9 @@ mentions and DMs and to make the next matching requests fail (429 with
 ``x-rate-limit-reset``, 5xx, or a 5xx *after* the post was stored, which is the
 ambiguous case a lost response produces on the real API).
 
+Items carry only X's default fields plus those named in ``tweet.fields`` /
+``dm_event.fields``, so a client that forgets to ask for a field does not get it.
+
 Authentication: every request needs ``Authorization: Bearer ...`` or ``OAuth ...``;
 user-context endpoints (posting, DMs, /users/me) refuse app-only Bearer tokens with 403,
 like X. Signatures are not verified.
@@ -153,7 +156,7 @@ class FakeXApi:
             "sender_id": sender_id,
             "created_at": _now_iso(),
             "dm_conversation_id": f"{low}-{high}",
-            "participant_ids": [sender_id, recipient_id],
+            "_participants": [sender_id, recipient_id],
             "_recipient_id": recipient_id,
         }
         return event_id
@@ -234,8 +237,10 @@ class FakeXApi:
         return web.json_response({"data": self.users[self.me_id]})
 
     @staticmethod
-    def _public(item: dict[str, Any]) -> dict[str, Any]:
-        return {k: v for k, v in item.items() if not k.startswith("_")}
+    def _public(item: dict[str, Any], requested: str) -> dict[str, Any]:
+        """Only the default fields and those asked for, as X answers."""
+        wanted = {"id", "text", "edit_history_tweet_ids", "event_type", *requested.split(",")}
+        return {k: v for k, v in item.items() if k in wanted}
 
     def _page(
         self, request: web.Request, items: list[dict[str, Any]], with_authors: bool
@@ -259,7 +264,8 @@ class FakeXApi:
             meta["next_token"] = str(offset + size)
         body: dict[str, Any] = {"meta": meta}
         if page:
-            body["data"] = [self._public(i) for i in page]
+            fields = request.query.get("tweet.fields" if with_authors else "dm_event.fields", "")
+            body["data"] = [self._public(i, fields) for i in page]
             key = "author_id" if with_authors else "sender_id"
             if key in request.query.get("expansions", ""):
                 authors = {i[key] for i in page}
@@ -277,7 +283,7 @@ class FakeXApi:
         return self._page(request, items, with_authors=True)
 
     async def _dm_events(self, request: web.Request) -> web.Response:
-        items = [e for e in self.dm_events.values() if self.me_id in e["participant_ids"]]
+        items = [e for e in self.dm_events.values() if self.me_id in e["_participants"]]
         return self._page(request, items, with_authors=False)
 
     async def _create_tweet(self, request: web.Request) -> web.Response:
