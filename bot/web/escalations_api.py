@@ -27,6 +27,13 @@ def _id(request: web.Request, name: str) -> int:
     return int(raw)
 
 
+async def _string(request: web.Request, name: str, meaning: str) -> str:
+    value = (await read_json(request)).get(name)
+    if not isinstance(value, str):
+        fail(web.HTTPUnprocessableEntity, f"'{name}' must be a string: {meaning}")
+    return value
+
+
 def _handoff_errors(handler: Handler) -> Handler:
     """Answer the hand-off rules' refusals: 404 not found, 409 someone else has it, else 422."""
 
@@ -85,10 +92,7 @@ async def get_conversation(request: web.Request) -> web.Response:
 @_handoff_errors
 async def reply(request: web.Request) -> web.Response:
     """Send the agent's text to the customer through their own channel."""
-    body = await read_json(request)
-    text = body.get("text")
-    if not isinstance(text, str):
-        fail(web.HTTPUnprocessableEntity, "'text' must be a string")
+    text = await _string(request, "text", "the reply")
     outbound = await handoff.reply(
         request.app[engine_key], _id(request, "conversation_id"), current_user(request), text
     )
@@ -121,10 +125,7 @@ async def release(request: web.Request) -> web.Response:
 @_handoff_errors
 async def close(request: web.Request) -> web.Response:
     """Close the conversation with an outcome ("fixed", "engineer booked", ...)."""
-    body = await read_json(request)
-    outcome = body.get("outcome")
-    if not isinstance(outcome, str):
-        fail(web.HTTPUnprocessableEntity, "'outcome' must be a string, e.g. \"fixed\"")
+    outcome = await _string(request, "outcome", 'how it ended, e.g. "fixed"')
     conversation_id = _id(request, "conversation_id")
     agent = current_user(request)
     return _state(await handoff.close(request.app[engine_key], conversation_id, agent, outcome))

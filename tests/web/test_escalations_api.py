@@ -159,7 +159,10 @@ async def test_close_with_outcome(staff: Staff, engine: AsyncEngine) -> None:
     await staff.call("POST", f"/api/escalations/{escalation_id}/claim", as_="agent")
     path = f"/api/conversations/{conversation_id}/close"
     status, body = await staff.call("POST", path, as_="agent", json={})
-    assert (status, body["error"]) == (422, "'outcome' must be a string, e.g. \"fixed\"")
+    assert (status, body["error"]) == (
+        422,
+        "'outcome' must be a string: how it ended, e.g. \"fixed\"",
+    )
     status, body = await staff.call("POST", path, as_="agent2", json={"outcome": "fixed"})
     assert status == 409
     status, body = await staff.call("POST", path, as_="agent", json={"outcome": "router reset"})
