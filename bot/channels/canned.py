@@ -1,11 +1,12 @@
-"""Canned answers to messages the bot cannot read: stickers, photos, voice notes, files.
+"""Canned answers to messages that need no understanding, or that the bot cannot read.
 
-Such a message still belongs to the customer's conversation (an agent reading the
-transcript sees "[photo]"), so it is stored through the inbox like any other, deduplicated
-by its platform id; but asking Rasa about it would be pointless, so the reply is a canned
-response (``utter_please_type``) rendered from the comms-edited store and queued in the
-outbox, which delivers it like every other reply. When a person has the conversation the
-bot stays quiet, exactly as the router does.
+``/start`` and ``/help`` always get the same texts, and a sticker, photo, voice note or
+file cannot be read at all. Such a message still belongs to the customer's conversation
+(an agent reading the transcript sees "[photo]"), so it is stored through the inbox like
+any other, deduplicated by its platform id; but asking Rasa about it would be pointless,
+so the reply is a canned response (``utter_help``, ``utter_please_type``...) rendered
+from the comms-edited store and queued in the outbox, which delivers it like every other
+reply. When a person has the conversation the bot stays quiet, exactly as the router does.
 """
 
 from __future__ import annotations

@@ -1,9 +1,10 @@
 """What each kind of Telegram message becomes: PTB handlers that translate, nothing more.
 
 - Text in a private chat goes to the router as the customer wrote it.
-- ``/start`` and ``/help`` go to Rasa as the intents ``greet`` and ``help`` (Rasa's
-  ``/intent`` syntax), so their answers are the comms-edited ``utter_greet`` and
-  ``utter_help``; any other command is treated as ``/help``.
+- ``/start`` and ``/help`` are answered with the comms-edited ``utter_greet`` and
+  ``utter_help`` straight from the response store (they need no understanding, and
+  this works the same whatever the Rasa model calls its intents); any other command is
+  treated as ``/help``.
 - A shared location becomes "I'm in Leeds (0113)", the nearest major town
   (:mod:`bot.channels.nearest_town`), told to the bot as if typed.
 - Stickers, photos, voice notes, files and the like get the canned "please type your
@@ -32,8 +33,8 @@ from bot.messages import Channel, Handled, Inbound, Router, Variant
 
 log = logging.getLogger(__name__)
 
-COMMAND_TEXTS = {"start": "/greet", "help": "/help"}
-"""Commands sent to Rasa as intents (Rasa's ``/intent`` syntax), answered by its rules."""
+COMMAND_RESPONSES = {"start": "utter_greet", "help": "utter_help"}
+"""The canned response each command is answered with."""
 
 PLEASE_TYPE = "utter_please_type"
 LOCATION_NOT_FOUND = "utter_location_not_found"
@@ -141,7 +142,7 @@ class UpdateHandlers:
 
     def install(self, application: Application[Any, Any, Any, Any, Any, Any]) -> None:
         """Register the handlers (first match wins) and the error handler."""
-        application.add_handler(CommandHandler(list(COMMAND_TEXTS), self._on_command))
+        application.add_handler(CommandHandler(list(COMMAND_RESPONSES), self._on_command))
         application.add_handler(MessageHandler(filters.COMMAND, self._on_command))
         application.add_handler(MessageHandler(filters.TEXT, self._on_text))
         application.add_handler(MessageHandler(filters.LOCATION, self._on_location))
@@ -175,19 +176,25 @@ class UpdateHandlers:
         return message
 
     async def _on_command(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        """/start and /help go to Rasa as intents; any other command is treated as /help."""
+        """/start and /help get their canned answers; any other command is treated as /help."""
         if (message := self._message(update, context)) is None:
             return
-        command = (message.text or "/help").split()[0][1:].split("@")[0].lower()
-        text = COMMAND_TEXTS.get(command, COMMAND_TEXTS["help"])
-        await self._router.handle(inbound_for(message, text))
+        text = message.text or "/help"
+        command = text.split()[0][1:].split("@")[0].lower()
+        key = COMMAND_RESPONSES.get(command, COMMAND_RESPONSES["help"])
+        name = message.from_user.first_name if message.from_user else ""
+        await self._canned.handle(inbound_for(message, text), key, {"name": name})
 
     async def _on_text(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """Customer text goes to the router (in groups only when the bot is addressed)."""
         if (message := self._message(update, context)) is None:
             return
         text = without_mention(message.text or "", context.bot.username)
-        await self._router.handle(inbound_for(message, text or COMMAND_TEXTS["help"]))
+        if not text:  # only "@bot": as good as /help
+            inbound = inbound_for(message, message.text or "")
+            await self._canned.handle(inbound, COMMAND_RESPONSES["help"])
+            return
+        await self._router.handle(inbound_for(message, text))
 
     async def _on_location(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """A shared location becomes the nearest town, told to the bot as if typed."""

@@ -245,16 +245,24 @@ async def test_duplicate_webhook_delivery_is_answered_once(rig: Rig) -> None:
     assert rig.brain.heard == ["is it fixed?"]
 
 
-async def test_start_and_help_go_to_the_brain_as_intents(rig: Rig) -> None:
-    rig.brain.answers = {"/greet": ["Hello Ann!"], "/help": ["Tell me your area code."]}
+async def test_start_and_help_answer_from_the_response_store(rig: Rig) -> None:
     async with running(rig.channel()):
         await rig.fake.inject(rig.fake.message(CHAT, "/start"))
         await rig.fake.wait_sent(1)
         await rig.fake.inject(rig.fake.message(CHAT, "/help"))
-        sent = await rig.fake.wait_sent(2)
+        await rig.fake.wait_sent(2)
+        await rig.fake.inject(rig.fake.message(CHAT, "/unknown"))
+        sent = await rig.fake.wait_sent(3)
 
-    assert rig.brain.heard == ["/greet", "/help"]
-    assert [m.text for m in sent] == ["Hello Ann!", "Tell me your area code."]
+    render = rig.responses.render
+    assert [m.text for m in sent] == [
+        render("utter_greet", Variant.TELEGRAM, {"name": "Ann"}),
+        render("utter_help", Variant.TELEGRAM),
+        render("utter_help", Variant.TELEGRAM),
+    ]
+    assert "Ann" in sent[0].text
+    assert rig.brain.heard == []
+    assert [m.text for m in await rig.messages("in")] == ["/start", "/help", "/unknown"]
 
 
 @pytest.mark.parametrize(
@@ -478,7 +486,7 @@ async def test_crash_between_sent_and_marked_sent_resends_at_least_once(rig: Rig
 
 
 @pytest.mark.e2e
-async def test_through_rasa_start_and_a_question_are_answered(
+async def test_through_rasa_greeting_question_and_media_are_answered(
     live_app: LiveApp, fake: FakeTelegram
 ) -> None:
     app = live_app.app
@@ -494,7 +502,7 @@ async def test_through_rasa_start_and_a_question_are_answered(
         poll_timeout=1.0,
     )
     async with running(channel):
-        await fake.inject(fake.message(CHAT, "/start"))
+        await fake.inject(fake.message(CHAT, "hello"))
         greeting = await fake.wait_sent(1, within=60)
         await fake.inject(fake.message(CHAT, "is broadband down in Leeds?"))
         await fake.wait_sent(2, within=60)
