@@ -20,6 +20,7 @@ import csv
 import re
 from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass
+from itertools import islice
 from pathlib import Path
 from types import MappingProxyType
 
@@ -51,10 +52,29 @@ _AREA = re.compile(r"[A-Z]+")
 #: Postcode areas whose every district is listed in the data, so "E99" is not London.
 _LISTED_AREAS = frozenset({"E", "EC", "N", "NW", "SE", "SW", "W", "WC"})
 
-#: Text-speak and product names that look like outward codes when written in lower case.
-_NOT_POSTCODES = frozenset({"b4", "w8", "m8", "l8", "co2", "wd40", "ub40"})
+#: Text-speak that looks like an outward code in lower case ("b4", "m8" = mate).
+_TEXT_SPEAK = frozenset({"b4", "w8", "m8", "l8"})
+#: Products customers mention that are also outward codes (chips, phones, Windows, masks):
+#: these count as postcodes only after "in", "postcode"... ("my M2 macbook" is not M2).
+_PRODUCTS = frozenset(
+    {"co2", "m1", "m2", "m3", "m4", "s20", "s21", "s22", "s23", "s24", "w10", "w11", "ub40"}
+)
+#: Words after which a bare outward code is a place: "in LS6", "postcode sw1a".
+_POSTCODE_CUES = frozenset(
+    {"in", "at", "near", "around", "from", "nr", "by", "postcode", "area", "code", "district"}
+)
+_LAST_WORD = re.compile(r"([A-Za-z]+)[^A-Za-z0-9]*$")
+#: How far around a postcode to look for its context; bounds the work on long messages.
+_NEAR = 40
+#: The end of a message after a postcode: punctuation, emoji, "please", "mate"...
+_NOTHING_MORE = re.compile(r"(?:[^A-Za-z0-9]|\b(?:please|pls|thanks|ta|mate|area)\b)*$", re.I)
+#: The start of a message before a postcode: nothing but @handles and punctuation.
+_NOTHING_BEFORE = re.compile(r"(?:@\w+|[^A-Za-z0-9])*$")
 
 _CODE_LENGTHS = (6, 5, 4, 3)
+
+#: Outward-code lookalikes examined per message ("a1 a1 a1..." must not cost much).
+_MAX_OUTWARDS = 8
 
 #: Ofcom's ranges for TV and radio drama inside real codes ("0161 496 0000",
 #: "020 7946 0321"): never anyone's line, but they do name the code's town, and our own
@@ -179,11 +199,10 @@ class Locator:
         if named is not None:
             return named[1]
         if any(c.isdigit() for c in text):
-            for match in _OUTWARD.finditer(text):
-                outward = match.group(1)
-                if outward.lower() in _NOT_POSTCODES and not outward.isupper():
+            for match in islice(_OUTWARD.finditer(text), _MAX_OUTWARDS):
+                if not _meant_as_postcode(text, match):
                     continue
-                found = self._from_postcode(outward)
+                found = self._from_postcode(match.group(1))
                 if found is not None:
                     return found
         return None
@@ -282,6 +301,25 @@ class Locator:
 
 
 _NOWHERE = Location("", "")
+
+
+def _meant_as_postcode(text: str, match: re.Match[str]) -> bool:
+    """Say whether a bare outward code ("LS6") is a postcode here, not a product or slang.
+
+    It is when a location word comes before it ("in LS6", "postcode sw1a") or, for all but
+    product names, when it ends the message ("net down cv1", "@bt_uk CB2").
+    """
+    outward = match.group(1)
+    lowered = outward.lower()
+    if lowered in _TEXT_SPEAK and not outward.isupper():
+        return False
+    start, end = match.span()
+    before = _LAST_WORD.search(text, max(0, start - _NEAR), start)
+    if before is not None and before.group(1).lower() in _POSTCODE_CUES:
+        return True
+    last = len(text) - end <= _NEAR and _NOTHING_MORE.match(text, end) is not None
+    alone = last and start <= _NEAR and _NOTHING_BEFORE.match(text, 0, start) is not None
+    return alone or (last and lowered not in _PRODUCTS)
 
 
 def _derived(

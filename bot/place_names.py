@@ -280,7 +280,7 @@ class PlaceNames(Generic[T]):
         """
         matches: list[tuple[int, int, str]] = []
         for phrase in phrases:
-            if len(phrase) < 3 + 2 * edits:
+            if not 3 + 2 * edits <= len(phrase) <= _LONGEST_TYPO:
                 continue  # a name it could be is at least 6 (one edit) or 9 letters (two)
             words = -phrase.count(" ")  # a two-word match beats a one-word one at equal cost
             candidates: set[str] = set()
@@ -298,8 +298,9 @@ class PlaceNames(Generic[T]):
         return matches
 
 
-#: A typo'd town is in a short message; this bounds the work a 4,000-character one can cause.
+#: A typo'd town is in a short message; these bound the work a 4,000-character one can cause.
 _MAX_TYPO_PHRASES = 24
+_LONGEST_TYPO = 32
 
 
 def _clearly_a_place(words: list[str], keys: list[str], start: int) -> bool:

@@ -190,9 +190,11 @@ def test_postcode_to_unknown_code_is_a_clear_error(tmp_path: Path) -> None:
         "0 " * 3000 + "a",
         "+44 " * 1000 + "x",
         "a1 " * 1500,
+        "a" * 4000,
+        " M1" * 2000,
         " ".join(f"wobble{i}stones{i}x" for i in range(300)),
     ],
-    ids=["digits", "groups", "prefixes", "outwards", "typos"],
+    ids=["digits", "groups", "prefixes", "outwards", "long-word", "many-outwards", "typos"],
 )
 def test_pathological_input_stays_fast(locator: Locator, text: str) -> None:
     started = time.perf_counter()
