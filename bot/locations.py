@@ -63,11 +63,17 @@ _PRODUCTS = frozenset(
 _POSTCODE_CUES = frozenset(
     {"in", "at", "near", "around", "from", "nr", "by", "postcode", "area", "code", "district"}
 )
+#: Words after which a bare outward code that is not a product name is a place:
+#: "is M20 back online", "check LS6 please".
+_WEAK_CUES = frozenset({"is", "for", "check", "checking", "covers", "covering"})
 _LAST_WORD = re.compile(r"([A-Za-z]+)[^A-Za-z0-9]*$")
 #: How far around a postcode to look for its context; bounds the work on long messages.
 _NEAR = 40
 #: The end of a message after a postcode: punctuation, emoji, "please", "mate"...
-_NOTHING_MORE = re.compile(r"(?:[^A-Za-z0-9]|\b(?:please|pls|thanks|ta|mate|area)\b)*$", re.I)
+_NOTHING_MORE = re.compile(
+    r"(?:[^A-Za-z0-9]|\b(?:please|pls|plz|thanks|thx|ta|ty|mate|area|x+|tbh|lol|ffs)\b)*$",
+    re.IGNORECASE,
+)
 #: The start of a message before a postcode: nothing but @handles and punctuation.
 _NOTHING_BEFORE = re.compile(r"(?:@\w+|[^A-Za-z0-9])*$")
 
@@ -306,8 +312,9 @@ _NOWHERE = Location("", "")
 def _meant_as_postcode(text: str, match: re.Match[str]) -> bool:
     """Say whether a bare outward code ("LS6") is a postcode here, not a product or slang.
 
-    It is when a location word comes before it ("in LS6", "postcode sw1a") or, for all but
-    product names, when it ends the message ("net down cv1", "@bt_uk CB2").
+    It is when a location word comes before it ("in LS6", "postcode sw1a") or it is the
+    whole message ("M1"); and, unless it is also a product name ("W10", "S21"), when it
+    ends the message ("net down cv1") or follows "is", "for" ("is M20 back online").
     """
     outward = match.group(1)
     lowered = outward.lower()
@@ -315,11 +322,13 @@ def _meant_as_postcode(text: str, match: re.Match[str]) -> bool:
         return False
     start, end = match.span()
     before = _LAST_WORD.search(text, max(0, start - _NEAR), start)
-    if before is not None and before.group(1).lower() in _POSTCODE_CUES:
+    cue = before.group(1).lower() if before is not None else ""
+    if cue in _POSTCODE_CUES:
         return True
     last = len(text) - end <= _NEAR and _NOTHING_MORE.match(text, end) is not None
-    alone = last and start <= _NEAR and _NOTHING_BEFORE.match(text, 0, start) is not None
-    return alone or (last and lowered not in _PRODUCTS)
+    if last and start <= _NEAR and _NOTHING_BEFORE.match(text, 0, start) is not None:
+        return True  # the whole message: "M1", "@bt_uk LS6"
+    return lowered not in _PRODUCTS and (last or cue in _WEAK_CUES)
 
 
 def _derived(
