@@ -175,6 +175,7 @@ class TelegramChannel:
         self._connecting: asyncio.Task[None] | None = None
         self._delivery: asyncio.Task[None] | None = None
         self._cancellable = False
+        self._gave_up = False
         self._progress: dict[int, int] = {}
         self._offset = 0
         self._stopping = asyncio.Event()
@@ -191,6 +192,8 @@ class TelegramChannel:
         """Return this channel's status for ``/healthz``: ``ok`` or what is wrong."""
         if self.ready.is_set():
             return "ok"
+        if self._gave_up:
+            return f"down: {self.last_error}"
         return f"connecting: {self.last_error}" if self.last_error else "connecting"
 
     # -- lifecycle --------------------------------------------------------------------------
@@ -289,16 +292,23 @@ class TelegramChannel:
         while True:
             try:
                 await call()
+                self.last_error = ""
                 return
             except InvalidToken:
-                self.last_error = "Telegram rejected the bot token"
-                log.error("telegram: %s while %s; channel stopped", self.last_error, what)
+                self._give_up(f"Telegram rejected the bot token while {what}")
                 raise
             except TelegramError as exc:
                 self.last_error = f"{type(exc).__name__} while {what}"
                 log.warning("telegram: %s; retrying in %.0f s", self.last_error, delay)
             await asyncio.sleep(delay)
             delay = min(delay * 2, _MAX_POLL_BACKOFF)
+
+    def _give_up(self, reason: str) -> None:
+        """Stop for good: only a new token (and a restart) can fix this."""
+        self.last_error = reason
+        self._gave_up = True
+        self.ready.clear()
+        log.error("telegram: %s; channel stopped", reason)
 
     async def _resend_in_doubt(self) -> None:
         for outbound in await self._outbox.in_doubt(Channel.TELEGRAM):
@@ -318,8 +328,7 @@ class TelegramChannel:
                     allowed_updates=ALLOWED_UPDATES,
                 )
             except InvalidToken:
-                self.last_error = "Telegram rejected the bot token"
-                log.error("telegram: %s; polling stopped", self.last_error)
+                self._give_up("Telegram rejected the bot token while polling")
                 raise
             except RetryAfter as exc:
                 await asyncio.sleep(retry_after_seconds(exc))

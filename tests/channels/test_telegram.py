@@ -518,3 +518,26 @@ async def test_through_rasa_greeting_question_and_media_are_answered(
     except UnknownResponse:  # until data/responses.toml ships utter_please_type
         please_type = FALLBACK
     assert sent[2].text == please_type
+
+
+async def test_telegram_down_at_start_up_is_retried(rig: Rig) -> None:
+    rig.fake.fail("getMe", 502, "Bad Gateway")
+    channel = rig.channel()
+    await channel.start()
+    await eventually(lambda: _true("NetworkError" in channel.health()))
+    async with asyncio.timeout(10):
+        await channel.ready.wait()
+    assert channel.health() == "ok"
+    await channel.stop()
+    assert channel.health() == "connecting"
+
+
+async def test_a_rejected_token_is_reported_not_retried(rig: Rig) -> None:
+    channel = rig.channel()
+    rig.fake.token = "other:token"  # the server no longer accepts ours
+    await channel.start()
+    rejected = "down: Telegram rejected the bot token while connecting"
+    await eventually(lambda: _true(channel.health() == rejected))
+    await settle(1.5)
+    assert rig.fake.rejected == 1  # one getMe, no retries
+    await channel.stop()

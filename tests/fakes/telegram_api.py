@@ -89,6 +89,7 @@ class FakeTelegram:
     calls: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     call_times: list[float] = field(default_factory=list)
     served: Counter[int] = field(default_factory=Counter)
+    rejected: int = 0
     webhook: Webhook = field(default_factory=Webhook)
     failures: dict[str, deque[Failure]] = field(default_factory=lambda: defaultdict(deque))
     _next_update_id: itertools.count[int] = field(default_factory=lambda: itertools.count(500))
@@ -251,6 +252,7 @@ class FakeTelegram:
 
     async def _dispatch(self, request: web.Request) -> web.Response:
         if request.match_info["token"] != self.token:
+            self.rejected += 1
             return _error(401, "Unauthorized")
         method = request.match_info["method"]
         params = await _params(request)
