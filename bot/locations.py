@@ -183,6 +183,16 @@ class Locator:
         """Say whether ``area_code`` is an area code of the plan."""
         return area_code in self._codes
 
+    def parent_codes(self, area_code: str) -> list[str]:
+        """``area_code`` and every shorter known code it lies in, longest first.
+
+        Only the six-digit "mixed" codes have parents (013873 Langholm lies in 01387
+        Dumfries); an incident filed for the parent also affects the child.
+        """
+        return [area_code] + [
+            area_code[:n] for n in range(len(area_code) - 1, 2, -1) if area_code[:n] in self._codes
+        ]
+
     def place_for(self, area_code: str) -> str | None:
         """Return the place an area code serves, or ``None`` for an unknown code."""
         return self._codes.get(area_code)

@@ -200,3 +200,9 @@ def test_pathological_input_stays_fast(locator: Locator, text: str) -> None:
     started = time.perf_counter()
     locator.locate(text)
     assert time.perf_counter() - started < 0.5
+
+
+def test_parent_codes_list_the_mixed_codes_parent(locator: Locator) -> None:
+    assert locator.parent_codes("013873") == ["013873", "01387"]
+    assert locator.parent_codes("0161") == ["0161"]
+    assert locator.parent_codes("020") == ["020"]

@@ -11,7 +11,7 @@ from rasa_sdk import Tracker
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot import conversations
-from bot.incidents import Incidents
+from bot.incidents import IncidentRecord, Incidents
 from bot.locations import Locator
 from bot.models import utcnow
 
@@ -35,6 +35,18 @@ class ActionDeps:
     def now(self) -> datetime:
         """The current time (aware UTC)."""
         return utcnow()
+
+    async def active_for(self, area_code: str) -> list[IncidentRecord]:
+        """Open incidents for ``area_code`` or the wider code it is carved from.
+
+        A six-digit "mixed" code such as 013873 (Langholm) lies inside 01387 (Dumfries):
+        a fault filed for 01387 reaches its customers too, unless 013873 has its own.
+        """
+        for code in self.locator.parent_codes(area_code):
+            found = await self.incidents.active_for(code)
+            if found:
+                return found
+        return []
 
 
 async def conversation_id(engine: AsyncEngine, tracker: Tracker) -> int | None:

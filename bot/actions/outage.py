@@ -32,7 +32,7 @@ class ActionCheckOutage(Action):
             return []
         place = tracker.get_slot("place") or self._deps.locator.place_for(area_code) or area_code
         now = self._deps.now()
-        active = await self._deps.incidents.active_for(area_code)
+        active = await self._deps.active_for(area_code)
         if active:
             incident = active[0].incident
             values = placeholder_values(
@@ -77,7 +77,7 @@ class ActionSubscribe(Action):
         """Subscribe to the incident we told them about, if it is still open."""
         area_code = tracker.get_slot("area_code")
         conversation = await conversation_id(self._deps.engine, tracker)
-        active = await self._deps.incidents.active_for(area_code) if area_code else []
+        active = await self._deps.active_for(area_code) if area_code else []
         if not active or conversation is None:
             dispatcher.utter_message(
                 response="utter_nothing_to_notify",
