@@ -13,11 +13,7 @@ from bot.incidents import (
     IncidentNotFound,
     Incidents,
     Locator,
-    normalise_areas,
-    parse_when,
-    placeholder_values,
     query_active_for,
-    services_phrase,
 )
 from bot.locations import Locator as RealLocator
 from bot.models import IncidentStatus
@@ -169,44 +165,6 @@ async def test_find_filters_by_area_and_state(book: Incidents) -> None:
     assert public["reference"] == a.incident.reference
     assert public["areas"] == ["020"] and public["services"] == ["phone"]
     assert public["started_at"] == NOW.isoformat() and public["active"] is True
-
-
-def test_placeholder_values_phrase_times_in_the_customer_zone(book: Incidents) -> None:
-    from bot.models import Incident
-
-    incident = Incident(
-        reference="INC-20160720-0001",
-        title="Power",
-        cause="a power failure",
-        services="broadband,phone",
-        eta=datetime(2016, 7, 20, 16, 45, tzinfo=UTC),
-    )
-    values = placeholder_values(
-        incident,
-        area_code="020",
-        place="London",
-        now=datetime(2016, 7, 20, 9, 0, tzinfo=UTC),
-        tz=LONDON,
-    )
-    assert values["eta"] == "by 17:45 today"
-    assert values["services"] == "broadband and phone"
-    assert values["resolved_at"] == ""
-
-
-def test_services_phrase() -> None:
-    assert services_phrase(["broadband", "phone", "tv"]) == "broadband, phone and TV"
-    assert services_phrase(["tv"]) == "TV"
-
-
-def test_parse_when_reads_naive_times_as_local() -> None:
-    moment = parse_when("2016-07-20T17:45", LONDON)
-    assert moment == datetime(2016, 7, 20, 16, 45, tzinfo=UTC)
-    with pytest.raises(IncidentError, match="ISO 8601"):
-        parse_when("tomorrow", LONDON)
-
-
-def test_normalise_areas_accepts_codes_with_punctuation(locator: Locator) -> None:
-    assert normalise_areas(locator, ["(020)", "0161-", "leeds, 020"]) == ["020", "0161", "0113"]
 
 
 @pytest.mark.parametrize("watched", [False, True])

@@ -1,0 +1,26 @@
+from __future__ import annotations
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from bot.areas import load_area_codes, read_area_codes
+from bot.models import AreaCode
+from bot.settings import Settings
+
+DATA = Settings().data_dir
+
+
+async def test_area_codes_load_once_and_keep_corrections(engine: AsyncEngine) -> None:
+    codes = read_area_codes(DATA)
+    assert codes["0113"] == "Leeds" and len(codes) > 600
+    assert await load_area_codes(engine, DATA) == len(codes)
+    async with AsyncSession(engine) as session:
+        row = await session.get(AreaCode, "0113")
+        assert row is not None and row.place == "Leeds"
+        row.place = "Leeds (corrected)"
+        session.add(row)
+        await session.commit()
+    assert await load_area_codes(engine, DATA) == 0
+    async with AsyncSession(engine) as session:
+        row = await session.get(AreaCode, "0113")
+        assert row is not None and row.place == "Leeds (corrected)"
