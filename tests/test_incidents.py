@@ -3,7 +3,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from datetime import UTC, datetime, timedelta
-from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -20,7 +19,6 @@ from bot.models import IncidentStatus
 from bot.settings import Settings
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
-LONDON = ZoneInfo("Europe/London")
 
 
 @pytest.fixture(scope="module")
