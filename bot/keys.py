@@ -10,6 +10,8 @@ from rasa_sdk.executor import ActionExecutor
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.brain import RasaBrain
+from bot.channels.telegram import TelegramChannel
+from bot.channels.x import XChannel
 from bot.incidents import Incidents
 from bot.locations import Locator
 from bot.messages import Channel
@@ -32,3 +34,5 @@ rasa_process_key = web.AppKey("rasa_process", RasaProcess)
 router_key = web.AppKey("router", ConversationRouter)
 wakes_key = web.AppKey("wakes", dict[Channel, asyncio.Event])
 channels_key = web.AppKey("channels", dict[str, str])
+telegram_key = web.AppKey("telegram", TelegramChannel)
+x_key = web.AppKey("x", XChannel)

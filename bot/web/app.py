@@ -17,6 +17,10 @@ from aiohttp import web
 from bot import areas, demo, subscriptions
 from bot.actions import ActionDeps, build_executor
 from bot.brain import RasaBrain
+from bot.channels.canned import CannedReplies
+from bot.channels.nearest_town import NearestTown
+from bot.channels.telegram import TelegramChannel
+from bot.channels.x import XChannel
 from bot.db import create_engine, migrate, safe_url
 from bot.incidents import Incidents
 from bot.keys import (
@@ -32,7 +36,9 @@ from bot.keys import (
     responses_key,
     router_key,
     settings_key,
+    telegram_key,
     wakes_key,
+    x_key,
 )
 from bot.locations import Locator
 from bot.locks import ConversationLocks, LocalLocks, RedisLocks
@@ -162,6 +168,44 @@ async def background_ctx(app: web.Application) -> AsyncIterator[None]:
             await task
 
 
+async def channels_ctx(app: web.Application) -> AsyncIterator[None]:
+    """Start the Telegram and X channels that the settings enable, and stop them after."""
+    settings = app[settings_key]
+    engine = app[engine_key]
+    wakes = app[wakes_key]
+    started: list[TelegramChannel | XChannel] = []
+    if settings.telegram_enabled:
+        telegram = TelegramChannel(
+            settings,
+            app[router_key],
+            app[outbox_key],
+            CannedReplies(engine, app[responses_key], wake=lambda c: wakes[c].set()),
+            wake=wakes[Channel.TELEGRAM],
+            towns=NearestTown.load(settings.data_dir / "town_coordinates.csv"),
+        )
+        app[telegram_key] = telegram
+        started.append(telegram)
+        app[channels_key]["telegram"] = "webhook" if settings.telegram_webhook_url else "polling"
+    if settings.x_enabled:
+        x = XChannel(
+            settings,
+            app[router_key],
+            app[outbox_key],
+            engine,
+            responses=app[responses_key],
+            wake=wakes[Channel.X],
+            session=app[http_key],
+        )
+        app[x_key] = x
+        started.append(x)
+        app[channels_key]["x"] = "polling"
+    for channel in started:
+        await channel.start()
+    yield
+    for channel in reversed(started):
+        await channel.stop()
+
+
 demo_key = web.AppKey("demo", bool)
 
 
@@ -170,6 +214,8 @@ def create_app(settings: Settings, *, demo: bool = False) -> web.Application:
     app = web.Application(middlewares=[json_errors], client_max_size=256 * 1024)
     app[settings_key] = settings
     app[demo_key] = demo
-    app.cleanup_ctx.extend([database_ctx, http_ctx, rasa_ctx, router_ctx, background_ctx])
+    app.cleanup_ctx.extend(
+        [database_ctx, http_ctx, rasa_ctx, router_ctx, channels_ctx, background_ctx]
+    )
     setup_routes(app)
     return app

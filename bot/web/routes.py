@@ -6,6 +6,7 @@ from aiohttp import web
 
 from bot.web import (
     auth,
+    channel_hooks,
     chat,
     escalations_api,
     health,
@@ -27,6 +28,7 @@ def setup_routes(app: web.Application) -> None:
             web.get("/healthz", health.healthz, name="healthz"),
             web.post("/webhooks/actions", rasa_hooks.actions, name="rasa-actions"),
             web.post("/webhooks/nlg", rasa_hooks.generate, name="rasa-nlg"),
+            web.post("/webhooks/telegram", channel_hooks.telegram, name="telegram-webhook"),
             web.post("/api/chat", chat.post_chat, name="chat-post"),
             web.get("/api/chat/updates", chat.get_updates, name="chat-updates"),
             web.get("/chat", chat.page, name="chat-page"),
