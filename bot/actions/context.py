@@ -72,3 +72,20 @@ def consecutive_fallbacks(tracker: Tracker) -> int:
             break
         count += 1
     return count
+
+
+def answered_question(tracker: Tracker, asking_action: str) -> bool:
+    """Whether the customer's latest message answers a question ``asking_action`` put.
+
+    True when that action ran between the customer's previous message and the latest one.
+    """
+    seen_latest = False
+    for event in reversed(tracker.events):
+        kind = event.get("event")
+        if kind == "user":
+            if seen_latest:
+                return False
+            seen_latest = True
+        elif seen_latest and kind == "action" and event.get("name") == asking_action:
+            return True
+    return False

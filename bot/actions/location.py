@@ -13,7 +13,7 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from bot.actions.context import ActionDeps, latest_intent
+from bot.actions.context import ActionDeps, answered_question, latest_intent
 
 
 class ActionLocate(Action):
@@ -58,7 +58,7 @@ class ActionAskAreaCode(Action):
         """Choose the question from the latest intent and whether we asked already."""
         if latest_intent(tracker) == "dont_know":
             dispatcher.utter_message(response="utter_ask_town")
-        elif tracker.get_slot("requested_slot") == "area_code":
+        elif answered_question(tracker, self.name()):
             dispatcher.utter_message(response="utter_location_not_found")
         else:
             dispatcher.utter_message(response="utter_ask_area_code")
