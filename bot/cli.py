@@ -96,6 +96,7 @@ def build_parser() -> Parser:
     )
     worker = commands.add_parser("worker")  # started by `serve --workers N`; not in the list
     worker.add_argument("--demo", action="store_true")
+    worker.add_argument("--primary", action="store_true")
     chat = commands.add_parser("chat", help="talk to the bot in this terminal")
     chat.add_argument("--sender", default="terminal", help="conversation id (default terminal)")
     train = commands.add_parser("train", help="train the Rasa model from intents/")

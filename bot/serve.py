@@ -136,10 +136,10 @@ async def _supervise_workers(settings: Settings, *, demo: bool, workers: int) ->
         await process.stop()
 
 
-def run_worker(settings: Settings, *, demo: bool) -> None:
+def run_worker(settings: Settings, *, demo: bool, primary: bool) -> None:
     """One of several workers: the app on a shared port (``SO_REUSEPORT``)."""
     web.run_app(
-        create_app(settings, demo=demo),
+        create_app(settings, demo=demo, primary=primary),
         host=settings.host,
         port=settings.port,
         reuse_port=True,
@@ -222,7 +222,7 @@ def serve_command(args: argparse.Namespace, settings: Settings) -> int:
 def worker_command(args: argparse.Namespace, settings: Settings) -> int:
     """``outage-bot worker``: one worker of ``serve --workers N`` (not for direct use)."""
     _log_to_terminal()
-    run_worker(settings, demo=args.demo)
+    run_worker(settings, demo=args.demo, primary=args.primary)
     return 0
 
 

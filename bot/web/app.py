@@ -209,13 +209,22 @@ async def channels_ctx(app: web.Application) -> AsyncIterator[None]:
 demo_key = web.AppKey("demo", bool)
 
 
-def create_app(settings: Settings, *, demo: bool = False) -> web.Application:
-    """Build the whole service for ``settings``; nothing starts until the app runs."""
+def create_app(settings: Settings, *, demo: bool = False, primary: bool = True) -> web.Application:
+    """Build the whole service for ``settings``; nothing starts until the app runs.
+
+    Args:
+        settings: the configuration.
+        demo: load the demo incidents into an empty incident table.
+        primary: run the platform channels and the background jobs. With several
+            workers only one is primary: a Telegram token may be polled by one process
+            only, and fix notifications must be queued once.
+    """
     app = web.Application(middlewares=[json_errors], client_max_size=256 * 1024)
     app[settings_key] = settings
     app[demo_key] = demo
-    app.cleanup_ctx.extend(
-        [database_ctx, http_ctx, rasa_ctx, router_ctx, channels_ctx, background_ctx]
-    )
+    contexts = [database_ctx, http_ctx, rasa_ctx, router_ctx]
+    if primary:
+        contexts += [channels_ctx, background_ctx]
+    app.cleanup_ctx.extend(contexts)
     setup_routes(app)
     return app
