@@ -72,7 +72,13 @@ async def database_ctx(app: web.Application) -> AsyncIterator[None]:
         loaded = await demo.load_demo(engine, locator)
         log.info("demo incidents loaded: %s", ", ".join(loaded) or "none (incidents exist)")
     log.info("database ready at %s", safe_url(settings.database_url))
+    # Every worker keeps its own caches fresh, so comms edits reach customers at once.
+    watchers = [
+        asyncio.create_task(app[responses_key].watch(), name="responses-watch"),
+        asyncio.create_task(app[incidents_key].watch(), name="incidents-watch"),
+    ]
     yield
+    await _cancel(watchers)
     await engine.dispose()
 
 
@@ -128,6 +134,14 @@ async def router_ctx(app: web.Application) -> AsyncIterator[None]:
         await redis.aclose()
 
 
+async def _cancel(tasks: list[asyncio.Task[None]]) -> None:
+    for task in tasks:
+        task.cancel()
+    for task in tasks:
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
 async def _every(seconds: float, job: Callable[[], Awaitable[object]], name: str) -> None:
     while True:
         try:
@@ -156,16 +170,11 @@ async def background_ctx(app: web.Application) -> AsyncIterator[None]:
             wakes[channel].set()
 
     tasks = [
-        asyncio.create_task(responses.watch(), name="responses"),
         asyncio.create_task(_every(BACKGROUND_SECONDS, replay, "replay"), name="replay"),
         asyncio.create_task(_every(BACKGROUND_SECONDS, notify, "notify"), name="notify"),
     ]
     yield
-    for task in tasks:
-        task.cancel()
-    for task in tasks:
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+    await _cancel(tasks)
 
 
 async def channels_ctx(app: web.Application) -> AsyncIterator[None]:
