@@ -1,6 +1,7 @@
-"""The X adapter end to end at the channel level: real tweepy AsyncClient, fake X API v2,
-the real router, outbox and database; a scripted brain stands in for Rasa (the adapter
-cannot tell), and test_x_with_rasa.py runs the same path with the real Rasa server."""
+"""The X adapter: real tweepy AsyncClient against the fake X API v2, with the real router,
+outbox and database. Most tests answer with a scripted brain in Rasa's place (the adapter
+cannot tell the difference, and the tests stay fast); the last one runs the whole app with
+the real Rasa server."""
 
 from __future__ import annotations
 
@@ -16,13 +17,15 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.channels.x import DM_CURSOR, MENTIONS_CURSOR, XChannel, load_cursor, save_cursor
+from bot.keys import engine_key, incidents_key, outbox_key, responses_key, router_key, wakes_key
 from bot.locks import LocalLocks
-from bot.messages import Channel, Handled, Inbound, Outbound
-from bot.models import ChannelCursor, Message
+from bot.messages import Channel, Handled, Inbound, Outbound, Variant
+from bot.models import ChannelCursor, Message, utcnow
 from bot.outbox import Outbox
 from bot.responses import ResponseStore
 from bot.router import ConversationRouter
 from bot.settings import ROOT, Secret, Settings
+from tests.conftest import LiveApp
 from tests.fakes.x_api import FakeXApi
 
 CUSTOMER = "2001"
@@ -122,6 +125,11 @@ async def outgoing(engine: AsyncEngine) -> list[Message]:
 async def all_sent(engine: AsyncEngine, count: int) -> bool:
     rows = await outgoing(engine)
     return len(rows) == count and all(row.state == "sent" for row in rows)
+
+
+async def everything_sent(engine: AsyncEngine) -> bool:
+    rows = await outgoing(engine)
+    return bool(rows) and all(row.state == "sent" for row in rows)
 
 
 async def test_mention_gets_a_public_reply_to_that_tweet(rig: Rig) -> None:
@@ -426,3 +434,47 @@ async def test_cursor_never_moves_backwards(engine: AsyncEngine) -> None:
     assert await load_cursor(engine, MENTIONS_CURSOR) == "100"
     await save_cursor(engine, MENTIONS_CURSOR, "1000")
     assert await load_cursor(engine, MENTIONS_CURSOR) == "1000"
+
+
+@pytest.mark.e2e
+async def test_through_rasa_a_mention_and_a_dm_are_answered_privately_enough(
+    live_app: LiveApp,
+) -> None:
+    app = live_app.app
+    await app[incidents_key].create(
+        title="Broadband outage",
+        areas=["0161"],
+        services=["broadband"],
+        cause="a cut fibre cable",
+        eta=utcnow() + timedelta(hours=3),
+        author="test",
+    )
+    fake = FakeXApi()
+    await fake.start()
+    wakes = app[wakes_key]
+    responses = app[responses_key]
+    channel = XChannel(
+        x_settings(fake.base_url),
+        app[router_key],
+        app[outbox_key],
+        app[engine_key],
+        responses,
+        wakes[Channel.X],
+    )
+    try:
+        tweet = fake.mention(CUSTOMER, "is broadband down? my number is 0161 496 0000")
+        fake.dm("2002", "is broadband down in 0161?")
+        await channel.start()
+        await eventually(lambda: bool(fake.replies_to(tweet) and fake.our_dms("2002")), within=90)
+        await eventually(lambda: everything_sent(app[engine_key]), within=30)
+    finally:
+        await channel.stop()
+        await fake.close()
+
+    public = " ".join(t["text"] for t in fake.our_tweets())
+    private = " ".join(dm["text"] for dm in fake.our_dms("2002"))
+    holding = responses.render("utter_holding", Variant.X_PUBLIC)
+    assert public != holding and private != responses.render("utter_holding", Variant.X_DM)
+    assert "496 0000" not in public and "4960000" not in public
+    assert "Manchester" in public or "0161" in public
+    assert "Manchester" in private or "0161" in private
