@@ -463,6 +463,8 @@ class XChannel:
             self._unsure.add(message_id)
         if found.wait_seconds is None:
             self._failures.pop(message_id, None)
+            self._progress.pop(message_id, None)
+            self._unsure.discard(message_id)
             return PermanentFailure(found.reason)
         return RetryLater(found.wait_seconds, found.reason)
 

@@ -250,6 +250,22 @@ async def test_server_error_after_posting_does_not_post_twice(rig: Rig) -> None:
     assert row.external_id == f"tweet:{rig.fake.replies_to(tweet)[0]['id']}"
 
 
+async def test_a_refused_dm_fails_for_good_without_retrying(rig: Rig) -> None:
+    rig.fake.fail(403, method="POST", path="/2/dm_conversations")
+    rig.fake.dm(CUSTOMER, "phone down")
+    await rig.started()
+
+    async def failed() -> bool:
+        rows = await outgoing(rig.engine)
+        return len(rows) == 1 and rows[0].state == "failed"
+
+    await eventually(failed)
+    await asyncio.sleep(1.5)  # longer than the outbox's poll: no second attempt
+    assert rig.fake.count("POST", "/2/dm_conversations") == 1
+    [row] = await outgoing(rig.engine)
+    assert row.last_error.startswith("403")
+
+
 async def test_restart_resumes_from_the_cursor_without_duplicates(rig: Rig) -> None:
     first = rig.fake.mention(CUSTOMER, "broadband down")
     rig.fake.dm("2002", "phone down")
