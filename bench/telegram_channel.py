@@ -72,7 +72,7 @@ async def empty(engine: AsyncEngine) -> None:
 
 
 async def run_case(
-    url: str, name: str, limiter: AIORateLimiter, messages: int, chats: int
+    url: str, name: str, limiter: AIORateLimiter, messages: int, chats: int, concurrency: int
 ) -> tuple[float, float]:
     engine = create_engine(url)
     await empty(engine)
@@ -96,6 +96,7 @@ async def run_case(
             wake=wake,
             rate_limiter=limiter,
             poll_timeout=1.0,
+            concurrency=concurrency,
         )
         started = time.perf_counter()
         await channel.start()
@@ -123,6 +124,7 @@ async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--messages", type=int, default=600)
     parser.add_argument("--chats", type=int, default=150)
+    parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--scratch-database", default=os.environ.get("BENCH_DATABASE_URL"))
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
@@ -136,7 +138,12 @@ async def main() -> None:
         )
         print(f"{'case':<16} {'stored/s':>10} {'replied/s':>10} {'total s':>8}")
         await run_case(
-            url, "telegram limits", AIORateLimiter(max_retries=2), args.messages, args.chats
+            url,
+            "telegram limits",
+            AIORateLimiter(max_retries=2),
+            args.messages,
+            args.chats,
+            args.concurrency,
         )
         await run_case(
             url,
@@ -144,6 +151,7 @@ async def main() -> None:
             AIORateLimiter(overall_max_rate=0, group_max_rate=0, max_retries=2),
             args.messages,
             args.chats,
+            args.concurrency,
         )
 
 
