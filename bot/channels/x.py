@@ -183,6 +183,7 @@ class XChannel:
         self._progress: dict[int, list[str]] = {}  # message id -> ids posted so far
         self._unsure: set[int] = set()  # last attempt may have posted
         self._failures: dict[int, int] = {}
+        self._problems: dict[str, str] = {}  # polling loop -> last failure, while failing
 
     @property
     def client(self) -> Any:
@@ -221,15 +222,24 @@ class XChannel:
             self._account = Account(id=str(data["id"]), username=str(data["username"]))
         return self._account
 
+    @property
+    def health(self) -> str:
+        """``ok``, or what the polling loops are failing with (for ``GET /healthz``)."""
+        if not self._problems:
+            return "ok"
+        return "; ".join(f"{name}: {reason}" for name, reason in sorted(self._problems.items()))
+
     # -- inbound ---------------------------------------------------------------------------
     async def _forever(self, step: Callable[[], Awaitable[int]]) -> None:
         failures = 0
+        name = step.__name__.removeprefix("poll_")
         while True:
             try:
                 await step()
             except Exception as exc:
                 failures += 1
                 found = failure(exc, backoff(failures))
+                self._problems[name] = found.reason if found else type(exc).__name__
                 if found is None:
                     log.exception("X polling failed; retrying")
                     delay = backoff(failures)
@@ -243,6 +253,7 @@ class XChannel:
                 await asyncio.sleep(delay)
                 continue
             failures = 0
+            self._problems.pop(name, None)
             await asyncio.sleep(self._settings.x_poll_seconds)
 
     async def _read(
