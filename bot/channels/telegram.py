@@ -398,7 +398,7 @@ class TelegramChannel:
             return web.json_response({"error": "body is not a Telegram update"}, status=400)
         try:
             update = Update.de_json(payload, self.application.bot)
-        except (KeyError, TypeError, ValueError):
+        except (AttributeError, KeyError, TypeError, ValueError):
             return web.json_response({"error": "body is not a Telegram update"}, status=400)
         if not await self.process(update):
             return web.json_response({"error": "update not stored; retry"}, status=500)
@@ -423,7 +423,10 @@ class TelegramChannel:
         parts = split_text(outbound.text)
         if not parts:
             raise PermanentFailure("empty reply")
-        chat_id = int(outbound.external_user_id)
+        try:
+            chat_id = int(outbound.external_user_id)
+        except ValueError:
+            raise PermanentFailure("not a Telegram chat id") from None
         reply_to = None
         if outbound.reply_to is not None and outbound.reply_to.isdigit():
             reply_to = int(outbound.reply_to)
