@@ -29,8 +29,9 @@ as sent if our tweet answering the same tweet with the same text (or our DM to t
 customer with the same text, newer than the DM it answers) is there; otherwise it is
 queued again. A half-posted thread keeps its posted parts and continues after them. The
 same check runs before retrying a send whose earlier attempt failed ambiguously (5xx,
-timeout), since X may have posted it before failing. The alternative choices are worse
-here: assuming "sent" loses replies, assuming "not sent" posts public duplicates.
+timeout, an unexpected error), since X may have posted it before failing. The other
+choices are worse here: assuming "sent" loses replies, assuming "not sent" posts public
+duplicates (which X may also refuse as duplicate content).
 """
 
 from __future__ import annotations
@@ -460,7 +461,10 @@ class XChannel:
         except Exception as exc:
             if posted:
                 self._progress[message_id] = posted
-            raise self._retry_or_fail(message_id, exc) from exc
+            outcome = self._retry_or_fail(message_id, exc)
+            if outcome is exc:
+                raise
+            raise outcome from exc
         self._failures.pop(message_id, None)
         return f"{'tweet' if public else 'dm'}:{posted[0]}"
 
@@ -468,6 +472,9 @@ class XChannel:
         attempts = self._failures[message_id] = self._failures.get(message_id, 0) + 1
         found = failure(exc, backoff(attempts))
         if found is None:
+            # Not an API or network error (a bug, an odd response): the post may have
+            # happened, so look before the outbox's retry posts again.
+            self._unsure.add(message_id)
             return exc
         log.warning("X reply %s not sent: %s", message_id, found.reason)
         if found.ambiguous:
