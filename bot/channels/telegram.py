@@ -238,7 +238,7 @@ class TelegramChannel:
 
     async def _run(self) -> None:
         await self._connect()
-        await self._resend_in_doubt()
+        await self._retry(self._resend_in_doubt, "looking for replies in doubt")
         if self.webhook_url:
             await self._retry(
                 lambda: self.application.bot.set_webhook(
@@ -288,6 +288,7 @@ class TelegramChannel:
         await self._retry(self.application.initialize, "connecting")
 
     async def _retry(self, call: Callable[[], Awaitable[object]], what: str) -> None:
+        """Await ``call`` until it succeeds: Telegram or the database may be down at start."""
         delay = 1.0
         while True:
             try:
@@ -297,7 +298,7 @@ class TelegramChannel:
             except InvalidToken:
                 self._give_up(f"Telegram rejected the bot token while {what}")
                 raise
-            except TelegramError as exc:
+            except Exception as exc:  # TelegramError, or the database (in-doubt replies)
                 self.last_error = f"{type(exc).__name__} while {what}"
                 log.warning("telegram: %s; retrying in %.0f s", self.last_error, delay)
             await asyncio.sleep(delay)

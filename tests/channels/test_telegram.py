@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 from aiohttp import ClientSession, web
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -541,3 +542,51 @@ async def test_a_rejected_token_is_reported_not_retried(rig: Rig) -> None:
     await settle(1.5)
     assert rig.fake.rejected == 1  # one getMe, no retries
     await channel.stop()
+
+
+async def refuse_messages(engine: AsyncEngine, refuse: bool) -> None:
+    """Make the database reject (or accept again) every new message row."""
+    if engine.dialect.name == "postgresql":
+        statements = (
+            [
+                "CREATE OR REPLACE FUNCTION refuse() RETURNS trigger AS $$ BEGIN "
+                "RAISE EXCEPTION 'disk full'; END $$ LANGUAGE plpgsql",
+                "CREATE TRIGGER refuse_messages BEFORE INSERT ON message "
+                "FOR EACH ROW EXECUTE FUNCTION refuse()",
+            ]
+            if refuse
+            else ["DROP TRIGGER IF EXISTS refuse_messages ON message"]
+        )
+    else:
+        statements = (
+            [
+                # An operational error, as a full disk gives (RAISE() would look like a
+                # constraint violation, which the inbox takes for a duplicate).
+                "CREATE TRIGGER refuse_messages BEFORE INSERT ON message "
+                "BEGIN INSERT INTO disk_is_full VALUES (1); END"
+            ]
+            if refuse
+            else ["DROP TRIGGER IF EXISTS refuse_messages"]
+        )
+    async with engine.begin() as conn:
+        for statement in statements:
+            await conn.execute(text(statement))
+
+
+async def test_an_update_is_confirmed_only_once_stored(rig: Rig) -> None:
+    await refuse_messages(rig.engine, True)  # as when the database's disk is full
+    try:
+        async with running(rig.channel()):
+            update = await rig.fake.inject(rig.fake.message(CHAT, "is 0161 down?"))
+            await eventually(lambda: _true(rig.fake.served[update["update_id"]] >= 2))
+            assert rig.fake.sent == []
+            assert [u["update_id"] for u in rig.fake.updates] == [update["update_id"]]
+
+            await refuse_messages(rig.engine, False)  # fixed
+            sent = await rig.fake.wait_sent(1)
+            await eventually(lambda: _true(not rig.fake.updates))  # now confirmed
+    finally:
+        await refuse_messages(rig.engine, False)
+
+    assert [m.text for m in sent] == ["You said: is 0161 down?"]
+    assert [m.text for m in await rig.messages("in")] == ["is 0161 down?"]
