@@ -46,8 +46,12 @@ lint:
 typecheck:
 	$(VENV)/bin/mypy bot
 
-bench: install
-	$(VENV)/bin/python bench/locations_and_lookup.py
+bench: install install-rasa
+	$(VENV)/bin/python bench/locations.py
+	$(VENV)/bin/python bench/incident_lookup.py
+	$(VENV)/bin/python bench/telegram_channel.py
+	$(VENV)/bin/python bench/x_channel.py
+	$(VENV)/bin/python bench/chat_throughput.py
 
 clean:
 	rm -rf $(VENV) $(RASA_VENV) var intents/models

@@ -31,7 +31,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from bot.messages import Variant
 from bot.models import Response, ResponseVersion, utcnow
 from bot.settings import ROOT
-from bot.templates import PLACEHOLDERS, X_PUBLIC_LIMIT, clip, render, validate
+from bot.templates import PLACEHOLDERS, X_PUBLIC_LIMIT, render, validate
 
 log = logging.getLogger(__name__)
 
@@ -201,16 +201,14 @@ class ResponseStore:
     ) -> str:
         """Return ``key``'s text for ``variant`` with ``values`` filled in.
 
-        Public X replies are clipped to 280 characters as a last resort (texts are checked
-        with long values on save, but a very long incident cause could still overflow).
+        Public X texts are checked against 280 characters on save; one that still comes
+        out longer (a very long incident cause) is not cut here but sent as a numbered
+        thread by the X channel, so no words are lost.
 
         Raises:
             UnknownResponse: there is no response ``key``.
         """
-        text = render(self.text_for(key, variant), values or {})
-        if variant == Variant.X_PUBLIC:
-            text = clip(text, X_PUBLIC_LIMIT)
-        return text
+        return render(self.text_for(key, variant), values or {})
 
     # ----- freshness ------------------------------------------------------------------
 

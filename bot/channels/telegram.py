@@ -268,12 +268,13 @@ class TelegramChannel:
         turn every restart into a possible duplicate.
         """
         while not self._stopping.is_set():
+            # Cleared before claiming, so a reply queued during the claim wakes us again.
+            self.wake.clear()
             try:
                 if await deliver_once(self._outbox, Channel.TELEGRAM, self.send):
                     continue
             except Exception:
                 log.exception("telegram outbox failed; retrying")
-            self.wake.clear()
             waits = [
                 asyncio.create_task(self.wake.wait()),
                 asyncio.create_task(self._stopping.wait()),

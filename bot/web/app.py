@@ -25,7 +25,6 @@ from bot.db import create_engine, migrate, safe_url
 from bot.incidents import Incidents
 from bot.keys import (
     brain_key,
-    channels_key,
     engine_key,
     executor_key,
     http_key,
@@ -113,7 +112,6 @@ async def router_ctx(app: web.Application) -> AsyncIterator[None]:
     engine = app[engine_key]
     wakes = {channel: asyncio.Event() for channel in Channel}
     app[wakes_key] = wakes
-    app[channels_key] = {"web": "ok"}
     locks: ConversationLocks = LocalLocks()
     redis = None
     if settings.redis_url:
@@ -194,7 +192,6 @@ async def channels_ctx(app: web.Application) -> AsyncIterator[None]:
         )
         app[telegram_key] = telegram
         started.append(telegram)
-        app[channels_key]["telegram"] = "webhook" if settings.telegram_webhook_url else "polling"
     if settings.x_enabled:
         x = XChannel(
             settings,
@@ -207,7 +204,6 @@ async def channels_ctx(app: web.Application) -> AsyncIterator[None]:
         )
         app[x_key] = x
         started.append(x)
-        app[channels_key]["x"] = "polling"
     for channel in started:
         await channel.start()
     yield

@@ -6,7 +6,7 @@ from aiohttp import web
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
-from bot.keys import brain_key, channels_key, engine_key
+from bot.keys import brain_key, engine_key, telegram_key, x_key
 
 
 async def healthz(request: web.Request) -> web.Response:
@@ -18,7 +18,13 @@ async def healthz(request: web.Request) -> web.Response:
     except (SQLAlchemyError, OSError):
         database = "down"
     rasa = "ok" if await request.app[brain_key].healthy() else "down"
-    channels: dict[str, str] = request.app[channels_key].copy()
+    channels = {"web": "ok"}
+    telegram = request.app.get(telegram_key)
+    if telegram is not None:
+        channels["telegram"] = telegram.health()
+    x = request.app.get(x_key)
+    if x is not None:
+        channels["x"] = x.health
     status = "ok" if database == rasa == "ok" else "degraded"
     return web.json_response(
         {"status": status, "db": database, "rasa": rasa, "channels": channels}
