@@ -11,6 +11,8 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -25,14 +27,23 @@ from bot.channels.canned import FALLBACK, CannedReplies
 from bot.channels.nearest_town import NearestTown
 from bot.channels.telegram import TelegramChannel
 from bot.channels.telegram_format import MESSAGE_LIMIT, utf16_length
-from bot.keys import engine_key, outbox_key, responses_key, router_key, wakes_key
+from bot.keys import (
+    engine_key,
+    incidents_key,
+    outbox_key,
+    responses_key,
+    router_key,
+    telegram_key,
+    wakes_key,
+)
 from bot.locks import LocalLocks
 from bot.messages import Channel, Inbound, Variant
-from bot.models import Message
+from bot.models import Message, utcnow
 from bot.outbox import Outbox
 from bot.responses import ResponseStore, UnknownResponse
 from bot.router import ConversationRouter
 from bot.settings import Secret, Settings
+from bot.web.app import create_app
 from tests.conftest import LiveApp
 from tests.fakes.telegram_api import BOT_USER, FakeTelegram
 
@@ -590,3 +601,48 @@ async def test_an_update_is_confirmed_only_once_stored(rig: Rig) -> None:
 
     assert [m.text for m in sent] == ["You said: is 0161 down?"]
     assert [m.text for m in await rig.messages("in")] == ["is 0161 down?"]
+
+
+@pytest.mark.e2e
+async def test_through_the_app_webhook_and_rasa_a_question_is_answered(
+    engine: AsyncEngine, database_url: str, rasa_server: str, app_port: int, tmp_path: Path
+) -> None:
+    fake = FakeTelegram()
+    await fake.start()
+    settings = Settings(
+        database_url=database_url,
+        rasa_url=rasa_server,
+        port=app_port,
+        var_dir=tmp_path,
+        telegram_bot_token=Secret(fake.token),
+        telegram_api_url=fake.api_url,
+        telegram_webhook_url=f"http://127.0.0.1:{app_port}/webhooks/telegram",
+        telegram_webhook_secret=Secret("e2e-secret"),
+    )
+    app = create_app(settings)  # TELEGRAM_* settings make the factory start the channel
+    runner = web.AppRunner(app)
+    await runner.setup()
+    try:
+        await web.TCPSite(runner, "127.0.0.1", app_port).start()
+        await app[incidents_key].create(
+            title="Broadband outage",
+            areas=["0161"],
+            services=["broadband"],
+            cause="a cut fibre cable",
+            eta=utcnow() + timedelta(hours=3),
+            author="test",
+        )
+        async with asyncio.timeout(30):
+            await app[telegram_key].ready.wait()
+        assert fake.webhook.secret_token == "e2e-secret"
+        forged = await fake.push_webhook(fake.message(CHAT, "hi"), secret="forged")
+        status = await fake.push_webhook(fake.message(CHAT, "is broadband down in 0161?"))
+        sent = await fake.wait_sent(1, within=60)
+        responses = app[responses_key]
+    finally:
+        await runner.cleanup()
+        await fake.close()
+
+    assert (forged, status) == (403, 200)
+    assert sent[0].text != responses.render("utter_holding", Variant.TELEGRAM)
+    assert "Manchester" in sent[0].text or "0161" in sent[0].text
