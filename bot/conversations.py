@@ -80,8 +80,17 @@ async def receive(engine: AsyncEngine, inbound: Inbound) -> Received | None:
             await session.commit()
         except IntegrityError:
             await session.rollback()
+            if inbound.external_id is None or not await _stored(session, inbound):
+                raise  # not a redelivery: never drop a customer's message silently
             return None
     return Received(conversation, message)
+
+
+async def _stored(session: AsyncSession, inbound: Inbound) -> bool:
+    query = select(Message.id).where(
+        Message.channel == inbound.channel.value, Message.external_id == inbound.external_id
+    )
+    return (await session.exec(query)).first() is not None
 
 
 async def mark_processed(engine: AsyncEngine, message_id: int) -> None:

@@ -39,6 +39,23 @@ class Holding(Protocol):
         ...
 
 
+def _thread_under(channel: Channel, message: Message) -> str | None:
+    """What a reply threads under: the tweet itself on X, the asked-for message on Telegram."""
+    if channel is Channel.X:
+        return message.external_id
+    return message.reply_to
+
+
+def _plain(text: str) -> str:
+    """The customer's words, never a command to Rasa.
+
+    Rasa reads a leading "/" as an intent to force ("/request_human", "/restart"), which
+    customers must not be able to do.
+    """
+    stripped = text.lstrip("/").strip()
+    return stripped or "?"
+
+
 class ConversationRouter:
     """Routes inbound messages to the bot or to the agents, and queues the replies."""
 
@@ -68,7 +85,7 @@ class ConversationRouter:
 
     async def _ask(self, conversation: Conversation, variant: str, text: str) -> list[str]:
         metadata: dict[str, object] = {"channel": conversation.channel, "variant": variant}
-        return await self._brain.respond(conversation.key, text, metadata)
+        return await self._brain.respond(conversation.key, _plain(text), metadata)
 
     async def _answer(
         self, conversation: Conversation, message: Message, variant: Variant
@@ -97,7 +114,7 @@ class ConversationRouter:
             after or conversation,
             texts,
             variant,
-            reply_to=message.external_id if channel is Channel.X else None,
+            reply_to=_thread_under(channel, message),
             delivered=channel is Channel.WEB,
         )
         if replies and channel is not Channel.WEB:
@@ -136,7 +153,7 @@ class ConversationRouter:
                     conversation,
                     texts,
                     Variant(message.context or Variant.DEFAULT.value),
-                    reply_to=message.external_id if channel is Channel.X else None,
+                    reply_to=_thread_under(channel, message),
                 )
                 self._wake(channel)
                 answered += 1

@@ -326,3 +326,18 @@ async def test_different_customers_are_answered_concurrently(setup: Setup) -> No
     await until(lambda: setup.brain.active == 3)
     setup.brain.gate.set()
     await answering
+
+
+async def test_a_leading_slash_cannot_force_an_intent_in_rasa(setup: Setup) -> None:
+    await setup.router.handle(tg("/request_human", "s:1"))
+    await setup.router.handle(tg("//restart now", "s:2"))
+    await setup.router.handle(tg("/", "s:3"))
+    assert setup.brain.texts() == ["request_human", "restart now", "?"]
+
+
+async def test_telegram_group_replies_thread_under_the_message_that_asked(setup: Setup) -> None:
+    inbound = Inbound(
+        Channel.TELEGRAM, "-100", "outage in 0161?", "-100:7", Variant.TELEGRAM, reply_to="7"
+    )
+    handled = await setup.router.handle(inbound)
+    assert [reply.reply_to for reply in handled.replies] == ["7", "7"]
