@@ -26,9 +26,9 @@ HELDOUT = Path(__file__).parent / "data" / "heldout_nlu.yml"
 # (report_outage/check_outage, ask_eta/ask_if_fixed) lead to the same dialogue
 # path, so a 10% error budget still leaves conversations on track.
 MIN_INTENT_ACCURACY = 0.9
-# Entities only help NLU (our Locator reads locations from the raw text), so the
-# bar is lower than for intents.
-MIN_ENTITY_F1 = 0.8
+# Entities only help NLU (our Locator reads locations from the raw text); the
+# model scores 0.96 here, so 0.9 leaves room for retraining noise.
+MIN_ENTITY_F1 = 0.9
 # Escalation triggers we must not miss: a missed one leaves a customer who needs
 # a person talking to the bot.
 MIN_ESCALATION_RECALL = 0.9
