@@ -23,7 +23,9 @@ from jsonschema import exceptions, validators
 _VALIDATORS: dict[str, Any] = {}
 
 
-def _cached_validate(instance: Any, schema: Any, cls: Any = None, *args: Any, **kwargs: Any) -> None:
+def _cached_validate(
+    instance: Any, schema: Any, cls: Any = None, *args: Any, **kwargs: Any
+) -> None:
     """Drop-in for ``jsonschema.validate`` that checks each distinct schema only once."""
     key = json.dumps(schema, sort_keys=True, default=str)
     validator = _VALIDATORS.get(key)
