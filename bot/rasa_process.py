@@ -28,6 +28,8 @@ log = logging.getLogger(__name__)
 
 MODEL_NAME = "outage-bot"
 RASA_BIN = ROOT / ".venv-rasa" / "bin" / "rasa"
+LAUNCHER = "run_rasa.py"
+"""In ``intents/``: plain Rasa with JSON-schema validators cached (see its docstring)."""
 TRAINING_INPUTS = ("config.yml", "domain.yml", "data")
 
 
@@ -161,7 +163,8 @@ class RasaProcess:
         log_file = self.settings.var_dir / "rasa.log"
         with log_file.open("ab") as out:
             self._process = await asyncio.create_subprocess_exec(
-                str(RASA_BIN),
+                str(RASA_BIN.with_name("python")),
+                str(self.settings.intents_dir / LAUNCHER),
                 "run",
                 "--enable-api",
                 "--interface",
@@ -177,7 +180,7 @@ class RasaProcess:
                 cwd=self.settings.intents_dir,
                 stdout=out,
                 stderr=subprocess.STDOUT,
-                env={**os.environ, "PYTHONUNBUFFERED": "1"},
+                env={**os.environ, "PYTHONUNBUFFERED": "1", "RASA_TELEMETRY_ENABLED": "false"},
             )
         log.info("started Rasa (pid %s) on %s; log in %s", self._process.pid, self.url, log_file)
 
