@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import update
+from sqlalchemy import Update, insert, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import col, select
@@ -93,12 +93,14 @@ async def _stored(session: AsyncSession, inbound: Inbound) -> bool:
     return (await session.exec(query)).first() is not None
 
 
+def _processed(message_id: int) -> Update:
+    return update(Message).where(col(Message.id) == message_id).values(state="processed")
+
+
 async def mark_processed(engine: AsyncEngine, message_id: int) -> None:
     """Record that the bot has answered an inbound message."""
     async with AsyncSession(engine) as session:
-        await session.exec(
-            update(Message).where(col(Message.id) == message_id).values(state="processed")
-        )
+        await session.exec(_processed(message_id))
         await session.commit()
 
 
@@ -136,6 +138,26 @@ async def is_unanswered(engine: AsyncEngine, message_id: int) -> bool:
             )
         )
         return (await session.exec(query)).first() is not None
+
+
+async def standing(engine: AsyncEngine, message_id: int) -> tuple[str, bool]:
+    """Who answers an inbound message's conversation now, and whether it still waits.
+
+    One query for what the router must re-check once it holds the conversation's lock:
+    an agent may have taken the conversation, or another worker answered the message,
+    while the lock was awaited. ``("", False)`` for a message that does not exist.
+    """
+    async with AsyncSession(engine) as session:
+        query = (
+            select(Conversation.state, Message.state)
+            .join(Conversation, col(Conversation.id) == col(Message.conversation_id))
+            .where(Message.id == message_id)
+        )
+        row = (await session.exec(query)).first()
+    if row is None:
+        return "", False
+    conversation_state, message_state = row
+    return conversation_state, message_state == "received"
 
 
 async def get(engine: AsyncEngine, conversation_id: int) -> Conversation | None:
@@ -193,36 +215,91 @@ async def queue_replies(
 
     ``delivered`` is for web chat, whose replies travel in the HTTP response itself.
     """
-    now = utcnow()
-    rows = [
-        Message(
-            conversation_id=conversation.id or 0,
-            channel=conversation.channel,
-            direction="out",
-            author=author,
-            text=text,
-            reply_to=reply_to,
-            context=variant.value,
-            state="sent" if delivered else "pending",
-            sent_at=now if delivered else None,
+    async with AsyncSession(engine) as session:
+        replies = await _insert_replies(
+            session, conversation, texts, variant, reply_to, author, delivered
         )
-        for text in texts
-        if text.strip()
-    ]
-    async with AsyncSession(engine, expire_on_commit=False) as session:
-        session.add_all(rows)
         await session.commit()
+    return replies
+
+
+async def answer(
+    engine: AsyncEngine,
+    conversation: Conversation,
+    message_id: int,
+    texts: Sequence[str],
+    variant: Variant,
+    *,
+    processed: bool = True,
+    reply_to: str | None = None,
+    delivered: bool = False,
+) -> tuple[str, list[Outbound]]:
+    """Queue the bot's replies to an inbound message and mark it processed, atomically.
+
+    One transaction, so a crash can neither leave an answered message unmarked (answered
+    twice) nor a marked one unanswered. ``processed=False`` queues without marking (the
+    holding reply while Rasa is down). Returns the conversation's state as the brain left
+    it (its actions may have handed it to a person) and the queued replies.
+    """
+    async with AsyncSession(engine) as session:
+        if processed:
+            await session.exec(_processed(message_id))
+        replies = await _insert_replies(
+            session, conversation, texts, variant, reply_to, "bot", delivered
+        )
+        query = select(Conversation.state).where(Conversation.id == conversation.id)
+        state = (await session.exec(query)).first() or conversation.state
+        await session.commit()
+    return state, replies
+
+
+async def _insert_replies(
+    session: AsyncSession,
+    conversation: Conversation,
+    texts: Sequence[str],
+    variant: Variant,
+    reply_to: str | None,
+    author: str,
+    delivered: bool,
+) -> list[Outbound]:
+    # A Core INSERT ... RETURNING: no ORM objects to build, flush and refresh per reply.
+    now = utcnow()
+    kept = [text for text in texts if text.strip()]
+    if not kept:
+        return []
+    rows = [
+        {
+            "conversation_id": conversation.id or 0,
+            "channel": conversation.channel,
+            "direction": "out",
+            "author": author,
+            "text": text,
+            "external_id": None,
+            "reply_to": reply_to,
+            "context": variant.value,
+            "state": "sent" if delivered else "pending",
+            "attempts": 0,
+            "next_attempt_at": None,
+            "last_error": "",
+            "created_at": now,
+            "sent_at": now if delivered else None,
+        }
+        for text in kept
+    ]
+    statement = insert(Message).returning(col(Message.id), sort_by_parameter_order=True)
+    ids = (await session.execute(statement, rows)).scalars().all()
+    channel = Channel(conversation.channel)
     return [
         Outbound(
-            message_id=row.id or 0,
-            conversation_id=row.conversation_id,
-            channel=Channel(row.channel),
+            message_id=message_id,
+            conversation_id=conversation.id or 0,
+            channel=channel,
             external_user_id=conversation.external_user_id,
-            text=row.text,
+            text=text,
             variant=variant,
             reply_to=reply_to,
         )
-        for row in rows
+        for message_id, text in zip(ids, kept, strict=True)
     ]
 
 

@@ -19,6 +19,7 @@ from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
+from sqlmodel.sql.expression import Select
 
 from bot.messages import Channel, Outbound, Variant
 from bot.models import Conversation, Message, utcnow
@@ -62,8 +63,7 @@ class Outbox:
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
 
-    async def _rows(self, channel: Channel, state: str, limit: int) -> list[Outbound]:
-        now = utcnow()
+    def _due(self, channel: Channel, state: str, limit: int) -> Select[Message, str]:
         query = (
             select(Message, Conversation.external_user_id)
             .join(Conversation, col(Conversation.id) == col(Message.conversation_id))
@@ -76,31 +76,39 @@ class Outbox:
             .limit(limit)
         )
         if state == "pending":
+            now = utcnow()
             query = query.where(
                 (col(Message.next_attempt_at).is_(None)) | (col(Message.next_attempt_at) <= now)
             )
+        return query
+
+    async def _rows(self, channel: Channel, state: str, limit: int) -> list[Outbound]:
         async with AsyncSession(self._engine, expire_on_commit=False) as session:
-            rows = (await session.exec(query)).all()
+            rows = (await session.exec(self._due(channel, state, limit))).all()
         return [_outbound(message, user) for message, user in rows]
 
     async def claim(self, channel: Channel, limit: int = 20) -> list[Outbound]:
         """Move up to ``limit`` due replies to ``sending`` and return them, oldest first.
 
         The conditional UPDATE is the claim: when several workers race for a row, only
-        the one whose UPDATE matched it sends it.
+        the one whose UPDATE matched it (``RETURNING`` names it) sends it. One UPDATE for
+        the whole batch, so a claim costs one round trip rather than one per reply.
         """
-        claimed: list[Outbound] = []
-        for outbound in await self._rows(channel, "pending", limit):
-            async with AsyncSession(self._engine) as session:
-                result = await session.exec(
-                    update(Message)
-                    .where(col(Message.id) == outbound.message_id, col(Message.state) == "pending")
-                    .values(state="sending", attempts=col(Message.attempts) + 1)
-                )
-                await session.commit()
-            if result.rowcount == 1:
-                claimed.append(outbound)
-        return claimed
+        async with AsyncSession(self._engine, expire_on_commit=False) as session:
+            rows = (await session.exec(self._due(channel, "pending", limit))).all()
+            if not rows:
+                return []
+            ids = [message.id for message, _user in rows]
+            statement = (
+                update(Message)
+                .where(col(Message.id).in_(ids), col(Message.state) == "pending")
+                .values(state="sending", attempts=col(Message.attempts) + 1)
+                .returning(col(Message.id))
+                .execution_options(synchronize_session=False)
+            )
+            won = set((await session.execute(statement)).scalars().all())
+            await session.commit()
+        return [_outbound(message, user) for message, user in rows if message.id in won]
 
     async def _set(self, message_id: int, **values: object) -> None:
         async with AsyncSession(self._engine) as session:

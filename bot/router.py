@@ -91,39 +91,38 @@ class ConversationRouter:
         self, conversation: Conversation, message: Message, variant: Variant
     ) -> Handled:
         conversation_id = conversation.id or 0
-        current = await conversations.get(self._engine, conversation_id)
-        state = current.state if current else conversation.state
+        # Re-checked under the lock: an agent may have taken the conversation, or
+        # answer_unanswered answered the message, while we waited for it.
+        state, waiting = await conversations.standing(self._engine, message.id or 0)
+        state = state or conversation.state
         if state != ConversationState.BOT:
             # A person has (or will have) this conversation: the bot stays quiet.
-            await conversations.mark_processed(self._engine, message.id or 0)
+            if waiting:
+                await conversations.mark_processed(self._engine, message.id or 0)
             return Handled(conversation_id=conversation_id, state=state)
-        if not await conversations.is_unanswered(self._engine, message.id or 0):
-            # answer_unanswered answered it while we waited for the lock.
+        if not waiting:
             return Handled(conversation_id=conversation_id, state=state)
+        processed = True
         try:
             texts = await self._ask(conversation, variant.value, message.text)
         except BrainUnavailable as exc:
             log.warning("conversation %s waits for Rasa: %s", conversation_id, exc)
             texts = [self._responses.render("utter_holding", variant)]
-        else:
-            await conversations.mark_processed(self._engine, message.id or 0)
-        after = await conversations.get(self._engine, conversation_id)
+            processed = False
         channel = Channel(conversation.channel)
-        replies = await conversations.queue_replies(
+        state, replies = await conversations.answer(
             self._engine,
-            after or conversation,
+            conversation,
+            message.id or 0,
             texts,
             variant,
+            processed=processed,
             reply_to=_thread_under(channel, message),
             delivered=channel is Channel.WEB,
         )
         if replies and channel is not Channel.WEB:
             self._wake(channel)
-        return Handled(
-            conversation_id=conversation_id,
-            state=(after or conversation).state,
-            replies=replies,
-        )
+        return Handled(conversation_id=conversation_id, state=state, replies=replies)
 
     async def answer_unanswered(self) -> int:
         """Answer messages that arrived while Rasa was down; returns how many were answered.
@@ -146,11 +145,11 @@ class ConversationRouter:
                     )
                 except BrainUnavailable:
                     break
-                await conversations.mark_processed(self._engine, message.id or 0)
                 channel = Channel(conversation.channel)
-                await conversations.queue_replies(
+                await conversations.answer(
                     self._engine,
                     conversation,
+                    message.id or 0,
                     texts,
                     Variant(message.context or Variant.DEFAULT.value),
                     reply_to=_thread_under(channel, message),
