@@ -3,8 +3,9 @@
 Usage:
     .venv/bin/python bench/chat_throughput.py [--messages 400] [--concurrency 1,8,64]
 
-Starts a real Rasa server (trained model from intents/) and the app from its factory on
-loopback, with a fresh SQLite database under a temporary folder (or DATABASE_URL), then
+Starts a real Rasa server (trained model from intents/) and ``outage-bot serve --demo`` as
+its own process on loopback (so this client's CPU is not counted against the app), with a
+fresh SQLite database under a temporary folder (or DATABASE_URL), then
 for each concurrency level sends the same mix of realistic messages through
 
   * our full path: client -> POST /api/chat -> router -> Rasa -> actions/NLG -> reply
@@ -22,6 +23,7 @@ import asyncio
 import os
 import platform
 import socket
+import sys
 import tempfile
 import time
 import uuid
@@ -29,11 +31,9 @@ from dataclasses import replace
 from pathlib import Path
 
 import aiohttp
-from aiohttp import web
 
 from bot.rasa_process import RasaProcess, train
 from bot.settings import Settings
-from bot.web.app import create_app
 
 CONVERSATION = [
     "hi",
@@ -48,6 +48,18 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+async def wait_for_app(session: aiohttp.ClientSession, url: str) -> None:
+    for _ in range(600):
+        try:
+            async with session.get(url) as response:
+                if response.status == 200:
+                    return
+        except aiohttp.ClientError:
+            pass
+        await asyncio.sleep(0.1)
+    raise RuntimeError("the app did not start; see app.log in the temporary folder")
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -111,13 +123,26 @@ async def main() -> None:
     )
     rasa = RasaProcess(settings, app_url=f"http://127.0.0.1:{app_port}")
     await rasa.start()
-    runner = web.AppRunner(create_app(settings, demo=True), access_log=None)
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", app_port).start()
+    app = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot",
+        "serve",
+        "--demo",
+        env={
+            **os.environ,
+            "DATABASE_URL": settings.database_url,
+            "OUTAGE_BOT_PORT": str(app_port),
+            "RASA_URL": rasa.url,
+        },
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=(var / "app.log").open("wb"),
+    )
     connector = aiohttp.TCPConnector(limit=256)
     try:
         async with aiohttp.ClientSession(connector=connector) as session:
             await rasa.wait_ready(session)
+            await wait_for_app(session, f"http://127.0.0.1:{app_port}/healthz")
             print(
                 f"# {time.strftime('%Y-%m-%d')} {platform.node()} {os.cpu_count()} cores, "
                 f"{settings.database_url.split(':')[0]}, {args.messages} messages per run"
@@ -135,7 +160,8 @@ async def main() -> None:
                     print(f"{level} | {name} | {rate:.1f} | {p50 * 1000:.0f} | {p99 * 1000:.0f}")
                 print(f"{level} | ratio | {ours[0] / theirs[0]:.2f}x | | ")
     finally:
-        await runner.cleanup()
+        app.terminate()
+        await app.wait()
         await rasa.stop()
 
 
