@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import Update, insert, update
+from sqlalchemy import Table, bindparam, case, insert, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import col, select
@@ -51,14 +51,49 @@ async def _conversation(session: AsyncSession, inbound: Inbound) -> Conversation
     return conversation
 
 
+# Core INSERT ... RETURNING on the table itself: the ORM's flush (or bulk) machinery
+# costs more than the insert does.
+_MESSAGE_TABLE: Table = Message.__table__  # type: ignore[attr-defined]
+_INSERT_MESSAGE = insert(_MESSAGE_TABLE).returning(
+    _MESSAGE_TABLE.c.id, sort_by_parameter_order=True
+)
+
+_CLOSED = col(Conversation.state) == ConversationState.CLOSED.value
+
+# Touch the customer's conversation and hand it back in one statement: a closed one
+# reopens with the bot (the SET expressions all see the row as it was).
+_TOUCH = (
+    update(Conversation)
+    .where(
+        col(Conversation.channel) == bindparam("touch_channel"),
+        col(Conversation.external_user_id) == bindparam("touch_user"),
+    )
+    .values(
+        updated_at=bindparam("touch_now"),
+        state=case((_CLOSED, ConversationState.BOT.value), else_=col(Conversation.state)),
+        failures=case((_CLOSED, 0), else_=col(Conversation.failures)),
+    )
+    .returning(Conversation)
+    .execution_options(synchronize_session=False)
+)
+
+
 async def receive(engine: AsyncEngine, inbound: Inbound) -> Received | None:
     """Store ``inbound`` in its conversation; ``None`` when it was stored before.
 
     A closed conversation reopens with the bot, since a customer writing again after
-    an agent closed it has a new question.
+    an agent closed it has a new question. The conversation comes back as it stands
+    after this message, so the caller need not read it again.
     """
     async with AsyncSession(engine, expire_on_commit=False) as session:
-        conversation = await _conversation(session, inbound)
+        touch = {
+            "touch_channel": inbound.channel.value,
+            "touch_user": inbound.external_user_id,
+            "touch_now": utcnow(),
+        }
+        conversation = (await session.execute(_TOUCH, touch)).scalars().first()
+        if conversation is None:
+            conversation = await _conversation(session, inbound)
         message = Message(
             conversation_id=conversation.id or 0,
             channel=inbound.channel.value,
@@ -70,13 +105,9 @@ async def receive(engine: AsyncEngine, inbound: Inbound) -> Received | None:
             context=inbound.variant.value,
             state="received",
         )
-        session.add(message)
-        conversation.updated_at = utcnow()
-        if conversation.state == ConversationState.CLOSED:
-            conversation.state = ConversationState.BOT
-            conversation.failures = 0
-        session.add(conversation)
         try:
+            inserted = await session.execute(_INSERT_MESSAGE, message.model_dump(exclude={"id"}))
+            message.id = inserted.scalar_one()
             await session.commit()
         except IntegrityError:
             await session.rollback()
@@ -93,14 +124,26 @@ async def _stored(session: AsyncSession, inbound: Inbound) -> bool:
     return (await session.exec(query)).first() is not None
 
 
-def _processed(message_id: int) -> Update:
-    return update(Message).where(col(Message.id) == message_id).values(state="processed")
+# The router's per-message statements are built once: building SQLAlchemy expressions
+# costs about as much as running these small queries.
+_PROCESSED = (
+    update(Message)
+    .where(col(Message.id) == bindparam("processed_id"))
+    .values(state="processed")
+    .execution_options(synchronize_session=False)
+)
+_STANDING = (
+    select(Conversation.state, Message.state)
+    .join(Conversation, col(Conversation.id) == col(Message.conversation_id))
+    .where(col(Message.id) == bindparam("message_id"))
+)
+_STATE = select(Conversation.state).where(col(Conversation.id) == bindparam("conversation_id"))
 
 
 async def mark_processed(engine: AsyncEngine, message_id: int) -> None:
     """Record that the bot has answered an inbound message."""
     async with AsyncSession(engine) as session:
-        await session.exec(_processed(message_id))
+        await session.exec(_PROCESSED, params={"processed_id": message_id})
         await session.commit()
 
 
@@ -148,12 +191,7 @@ async def standing(engine: AsyncEngine, message_id: int) -> tuple[str, bool]:
     while the lock was awaited. ``("", False)`` for a message that does not exist.
     """
     async with AsyncSession(engine) as session:
-        query = (
-            select(Conversation.state, Message.state)
-            .join(Conversation, col(Conversation.id) == col(Message.conversation_id))
-            .where(Message.id == message_id)
-        )
-        row = (await session.exec(query)).first()
+        row = (await session.exec(_STANDING, params={"message_id": message_id})).first()
     if row is None:
         return "", False
     conversation_state, message_state = row
@@ -243,12 +281,12 @@ async def answer(
     """
     async with AsyncSession(engine) as session:
         if processed:
-            await session.exec(_processed(message_id))
+            await session.exec(_PROCESSED, params={"processed_id": message_id})
         replies = await _insert_replies(
             session, conversation, texts, variant, reply_to, "bot", delivered
         )
-        query = select(Conversation.state).where(Conversation.id == conversation.id)
-        state = (await session.exec(query)).first() or conversation.state
+        found = await session.exec(_STATE, params={"conversation_id": conversation.id})
+        state = found.first() or conversation.state
         await session.commit()
     return state, replies
 
@@ -262,7 +300,6 @@ async def _insert_replies(
     author: str,
     delivered: bool,
 ) -> list[Outbound]:
-    # A Core INSERT ... RETURNING: no ORM objects to build, flush and refresh per reply.
     now = utcnow()
     kept = [text for text in texts if text.strip()]
     if not kept:
@@ -286,8 +323,7 @@ async def _insert_replies(
         }
         for text in kept
     ]
-    statement = insert(Message).returning(col(Message.id), sort_by_parameter_order=True)
-    ids = (await session.execute(statement, rows)).scalars().all()
+    ids = (await session.execute(_INSERT_MESSAGE, rows)).scalars().all()
     channel = Channel(conversation.channel)
     return [
         Outbound(
