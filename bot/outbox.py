@@ -15,7 +15,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 
-from sqlalchemy import update
+from sqlalchemy import bindparam, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -43,6 +43,20 @@ class PermanentFailure(Exception):
 
 
 Send = Callable[[Outbound], Awaitable[str | None]]
+
+# Built once: it runs for every reply delivered, and building it cost about as much as
+# running it.
+_MARK_SENT = (
+    update(Message)
+    .where(col(Message.id) == bindparam("sent_id"))
+    .values(
+        state="sent",
+        sent_at=bindparam("sent_at"),
+        external_id=bindparam("sent_external_id"),
+        last_error="",
+    )
+    .execution_options(synchronize_session=False)
+)
 
 
 def _outbound(message: Message, external_user_id: str) -> Outbound:
@@ -118,9 +132,10 @@ class Outbox:
 
     async def mark_sent(self, message_id: int, external_id: str | None) -> None:
         """Record delivery, with the platform's id of the sent message when there is one."""
-        await self._set(
-            message_id, state="sent", sent_at=utcnow(), external_id=external_id, last_error=""
-        )
+        params = {"sent_id": message_id, "sent_at": utcnow(), "sent_external_id": external_id}
+        async with AsyncSession(self._engine) as session:
+            await session.exec(_MARK_SENT, params=params)
+            await session.commit()
 
     async def mark_retry(
         self, message_id: int, error: str, delay_seconds: float | None = None
