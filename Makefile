@@ -4,7 +4,10 @@ VENV      := .venv
 RASA_VENV := .venv-rasa
 PIP_QUIET := --quiet --disable-pip-version-check --no-input
 # pip warns once per missing local index folder on some machines; keep progress readable.
-FILTER    := 2>&1 | grep -v "is ignored: it is neither a file nor a directory" || true
+# pipefail keeps pip's own failure visible through the filter.
+SHELL       := /bin/bash
+.SHELLFLAGS := -o pipefail -ec
+FILTER      := 2>&1 | { grep -v "is ignored: it is neither a file nor a directory" || true; }
 
 .PHONY: run test install install-rasa train lint typecheck unit e2e bench clean
 
