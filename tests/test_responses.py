@@ -45,6 +45,7 @@ CONTRACT_KEYS = [
     "utter_holding",
     "utter_help",
     "utter_dm_invite",
+    "utter_please_type",
 ]
 
 
