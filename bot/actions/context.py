@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from rasa_sdk import Tracker
+from rasa_sdk import Action, Tracker
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot import conversations
@@ -47,6 +47,13 @@ class ActionDeps:
             if found:
                 return found
         return []
+
+
+class DepsAction(Action):
+    """A Rasa action built with our dependencies (rasa_sdk's own take no arguments)."""
+
+    def __init__(self, deps: ActionDeps) -> None:
+        self._deps = deps
 
 
 async def conversation_id(engine: AsyncEngine, tracker: Tracker) -> int | None:

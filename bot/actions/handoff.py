@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
-from rasa_sdk import Action, Tracker
+from rasa_sdk import Tracker
 from rasa_sdk.events import EventType
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from bot.actions.context import ActionDeps, consecutive_fallbacks, conversation_id, latest_intent
+from bot.actions.context import (
+    ActionDeps,
+    DepsAction,
+    consecutive_fallbacks,
+    conversation_id,
+    latest_intent,
+)
 from bot.escalation import REASON_FOR_INTENT, escalate
 
 FAILURES_BEFORE_HANDOFF = 2
@@ -23,11 +29,8 @@ async def _hand_off(
     dispatcher.utter_message(response=key)
 
 
-class ActionEscalate(Action):
+class ActionEscalate(DepsAction):
     """Queue the conversation for an agent, with the reason read from the intent."""
-
-    def __init__(self, deps: ActionDeps) -> None:
-        self._deps = deps
 
     def name(self) -> str:
         """Rasa's name for this action."""
@@ -42,11 +45,8 @@ class ActionEscalate(Action):
         return []
 
 
-class ActionFallback(Action):
+class ActionFallback(DepsAction):
     """Ask the customer to rephrase once; hand over when the bot fails again."""
-
-    def __init__(self, deps: ActionDeps) -> None:
-        self._deps = deps
 
     def name(self) -> str:
         """Rasa's name for this action."""

@@ -8,19 +8,16 @@ every user message and keeps the last location the customer gave.
 
 from __future__ import annotations
 
-from rasa_sdk import Action, Tracker
+from rasa_sdk import Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from bot.actions.context import ActionDeps, answered_question, latest_intent
+from bot.actions.context import DepsAction, answered_question, latest_intent
 
 
-class ActionLocate(Action):
+class ActionLocate(DepsAction):
     """Set ``area_code`` and ``place`` when the latest message names a location."""
-
-    def __init__(self, deps: ActionDeps) -> None:
-        self._deps = deps
 
     def name(self) -> str:
         """Rasa's name for this action."""
@@ -37,16 +34,13 @@ class ActionLocate(Action):
         return [SlotSet("area_code", location.area_code), SlotSet("place", location.place)]
 
 
-class ActionAskAreaCode(Action):
+class ActionAskAreaCode(DepsAction):
     """Ask for the location, differently when the customer could not or did not give it.
 
     Rasa's form calls this instead of a fixed ``utter_ask_area_code`` so that "I don't
     know my area code" is met with a request for the town, and a reply we could not place
     is met with "we couldn't find that", rather than the same question again.
     """
-
-    def __init__(self, deps: ActionDeps) -> None:
-        self._deps = deps
 
     def name(self) -> str:
         """Rasa's name for this action."""

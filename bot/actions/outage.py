@@ -2,21 +2,18 @@
 
 from __future__ import annotations
 
-from rasa_sdk import Action, Tracker
+from rasa_sdk import Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from bot import subscriptions
-from bot.actions.context import ActionDeps, conversation_id, latest_intent
+from bot.actions.context import DepsAction, conversation_id, latest_intent
 from bot.incidents import placeholder_values
 
 
-class ActionCheckOutage(Action):
+class ActionCheckOutage(DepsAction):
     """Apologise with cause and ETA, say it is fixed, or say no problem is known."""
-
-    def __init__(self, deps: ActionDeps) -> None:
-        self._deps = deps
 
     def name(self) -> str:
         """Rasa's name for this action."""
@@ -61,11 +58,8 @@ class ActionCheckOutage(Action):
         return [SlotSet("incident_reference", None), SlotSet("notify_offered", False)]
 
 
-class ActionSubscribe(Action):
+class ActionSubscribe(DepsAction):
     """Remember to tell the customer when the fault in their area is fixed."""
-
-    def __init__(self, deps: ActionDeps) -> None:
-        self._deps = deps
 
     def name(self) -> str:
         """Rasa's name for this action."""

@@ -39,6 +39,19 @@ def render(live: LiveApp, key: str, **values: str) -> str:
     return live.app[responses_key].render(key, Variant.WEB, values)
 
 
+async def updates(live: LiveApp, customer: str) -> list[str]:
+    """Poll the web chat's pick-up endpoint until replies arrive (10 s at most)."""
+    for _ in range(50):
+        async with live.client.get(
+            f"{live.url}/api/chat/updates", params={"sender": customer}
+        ) as response:
+            later = texts(await response.json())
+        if later:
+            return later
+        await asyncio.sleep(0.2)
+    return []
+
+
 async def add_incident(live: LiveApp, areas: list[str], eta_hours: float | None = 3) -> str:
     eta = utcnow() + timedelta(hours=eta_hours) if eta_hours is not None else None
     record = await live.app[incidents_key].create(
@@ -124,14 +137,7 @@ async def test_offer_to_notify_then_told_when_fixed(live_app: LiveApp) -> None:
         render(live_app, "utter_subscribed", place="Leeds", area_code="0113", reference=reference)
     ]
     await live_app.app[incidents_key].resolve(reference, author="test")
-    for _ in range(50):
-        async with live_app.client.get(
-            f"{live_app.url}/api/chat/updates", params={"sender": customer}
-        ) as response:
-            later = texts(await response.json())
-        if later:
-            break
-        await asyncio.sleep(0.2)
+    later = await updates(live_app, customer)
     assert len(later) == 1
     assert reference in later[0] or "Leeds" in later[0]
 
@@ -218,13 +224,4 @@ async def test_rasa_down_gets_holding_reply_and_answer_when_back(
         body = await down.chat(customer, "hello")
         assert texts(body) == [render(down, "utter_holding")]
     async with running_app(app_settings(database_url, rasa_server, app_port, tmp_path)) as up:
-        later: list[str] = []
-        for _ in range(50):
-            async with up.client.get(
-                f"{up.url}/api/chat/updates", params={"sender": customer}
-            ) as response:
-                later = texts(await response.json())
-            if later:
-                break
-            await asyncio.sleep(0.2)
-        assert later == [render(up, "utter_greet")]
+        assert await updates(up, customer) == [render(up, "utter_greet")]
