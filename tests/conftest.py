@@ -162,3 +162,26 @@ async def live_app(
     """The app on the port Rasa calls back, with the real Rasa; tables emptied afterwards."""
     async with running_app(app_settings(database_url, rasa_server, app_port, tmp_path)) as live:
         yield live
+
+
+async def add_outage(
+    app: web.Application,
+    areas: list[str],
+    cause: str = "a power failure at a partner's site",
+    eta_hours: float | None = 3,
+) -> str:
+    """Open a broadband and phone incident in ``areas`` through the app's incident book."""
+    from datetime import timedelta
+
+    from bot.keys import incidents_key
+    from bot.models import utcnow
+
+    record = await app[incidents_key].create(
+        title="Broadband and phone outage",
+        areas=areas,
+        services=["broadband", "phone"],
+        cause=cause,
+        eta=utcnow() + timedelta(hours=eta_hours) if eta_hours is not None else None,
+        author="test",
+    )
+    return record.incident.reference

@@ -11,7 +11,6 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +28,6 @@ from bot.channels.telegram import TelegramChannel
 from bot.channels.telegram_format import MESSAGE_LIMIT, utf16_length
 from bot.keys import (
     engine_key,
-    incidents_key,
     outbox_key,
     responses_key,
     router_key,
@@ -38,13 +36,12 @@ from bot.keys import (
 )
 from bot.locks import LocalLocks
 from bot.messages import Channel, Inbound, Variant
-from bot.models import Message, utcnow
+from bot.models import Message
 from bot.outbox import Outbox
 from bot.responses import ResponseStore, UnknownResponse
 from bot.router import ConversationRouter
 from bot.settings import Secret, Settings
-from bot.web.app import create_app
-from tests.conftest import LiveApp
+from tests.conftest import LiveApp, add_outage, running_app
 from tests.fakes.telegram_api import BOT_USER, FakeTelegram
 
 CHAT = 424242
@@ -619,28 +616,17 @@ async def test_through_the_app_webhook_and_rasa_a_question_is_answered(
         telegram_webhook_url=f"http://127.0.0.1:{app_port}/webhooks/telegram",
         telegram_webhook_secret=Secret("e2e-secret"),
     )
-    app = create_app(settings)  # TELEGRAM_* settings make the factory start the channel
-    runner = web.AppRunner(app)
-    await runner.setup()
     try:
-        await web.TCPSite(runner, "127.0.0.1", app_port).start()
-        await app[incidents_key].create(
-            title="Broadband outage",
-            areas=["0161"],
-            services=["broadband"],
-            cause="a cut fibre cable",
-            eta=utcnow() + timedelta(hours=3),
-            author="test",
-        )
-        async with asyncio.timeout(30):
-            await app[telegram_key].ready.wait()
-        assert fake.webhook.secret_token == "e2e-secret"
-        forged = await fake.push_webhook(fake.message(CHAT, "hi"), secret="forged")
-        status = await fake.push_webhook(fake.message(CHAT, "is broadband down in 0161?"))
-        sent = await fake.wait_sent(1, within=60)
-        responses = app[responses_key]
+        async with running_app(settings) as live:  # TELEGRAM_* settings start the channel
+            await add_outage(live.app, ["0161"], cause="a cut fibre cable")
+            async with asyncio.timeout(30):
+                await live.app[telegram_key].ready.wait()
+            assert fake.webhook.secret_token == "e2e-secret"
+            forged = await fake.push_webhook(fake.message(CHAT, "hi"), secret="forged")
+            status = await fake.push_webhook(fake.message(CHAT, "is broadband down in 0161?"))
+            sent = await fake.wait_sent(1, within=60)
+            responses = live.app[responses_key]
     finally:
-        await runner.cleanup()
         await fake.close()
 
     assert (forged, status) == (403, 200)

@@ -13,21 +13,20 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.channels.x import DM_CURSOR, MENTIONS_CURSOR, XChannel, load_cursor, save_cursor
-from bot.keys import incidents_key, responses_key
+from bot.keys import responses_key
 from bot.locks import LocalLocks
 from bot.messages import Channel, Handled, Inbound, Outbound, Variant
-from bot.models import ChannelCursor, Message, utcnow
+from bot.models import ChannelCursor, Message
 from bot.outbox import Outbox
 from bot.responses import ResponseStore
 from bot.router import ConversationRouter
 from bot.settings import ROOT, Secret, Settings
-from bot.web.app import create_app
+from tests.conftest import add_outage, running_app
 from tests.fakes.x_api import FakeXApi
 
 CUSTOMER = "2001"
@@ -469,26 +468,17 @@ async def test_through_the_app_and_rasa_a_mention_and_a_dm_are_answered(
         port=app_port,
         var_dir=tmp_path,
     )
-    app = create_app(settings)  # the X_* settings make the factory start the channel
-    runner = web.AppRunner(app)
-    await runner.setup()
     try:
-        await web.TCPSite(runner, "127.0.0.1", app_port).start()
-        await app[incidents_key].create(
-            title="Broadband outage",
-            areas=["0161"],
-            services=["broadband"],
-            cause="a cut fibre cable",
-            eta=utcnow() + timedelta(hours=3),
-            author="test",
-        )
-        tweet = fake.mention(CUSTOMER, "is broadband down? my number is 0161 496 0000")
-        fake.dm("2002", "is broadband down in 0161?")
-        await eventually(lambda: bool(fake.replies_to(tweet) and fake.our_dms("2002")), within=90)
-        await eventually(lambda: everything_sent(engine), within=30)
-        responses = app[responses_key]
+        async with running_app(settings) as live:  # the X_* settings start the channel
+            await add_outage(live.app, ["0161"], cause="a cut fibre cable")
+            tweet = fake.mention(CUSTOMER, "is broadband down? my number is 0161 496 0000")
+            fake.dm("2002", "is broadband down in 0161?")
+            await eventually(
+                lambda: bool(fake.replies_to(tweet) and fake.our_dms("2002")), within=90
+            )
+            await eventually(lambda: everything_sent(engine), within=30)
+            responses = live.app[responses_key]
     finally:
-        await runner.cleanup()
         await fake.close()
 
     public = " ".join(t["text"] for t in fake.our_tweets())

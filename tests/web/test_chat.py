@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -20,7 +19,7 @@ from bot.eta import eta_phrase
 from bot.keys import engine_key, incidents_key, responses_key, settings_key
 from bot.messages import Variant
 from bot.models import Conversation, Escalation, Message, utcnow
-from tests.conftest import LiveApp, app_settings, free_port, running_app
+from tests.conftest import LiveApp, add_outage, app_settings, free_port, running_app
 
 pytestmark = pytest.mark.e2e
 
@@ -52,19 +51,6 @@ async def updates(live: LiveApp, customer: str) -> list[str]:
     return []
 
 
-async def add_incident(live: LiveApp, areas: list[str], eta_hours: float | None = 3) -> str:
-    eta = utcnow() + timedelta(hours=eta_hours) if eta_hours is not None else None
-    record = await live.app[incidents_key].create(
-        title="Broadband and phone outage",
-        areas=areas,
-        services=["broadband", "phone"],
-        cause="a power failure at a partner's site",
-        eta=eta,
-        author="test",
-    )
-    return record.incident.reference
-
-
 async def escalation_of(live: LiveApp, conversation_id: int) -> Escalation | None:
     async with AsyncSession(live.app[engine_key]) as session:
         query = select(Escalation).where(Escalation.conversation_id == conversation_id)
@@ -78,7 +64,7 @@ async def test_greeting_comes_from_the_template_store(live_app: LiveApp) -> None
 
 
 async def test_outage_in_area_code_apologises_with_cause_and_eta(live_app: LiveApp) -> None:
-    reference = await add_incident(live_app, ["0161"])
+    reference = await add_outage(live_app.app, ["0161"])
     body = await live_app.chat(sender(), "broadband down in 0161?")
     replies = texts(body)
     assert len(replies) == 2, replies
@@ -98,7 +84,7 @@ async def test_no_known_problem_names_the_place_and_next_steps(live_app: LiveApp
 
 
 async def test_follow_up_eta_question_uses_the_earlier_location(live_app: LiveApp) -> None:
-    await add_incident(live_app, ["020"])
+    await add_outage(live_app.app, ["020"])
     customer = sender()
     first = texts(await live_app.chat(customer, "is there an outage in 020?"))
     assert "London" in first[0]
@@ -121,7 +107,7 @@ async def test_missing_location_is_asked_for_and_dont_know_asks_for_town(
 
 
 async def test_full_phone_number_and_postcode_are_located(live_app: LiveApp) -> None:
-    await add_incident(live_app, ["0161"])
+    await add_outage(live_app.app, ["0161"])
     by_number = texts(await live_app.chat(sender(), "no dial tone on 0161 496 0000"))
     assert "(0161)" in by_number[0]
     by_postcode = texts(await live_app.chat(sender(), "internet down in LS6"))
@@ -129,7 +115,7 @@ async def test_full_phone_number_and_postcode_are_located(live_app: LiveApp) -> 
 
 
 async def test_offer_to_notify_then_told_when_fixed(live_app: LiveApp) -> None:
-    reference = await add_incident(live_app, ["0113"])
+    reference = await add_outage(live_app.app, ["0113"])
     customer = sender()
     await live_app.chat(customer, "broadband down in leeds")
     subscribed = texts(await live_app.chat(customer, "yes please"))
