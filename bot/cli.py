@@ -363,8 +363,8 @@ COMMANDS: dict[str, Handler] = {
 }
 """Commands implemented here (the rest are in :data:`EXTENSIONS`)."""
 
-NO_DATABASE = frozenset({"locate"})
-"""Commands that never touch the database, so they work (e.g. for bulk checks) without one."""
+NO_DATABASE = frozenset({"locate", "train"})
+"""Commands that never touch the database, so they work (bulk checks, training) without one."""
 
 
 def _is_bad_input(error: ValueError) -> bool:
