@@ -164,25 +164,6 @@ async def unanswered(engine: AsyncEngine, limit: int = 100) -> Sequence[Message]
         return (await session.exec(query)).all()
 
 
-async def is_unanswered(engine: AsyncEngine, message_id: int) -> bool:
-    """Whether an inbound message still waits for the bot.
-
-    Checked under the conversation's lock: a message listed by :func:`unanswered` may
-    have been answered (or its conversation escalated) while the lock was awaited.
-    """
-    async with AsyncSession(engine) as session:
-        query = (
-            select(Message.id)
-            .join(Conversation, col(Conversation.id) == col(Message.conversation_id))
-            .where(
-                Message.id == message_id,
-                Message.state == "received",
-                Conversation.state == ConversationState.BOT,
-            )
-        )
-        return (await session.exec(query)).first() is not None
-
-
 async def standing(engine: AsyncEngine, message_id: int) -> tuple[str, bool]:
     """Who answers an inbound message's conversation now, and whether it still waits.
 

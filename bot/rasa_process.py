@@ -42,6 +42,11 @@ def model_path(intents_dir: Path) -> Path:
     return intents_dir / "models" / f"{MODEL_NAME}.tar.gz"
 
 
+def stamp_path(intents_dir: Path) -> Path:
+    """Where the digest of the data the model was trained on is kept."""
+    return model_path(intents_dir).with_suffix("").with_suffix(".sha256")
+
+
 def training_hash(intents_dir: Path) -> str:
     """A digest of everything that shapes the model, so training runs only when needed."""
     digest = hashlib.sha256()
@@ -58,7 +63,7 @@ def training_hash(intents_dir: Path) -> str:
 
 def model_is_current(intents_dir: Path) -> bool:
     """Whether the trained model matches the training data as it is now."""
-    stamp = model_path(intents_dir).with_suffix("").with_suffix(".sha256")
+    stamp = stamp_path(intents_dir)
     return (
         model_path(intents_dir).is_file()
         and stamp.is_file()
@@ -94,7 +99,7 @@ def train(intents_dir: Path, force: bool = False) -> bool:
     )
     if result.returncode != 0:
         raise RasaError(f"rasa train failed with exit code {result.returncode}")
-    stamp = model_path(intents_dir).with_suffix("").with_suffix(".sha256")
+    stamp = stamp_path(intents_dir)
     stamp.write_text(expected + "\n")
     log.info("trained the Rasa model in %.0f s", time.monotonic() - started)
     return True

@@ -81,35 +81,47 @@ class ConversationRouter:
             return Handled(conversation_id=0, state="", duplicate=True)
         conversation = received.conversation
         async with self._locks.hold(conversation.id or 0):
-            return await self._answer(conversation, received.message, inbound.variant)
+            handled, _answered = await self._answer(
+                conversation, received.message, inbound.variant
+            )
+        return handled
 
     async def _ask(self, conversation: Conversation, variant: str, text: str) -> list[str]:
         metadata: dict[str, object] = {"channel": conversation.channel, "variant": variant}
         return await self._brain.respond(conversation.key, _plain(text), metadata)
 
     async def _answer(
-        self, conversation: Conversation, message: Message, variant: Variant
-    ) -> Handled:
+        self, conversation: Conversation, message: Message, variant: Variant, *, late: bool = False
+    ) -> tuple[Handled, bool]:
+        """Answer ``message`` under its conversation's lock; also says whether the bot did.
+
+        ``late`` is for messages that waited for Rasa: a failure is raised rather than
+        met with another holding reply, and web-chat replies wait for pick-up because
+        the customer's request has long been answered.
+        """
         conversation_id = conversation.id or 0
         # Re-checked under the lock: an agent may have taken the conversation, or
-        # answer_unanswered answered the message, while we waited for it.
+        # another worker answered the message, while we waited for it.
         state, waiting = await conversations.standing(self._engine, message.id or 0)
         state = state or conversation.state
         if state != ConversationState.BOT:
             # A person has (or will have) this conversation: the bot stays quiet.
             if waiting:
                 await conversations.mark_processed(self._engine, message.id or 0)
-            return Handled(conversation_id=conversation_id, state=state)
+            return Handled(conversation_id=conversation_id, state=state), False
         if not waiting:
-            return Handled(conversation_id=conversation_id, state=state)
+            return Handled(conversation_id=conversation_id, state=state), False
         processed = True
         try:
             texts = await self._ask(conversation, variant.value, message.text)
         except BrainUnavailable as exc:
+            if late:
+                raise
             log.warning("conversation %s waits for Rasa: %s", conversation_id, exc)
             texts = [self._responses.render("utter_holding", variant)]
             processed = False
         channel = Channel(conversation.channel)
+        delivered = channel is Channel.WEB and not late
         state, replies = await conversations.answer(
             self._engine,
             conversation,
@@ -118,11 +130,11 @@ class ConversationRouter:
             variant,
             processed=processed,
             reply_to=_thread_under(channel, message),
-            delivered=channel is Channel.WEB,
+            delivered=delivered,
         )
-        if replies and channel is not Channel.WEB:
+        if replies and not delivered:
             self._wake(channel)
-        return Handled(conversation_id=conversation_id, state=state, replies=replies)
+        return Handled(conversation_id=conversation_id, state=state, replies=replies), processed
 
     async def answer_unanswered(self) -> int:
         """Answer messages that arrived while Rasa was down; returns how many were answered.
@@ -131,29 +143,14 @@ class ConversationRouter:
         """
         answered = 0
         for message in await conversations.unanswered(self._engine):
+            conversation = await conversations.get(self._engine, message.conversation_id)
+            if conversation is None:
+                continue
+            variant = Variant(message.context or Variant.DEFAULT.value)
             async with self._locks.hold(message.conversation_id):
-                # The list is a snapshot: a live handle() (here or in another worker) may
-                # have answered the message, or an agent taken the conversation, since.
-                if not await conversations.is_unanswered(self._engine, message.id or 0):
-                    continue
-                conversation = await conversations.get(self._engine, message.conversation_id)
-                if conversation is None:
-                    continue
                 try:
-                    texts = await self._ask(
-                        conversation, message.context or Variant.DEFAULT.value, message.text
-                    )
+                    _handled, did = await self._answer(conversation, message, variant, late=True)
                 except BrainUnavailable:
                     break
-                channel = Channel(conversation.channel)
-                await conversations.answer(
-                    self._engine,
-                    conversation,
-                    message.id or 0,
-                    texts,
-                    Variant(message.context or Variant.DEFAULT.value),
-                    reply_to=_thread_under(channel, message),
-                )
-                self._wake(channel)
-                answered += 1
+            answered += did
         return answered

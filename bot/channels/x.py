@@ -223,7 +223,6 @@ class XChannel:
             self._account = Account(id=str(data["id"]), username=str(data["username"]))
         return self._account
 
-    @property
     def health(self) -> str:
         """``ok``, or what the polling loops are failing with (for ``GET /healthz``)."""
         if not self._problems:

@@ -153,13 +153,8 @@ async def background_ctx(app: web.Application) -> AsyncIterator[None]:
     """Keep texts fresh, answer what waited for Rasa, and tell subscribers about fixes."""
     settings = app[settings_key]
     router = app[router_key]
-    brain = app[brain_key]
     responses = app[responses_key]
     wakes = app[wakes_key]
-
-    async def replay() -> None:
-        if await brain.healthy():
-            await router.answer_unanswered()
 
     async def notify() -> None:
         for channel in await subscriptions.notify_resolved(
@@ -168,7 +163,9 @@ async def background_ctx(app: web.Application) -> AsyncIterator[None]:
             wakes[channel].set()
 
     tasks = [
-        asyncio.create_task(_every(BACKGROUND_SECONDS, replay, "replay"), name="replay"),
+        asyncio.create_task(
+            _every(BACKGROUND_SECONDS, router.answer_unanswered, "replay"), name="replay"
+        ),
         asyncio.create_task(_every(BACKGROUND_SECONDS, notify, "notify"), name="notify"),
     ]
     yield

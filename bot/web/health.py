@@ -19,12 +19,10 @@ async def healthz(request: web.Request) -> web.Response:
         database = "down"
     rasa = "ok" if await request.app[brain_key].healthy() else "down"
     channels = {"web": "ok"}
-    telegram = request.app.get(telegram_key)
-    if telegram is not None:
-        channels["telegram"] = telegram.health()
-    x = request.app.get(x_key)
-    if x is not None:
-        channels["x"] = x.health
+    for name, key in (("telegram", telegram_key), ("x", x_key)):
+        channel = request.app.get(key)
+        if channel is not None:
+            channels[name] = channel.health()
     status = "ok" if database == rasa == "ok" else "degraded"
     return web.json_response(
         {"status": status, "db": database, "rasa": rasa, "channels": channels}
