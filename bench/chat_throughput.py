@@ -22,7 +22,6 @@ import argparse
 import asyncio
 import os
 import platform
-import socket
 import sys
 import tempfile
 import time
@@ -32,8 +31,11 @@ from pathlib import Path
 
 import aiohttp
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
 from bot.rasa_process import RasaProcess, train
 from bot.settings import Settings
+from tests.scratch import free_port
 
 CONVERSATION = [
     "hi",
@@ -42,12 +44,6 @@ CONVERSATION = [
     "any outage in leeds",
     "thanks",
 ]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 async def wait_for_app(session: aiohttp.ClientSession, url: str) -> None:

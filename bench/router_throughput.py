@@ -17,15 +17,17 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import sys
 import tempfile
 import time
 from pathlib import Path
 
-import asyncpg
 from sqlalchemy import func
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bot.db import create_engine, migrate
 from bot.locks import LocalLocks
@@ -35,8 +37,8 @@ from bot.outbox import Outbox
 from bot.responses import ResponseStore
 from bot.router import ConversationRouter
 from bot.settings import Settings
+from tests.scratch import recreate_database
 
-PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 PG_DB = "outage_bot_bench_router"
 
 
@@ -134,16 +136,6 @@ async def bench(url: str, label: str, messages: int, customers: int, levels: lis
         await engine.dispose()
 
 
-async def recreate_pg(drop_only: bool = False) -> None:
-    admin = await asyncpg.connect(PG_ADMIN)
-    try:
-        await admin.execute(f"DROP DATABASE IF EXISTS {PG_DB} WITH (FORCE)")
-        if not drop_only:
-            await admin.execute(f"CREATE DATABASE {PG_DB}")
-    finally:
-        await admin.close()
-
-
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--messages", type=int, default=500)
@@ -158,12 +150,12 @@ async def main() -> None:
                 url = f"sqlite:///{Path(folder) / 'bench.db'}"
                 await bench(url, "SQLite", args.messages, args.customers, levels)
         elif db == "postgresql":
-            await recreate_pg()
+            await recreate_database(PG_DB)
             try:
                 url = f"postgresql://postgres@127.0.0.1:5432/{PG_DB}"
                 await bench(url, "PostgreSQL", args.messages, args.customers, levels)
             finally:
-                await recreate_pg(drop_only=True)
+                await recreate_database(PG_DB, drop_only=True)
         else:
             raise SystemExit(f"unknown --db {db} (sqlite or postgresql)")
 

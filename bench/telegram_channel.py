@@ -32,9 +32,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from sqlalchemy import func, text
+from sqlalchemy import func
 from sqlalchemy.ext.asyncio import AsyncEngine
-from sqlmodel import SQLModel, select
+from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 from telegram.ext import AIORateLimiter
 
@@ -50,6 +50,7 @@ from bot.responses import ResponseStore
 from bot.router import ConversationRouter
 from bot.settings import ROOT, Secret, Settings
 from tests.fakes.telegram_api import FakeTelegram
+from tests.scratch import empty_tables
 
 
 class InstantBrain:
@@ -65,17 +66,11 @@ async def count(engine: AsyncEngine, direction: str, state: str | None = None) -
         return int((await session.exec(query)).one())
 
 
-async def empty(engine: AsyncEngine) -> None:
-    async with engine.begin() as conn:
-        for table in reversed(SQLModel.metadata.sorted_tables):
-            await conn.execute(text(f'DELETE FROM "{table.name}"'))
-
-
 async def run_case(
     url: str, name: str, limiter: AIORateLimiter, messages: int, chats: int, concurrency: int
 ) -> tuple[float, float]:
     engine = create_engine(url)
-    await empty(engine)
+    await empty_tables(engine)
     fake = FakeTelegram()
     await fake.start()
     try:

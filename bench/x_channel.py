@@ -31,9 +31,8 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-from sqlalchemy import func, text
-from sqlalchemy.ext.asyncio import AsyncEngine
-from sqlmodel import SQLModel, select
+from sqlalchemy import func
+from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -48,6 +47,7 @@ from bot.responses import ResponseStore
 from bot.router import ConversationRouter
 from bot.settings import ROOT, Secret, Settings
 from tests.fakes.x_api import FakeXApi
+from tests.scratch import empty_tables
 
 SHORT = "Sorry, there's a broadband fault in Manchester (0161). We expect it fixed by 17:30."
 LONG = " ".join([SHORT] * 8)  # about 690 characters: a 3-tweet thread
@@ -61,17 +61,11 @@ class InstantBrain:
         return [self.answer]
 
 
-async def empty(engine: AsyncEngine) -> None:
-    async with engine.begin() as conn:
-        for table in reversed(SQLModel.metadata.sorted_tables):
-            await conn.execute(text(f'DELETE FROM "{table.name}"'))
-
-
 async def run_case(
     database_url: str, kind: str, messages: int, customers: int, poll: float
 ) -> tuple[float, int]:
     engine = create_engine(database_url)
-    await empty(engine)
+    await empty_tables(engine)
     fake = FakeXApi()
     await fake.start()
     try:

@@ -11,30 +11,14 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-import asyncpg
 import pytest
 from aiohttp import web
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
-from sqlmodel import SQLModel
 
 from bot.db import create_engine, migrate_sync
 from bot.settings import Settings
 from bot.web.app import create_app
-
-POSTGRES_ADMIN = os.environ.get(
-    "TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
-)
-
-
-async def _recreate_pg(name: str, drop_only: bool = False) -> None:
-    conn = await asyncpg.connect(POSTGRES_ADMIN)
-    try:
-        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        if not drop_only:
-            await conn.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await conn.close()
+from tests.scratch import POSTGRES_ADMIN, empty_tables, free_port, recreate_database
 
 
 @pytest.fixture(scope="session", params=["sqlite", "postgres"])
@@ -49,12 +33,12 @@ def database_url(
         yield url
         return
     name = f"outage_bot_test_{os.getpid()}"
-    asyncio.run(_recreate_pg(name))
+    asyncio.run(recreate_database(name))
     base = POSTGRES_ADMIN.rsplit("/", 1)[0]
     url = f"{base}/{name}"
     migrate_sync(url)
     yield url
-    asyncio.run(_recreate_pg(name, drop_only=True))
+    asyncio.run(recreate_database(name, drop_only=True))
 
 
 @pytest.fixture
@@ -62,19 +46,8 @@ async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
     """An engine on the session's database, emptied after each test."""
     engine = create_engine(database_url)
     yield engine
-    async with engine.begin() as conn:
-        for table in reversed(SQLModel.metadata.sorted_tables):
-            await conn.execute(text(f'DELETE FROM "{table.name}"'))
+    await empty_tables(engine)
     await engine.dispose()
-
-
-def free_port() -> int:
-    """A TCP port nobody listens on right now, on loopback."""
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture(scope="session")

@@ -1,0 +1,40 @@
+"""Throw-away databases and loopback ports, shared by the tests and the bench scripts."""
+
+from __future__ import annotations
+
+import os
+import socket
+
+import asyncpg
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlmodel import SQLModel
+
+POSTGRES_ADMIN = os.environ.get(
+    "TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on right now, on loopback."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+async def recreate_database(name: str, *, drop_only: bool = False) -> None:
+    """Drop the local PostgreSQL database ``name`` and, unless ``drop_only``, make it anew."""
+    conn = await asyncpg.connect(POSTGRES_ADMIN)
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        if not drop_only:
+            await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+
+
+async def empty_tables(engine: AsyncEngine) -> None:
+    """Delete every row, children first, keeping the schema."""
+    async with engine.begin() as conn:
+        for table in reversed(SQLModel.metadata.sorted_tables):
+            await conn.execute(text(f'DELETE FROM "{table.name}"'))
