@@ -180,6 +180,7 @@ class PlaceNames(Generic[T]):
     """
 
     __slots__ = (
+        "_common_deletes",
         "_common_words",
         "_deletes",
         "_exact",
@@ -211,6 +212,12 @@ class PlaceNames(Generic[T]):
         self._longest = max((key.count(" ") + 1 for key in names), default=1)
         self._first_words = frozenset(key.split()[0] for key in names if key.count(" ") == 1)
         self._multi_first = frozenset(key.split()[0] for key in names if " " in key)
+        self._common_deletes: dict[str, list[str]] = {}
+        for word in common_words:
+            if word in self._exact:
+                continue  # "london" is listed so it is never "corrected"; "londn" is London
+            for variant in _deletions(word, 1):
+                self._common_deletes.setdefault(variant, []).append(word)
         self._deletes: dict[str, list[str]] = {}
         for key in names:
             if key in self._place_words or key.count(" ") > 1:
@@ -260,9 +267,13 @@ class PlaceNames(Generic[T]):
                 continue
             phrases.append(key)
         phrases = list(dict.fromkeys(phrases))[:_MAX_TYPO_PHRASES]
-        matches = self._typo_matches(phrases, 1)
-        if not matches:  # most typos are one edit: look two edits away only if need be
-            matches = self._typo_matches(phrases, 2)
+        matches = self._closest_matches(phrases)
+        if matches:
+            # Checked only now, since it is rare: "wrking" is "working" before it is
+            # Woking, and "internets" is not Inverness.
+            plain = [phrase for phrase in phrases if not self._misspelt_common(phrase)]
+            if len(plain) < len(phrases):
+                matches = self._closest_matches(plain)
         if not matches:
             return None
         best = min(matches)
@@ -270,6 +281,18 @@ class PlaceNames(Generic[T]):
         if len(values) > 1:
             return None  # two different towns are equally close: do not guess
         return best[2], self._exact[best[2]]
+
+    def _closest_matches(self, phrases: list[str]) -> list[tuple[int, int, str]]:
+        """Names one edit away; two edits only if none is (most typos are one edit)."""
+        return self._typo_matches(phrases, 1) or self._typo_matches(phrases, 2)
+
+    def _misspelt_common(self, phrase: str) -> bool:
+        """Whether ``phrase`` is one edit from an ordinary word, and so more likely that."""
+        return any(
+            _within_one(phrase, word)
+            for variant in _deletions(phrase, 1)
+            for word in self._common_deletes.get(variant, ())
+        )
 
     def _typo_matches(self, phrases: list[str], edits: int) -> list[tuple[int, int, str]]:
         """Return ``(distance, -extra words, name)`` for names exactly ``edits`` away or less.

@@ -57,9 +57,11 @@ def _names() -> PlaceNames[str]:
             "newcastle": "0191",
             "malton": "01653",
             "walton": "01932",
+            "woking": "01483",
+            "london": "020",
         },
         place_words=["reading"],
-        common_words=["leads"],
+        common_words=["leads", "working", "london"],
         blocked=["stratford"],
     )
 
@@ -78,6 +80,9 @@ def _names() -> PlaceNames[str]:
         ("leads", None),
         ("stratford", None),
         ("alton", None),  # one edit from Malton and from Walton: no guess
+        ("broadband not wrking", None),  # one edit from Woking, but also from "working"
+        ("no broadband in wokingg", "01483"),
+        ("londn", "020"),  # a listed word that is itself a place is still corrected to it
         ("", None),
     ],
 )
