@@ -31,11 +31,13 @@ $(VENV)/.installed: pyproject.toml
 
 install-rasa: $(RASA_VENV)/.installed
 
-$(RASA_VENV)/.installed: intents/requirements-rasa.txt
+$(RASA_VENV)/.installed: intents/requirements-rasa.txt pyproject.toml
 	@echo "==> installing Rasa 3.6.21 into $(RASA_VENV) (2.5 GB, a few minutes on a fresh machine)"
 	test -x $(RASA_VENV)/bin/python || $(PY) -m venv $(RASA_VENV)
 	$(RASA_VENV)/bin/pip install $(PIP_QUIET) --progress-bar off -r intents/requirements-rasa.txt $(FILTER)
 	$(RASA_VENV)/bin/pip install $(PIP_QUIET) --no-deps --ignore-requires-python rasa==3.6.21 rasa-sdk==3.6.2 $(FILTER)
+	@# Our package without its dependencies: Rasa's NLU imports bot.locations (intents/location_entities.py).
+	$(RASA_VENV)/bin/pip install $(PIP_QUIET) --no-deps -e . $(FILTER)
 	$(RASA_VENV)/bin/rasa --version
 	touch $@
 
@@ -43,8 +45,8 @@ train: install install-rasa
 	$(VENV)/bin/outage-bot train
 
 lint:
-	$(VENV)/bin/ruff check bot tests bench
-	$(VENV)/bin/ruff format --check bot tests bench
+	$(VENV)/bin/ruff check bot tests bench intents
+	$(VENV)/bin/ruff format --check bot tests bench intents
 
 typecheck:
 	$(VENV)/bin/mypy bot

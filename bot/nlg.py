@@ -1,9 +1,10 @@
 """Rasa's natural-language generation, answered from the comms-edited templates.
 
-Rasa asks for a response by name (``utter_outage``) with the values an action passed;
-we pick the variant for the customer's channel from the message metadata the router
-sent (Rasa's own ``channel.name`` is always "collector" through the REST channel) and
-fill in the slots Rasa knows, so a comms edit shows up in the very next reply.
+Rasa asks for a response by name (``utter_greet``); we pick the variant for the
+customer's channel from the message metadata the router sent (Rasa's own
+``channel.name`` is always "collector" through the REST channel) and fill in the slots
+Rasa knows, so a comms edit shows up in the very next reply. Our custom actions render
+the same way without the round trip (:func:`render`), since they run in this process.
 """
 
 from __future__ import annotations
@@ -45,6 +46,14 @@ def values_of(payload: Mapping[str, Any]) -> dict[str, str]:
     return values
 
 
+def render(
+    responses: Renderer, key: str, tracker: Mapping[str, Any], arguments: Mapping[str, Any]
+) -> str:
+    """Render ``key`` for the tracker's latest message, as the NLG endpoint would."""
+    values = values_of({"tracker": tracker, "arguments": arguments})
+    return responses.render(key, variant_of(tracker), values)
+
+
 def generate(payload: Mapping[str, Any], responses: Renderer) -> dict[str, str]:
     """Answer one NLG request with ``{"text": ...}``.
 
@@ -55,4 +64,4 @@ def generate(payload: Mapping[str, Any], responses: Renderer) -> dict[str, str]:
     if not isinstance(key, str) or not key:
         raise ValueError("the request names no response")
     tracker = payload.get("tracker") or {}
-    return {"text": responses.render(key, variant_of(tracker), values_of(payload))}
+    return {"text": render(responses, key, tracker, payload.get("arguments") or {})}

@@ -10,7 +10,7 @@ from rasa_sdk.executor import ActionExecutor
 
 from bot.actions.context import ActionDeps
 from bot.actions.handoff import ActionEscalate, ActionFallback
-from bot.actions.location import ActionAskAreaCode, ActionLocate
+from bot.actions.location import ActionAskAreaCode
 from bot.actions.outage import ActionCheckOutage, ActionSubscribe
 
 __all__ = ["ActionDeps", "build_executor"]
@@ -20,7 +20,6 @@ def build_executor(deps: ActionDeps) -> ActionExecutor:
     """Return an executor that knows every action of ours, bound to ``deps``."""
     executor = ActionExecutor()
     for action in (
-        ActionLocate(deps),
         ActionAskAreaCode(deps),
         ActionCheckOutage(deps),
         ActionSubscribe(deps),

@@ -8,7 +8,6 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from bot.actions.context import (
-    ActionDeps,
     DepsAction,
     consecutive_fallbacks,
     conversation_id,
@@ -19,17 +18,21 @@ from bot.escalation import REASON_FOR_INTENT, escalate
 FAILURES_BEFORE_HANDOFF = 2
 
 
-async def _hand_off(
-    deps: ActionDeps, dispatcher: CollectingDispatcher, tracker: Tracker, reason: str
-) -> None:
-    conversation = await conversation_id(deps.engine, tracker)
-    if conversation is not None:
-        await escalate(deps.engine, conversation, reason)
-    key = "utter_handoff_vulnerable" if reason == "vulnerable" else "utter_handoff"
-    dispatcher.utter_message(response=key)
+class HandOffAction(DepsAction):
+    """An action that may pass the conversation to a person."""
+
+    async def hand_off(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, reason: str
+    ) -> None:
+        """Escalate the conversation and tell the customer a person will reply."""
+        conversation = await conversation_id(self._deps.engine, tracker)
+        if conversation is not None:
+            await escalate(self._deps.engine, conversation, reason)
+        key = "utter_handoff_vulnerable" if reason == "vulnerable" else "utter_handoff"
+        self.say(dispatcher, tracker, key)
 
 
-class ActionEscalate(DepsAction):
+class ActionEscalate(HandOffAction):
     """Queue the conversation for an agent, with the reason read from the intent."""
 
     def name(self) -> str:
@@ -41,11 +44,11 @@ class ActionEscalate(DepsAction):
     ) -> list[EventType]:
         """Escalate; the router stops sending the conversation to Rasa from now on."""
         reason = REASON_FOR_INTENT.get(latest_intent(tracker), "request_human")
-        await _hand_off(self._deps, dispatcher, tracker, reason)
+        await self.hand_off(dispatcher, tracker, reason)
         return []
 
 
-class ActionFallback(DepsAction):
+class ActionFallback(HandOffAction):
     """Ask the customer to rephrase once; hand over when the bot fails again."""
 
     def name(self) -> str:
@@ -57,7 +60,7 @@ class ActionFallback(DepsAction):
     ) -> list[EventType]:
         """Count the misunderstandings in a row from the tracker, not from our own state."""
         if consecutive_fallbacks(tracker) >= FAILURES_BEFORE_HANDOFF:
-            await _hand_off(self._deps, dispatcher, tracker, "bot_failed")
+            await self.hand_off(dispatcher, tracker, "bot_failed")
         else:
-            dispatcher.utter_message(response="utter_rephrase")
+            self.say(dispatcher, tracker, "utter_rephrase")
         return []

@@ -25,7 +25,7 @@ class ActionCheckOutage(DepsAction):
         """Look the customer's area code up and answer for the newest matching incident."""
         area_code = tracker.get_slot("area_code")
         if not area_code:
-            dispatcher.utter_message(response="utter_location_not_found")
+            self.say(dispatcher, tracker, "utter_location_not_found")
             return []
         place = tracker.get_slot("place") or self._deps.locator.place_for(area_code) or area_code
         now = self._deps.now()
@@ -41,8 +41,8 @@ class ActionCheckOutage(DepsAction):
                 key = "utter_eta"
             else:
                 key = "utter_outage"
-            dispatcher.utter_message(response=key, **values)
-            dispatcher.utter_message(response="utter_offer_notify", **values)
+            self.say(dispatcher, tracker, key, **values)
+            self.say(dispatcher, tracker, "utter_offer_notify", **values)
             return [
                 SlotSet("incident_reference", incident.reference),
                 SlotSet("notify_offered", True),
@@ -52,9 +52,9 @@ class ActionCheckOutage(DepsAction):
             values = placeholder_values(
                 resolved[0].incident, area_code=area_code, place=place, now=now, tz=self._deps.tz
             )
-            dispatcher.utter_message(response="utter_resolved", **values)
+            self.say(dispatcher, tracker, "utter_resolved", **values)
         else:
-            dispatcher.utter_message(response="utter_no_outage", area_code=area_code, place=place)
+            self.say(dispatcher, tracker, "utter_no_outage", area_code=area_code, place=place)
         return [SlotSet("incident_reference", None), SlotSet("notify_offered", False)]
 
 
@@ -73,8 +73,10 @@ class ActionSubscribe(DepsAction):
         conversation = await conversation_id(self._deps.engine, tracker)
         active = await self._deps.active_for(area_code) if area_code else []
         if not active or conversation is None:
-            dispatcher.utter_message(
-                response="utter_nothing_to_notify",
+            self.say(
+                dispatcher,
+                tracker,
+                "utter_nothing_to_notify",
                 area_code=area_code or "",
                 place=tracker.get_slot("place") or area_code or "",
             )
@@ -83,8 +85,10 @@ class ActionSubscribe(DepsAction):
         await subscriptions.subscribe(
             self._deps.engine, conversation, incident.id or 0, str(area_code)
         )
-        dispatcher.utter_message(
-            response="utter_subscribed",
+        self.say(
+            dispatcher,
+            tracker,
+            "utter_subscribed",
             area_code=area_code,
             place=tracker.get_slot("place") or area_code,
             reference=incident.reference,

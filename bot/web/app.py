@@ -121,7 +121,11 @@ async def router_ctx(app: web.Application) -> AsyncIterator[None]:
         locks = RedisLocks(redis)
     app[executor_key] = build_executor(
         ActionDeps(
-            engine=engine, locator=app[locator_key], incidents=app[incidents_key], tz=settings.tz
+            engine=engine,
+            locator=app[locator_key],
+            incidents=app[incidents_key],
+            tz=settings.tz,
+            responses=app[responses_key],
         )
     )
     app[router_key] = ConversationRouter(
