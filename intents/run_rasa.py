@@ -1,10 +1,21 @@
-"""Start Rasa 3.6 (from .venv-rasa) with a speed fix and an evaluation fix.
+"""Start Rasa 3.6 (from .venv-rasa) with speed fixes and an evaluation fix.
 
-Speed: Rasa checks every action-server and NLG-endpoint reply with
-``jsonschema.validate``, which re-validates the (large) schema itself on every call:
-about 30 ms each on our 2-core machines, which capped the REST channel at roughly 15
-messages/s. Validating with a validator built once per schema gives the same result in
-under 1 ms.
+Each fix replaces a Rasa internal with one that gives the same result for less work;
+measured with ``bench/chat_throughput.py`` (numbers in README, "Performance"):
+
+- JSON-schema validators cached: Rasa checks every action-server and NLG-endpoint reply
+  with ``jsonschema.validate``, which re-validates the (large) schema itself on every
+  call: about 30 ms each on our 2-core machines, which capped the REST channel at
+  roughly 15 messages/s. A validator built once per schema gives the same answer in
+  under 1 ms.
+- The model graph run in order, without dask: Rasa hands each parse and each
+  prediction to dask's synchronous scheduler, whose task ordering and bookkeeping
+  cost about as much as the sparse NLU pipeline itself. Our graphs are small chains
+  run on one thread anyway, so a memoised depth-first walk computes the same nodes
+  once each with the same inputs.
+- Event and Slot subclasses listed once: Rasa walks the class tree again for every
+  event it deserialises (every event of a conversation, on every message). Every such
+  class is defined by the time the server answers (we define none of our own).
 
 Evaluation: ``rasa test nlu`` leaves the entities of rule-based extractors (Duckling,
 spaCy) out of its scores, since training data never annotates them. Our
@@ -18,6 +29,7 @@ Usage (same arguments as the ``rasa`` command)::
 
 from __future__ import annotations
 
+import functools
 import json
 import sys
 from typing import Any
@@ -43,11 +55,52 @@ def _cached_validate(
         raise error
 
 
+def _run_in_order(
+    self: Any, inputs: dict[str, Any] | None = None, targets: list[str] | None = None
+) -> dict[str, Any]:
+    """Drop-in for ``DaskGraphRunner.run``: the same graph, walked depth first.
+
+    A task is ``(GraphNode, *names of the nodes it needs)``; an input is a plain
+    ``(name, value)`` tuple, which is its own result, as dask treats it.
+    """
+    from rasa.engine.exceptions import GraphRunError
+
+    run_targets = targets or self._graph_schema.target_names
+    schemas = self.__dict__.setdefault("_minimal_schemas", {})
+    key = tuple(run_targets)
+    if key not in schemas:  # the model graph never changes: prune it once per target list
+        schemas[key] = self._graph_schema.minimal_graph_schema(run_targets)
+    graph = self._build_dask_graph(schemas[key])
+    if inputs:
+        self._add_inputs_to_graph(inputs, graph)
+    results: dict[str, Any] = {}
+
+    def compute(name: str) -> Any:
+        if name not in results:
+            task = graph[name]
+            if callable(task[0]):
+                results[name] = task[0](*(compute(need) for need in task[1:]))
+            else:
+                results[name] = task
+        return results[name]
+
+    try:
+        return dict(compute(target) for target in run_targets)
+    except RuntimeError as error:
+        raise GraphRunError("Error running runner.") from error
+
+
 def main() -> None:
-    """Patch jsonschema and the evaluation, then hand over to Rasa's own command line."""
+    """Apply the fixes above, then hand over to Rasa's own command line."""
     jsonschema.validate = _cached_validate
+    import rasa.shared.utils.common
+    from rasa.engine.runner.dask import DaskGraphRunner
     from rasa.shared.nlu.constants import PRETRAINED_EXTRACTORS
 
+    DaskGraphRunner.run = _run_in_order  # type: ignore[method-assign]
+    common = rasa.shared.utils.common
+    # Its recursion looks the name up in its module, so the cache serves that too.
+    common.all_subclasses = functools.lru_cache(maxsize=None)(common.all_subclasses)
     PRETRAINED_EXTRACTORS.add("LocationEntities")
     from rasa.__main__ import main as rasa_main
 
