@@ -3,11 +3,18 @@
 We speak to Rasa's REST channel with the conversation id as the sender, so Rasa's tracker
 (and lock store) is per conversation, and pass the reply variant as message metadata so
 the NLG endpoint can choose each sentence's channel variant.
+
+With several Rasa servers each conversation always goes to the same one, chosen from
+its id by a hash every worker computes alike: each server keeps the trackers of its own
+conversations in memory, so none needs a shared tracker store.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import zlib
+from collections.abc import Sequence
 from typing import Any
 
 import aiohttp
@@ -19,12 +26,21 @@ class BrainUnavailable(Exception):
     """Rasa did not answer; the message stays unanswered and is retried later."""
 
 
-class RasaBrain:
-    """A client of one Rasa server's REST channel and health endpoint."""
+def server_for(sender: str, servers: Sequence[str]) -> str:
+    """The Rasa server that holds ``sender``'s conversation (stable across processes)."""
+    return servers[zlib.crc32(sender.encode()) % len(servers)]
 
-    def __init__(self, session: aiohttp.ClientSession, base_url: str, timeout: float = 30.0):
+
+class RasaBrain:
+    """A client of Rasa servers' REST channel and health endpoint."""
+
+    def __init__(
+        self, session: aiohttp.ClientSession, base_urls: Sequence[str], timeout: float = 30.0
+    ):
+        if not base_urls:
+            raise ValueError("at least one Rasa server is needed")
         self._session = session
-        self.base_url = base_url.rstrip("/")
+        self.base_urls = tuple(url.rstrip("/") for url in base_urls)
         self._timeout = aiohttp.ClientTimeout(total=timeout)
 
     async def respond(self, sender: str, text: str, metadata: dict[str, Any]) -> list[str]:
@@ -36,7 +52,9 @@ class RasaBrain:
         payload = {"sender": sender, "message": text, "metadata": metadata}
         try:
             async with self._session.post(
-                f"{self.base_url}/webhooks/rest/webhook", json=payload, timeout=self._timeout
+                f"{server_for(sender, self.base_urls)}/webhooks/rest/webhook",
+                json=payload,
+                timeout=self._timeout,
             ) as response:
                 if response.status != 200:
                     raise BrainUnavailable(f"Rasa answered HTTP {response.status}")
@@ -48,10 +66,13 @@ class RasaBrain:
         return [str(item["text"]) for item in body if isinstance(item, dict) and item.get("text")]
 
     async def healthy(self) -> bool:
-        """Whether Rasa is up with a model loaded."""
+        """Whether every Rasa server is up with a model loaded."""
+        return all(await asyncio.gather(*(self._healthy(url) for url in self.base_urls)))
+
+    async def _healthy(self, base_url: str) -> bool:
         try:
             async with self._session.get(
-                f"{self.base_url}/status", timeout=aiohttp.ClientTimeout(total=3)
+                f"{base_url}/status", timeout=aiohttp.ClientTimeout(total=3)
             ) as response:
                 if response.status != 200:
                     return False

@@ -135,10 +135,12 @@ class RasaProcess:
     Attributes:
         settings: where the model, the var directory and Rasa's port are.
         app_url: our app's base URL, where Rasa calls actions and NLG.
+        index: which of several children this is; it listens on Rasa's port + index.
     """
 
     settings: Settings
     app_url: str
+    index: int = 0
     _process: asyncio.subprocess.Process | None = None
     _watcher: asyncio.Task[None] | None = None
     restarts: int = 0
@@ -146,7 +148,13 @@ class RasaProcess:
     @property
     def url(self) -> str:
         """The base URL Rasa answers on."""
-        return f"http://127.0.0.1:{self.settings.rasa_port}"
+        return f"http://127.0.0.1:{self.settings.rasa_port + self.index}"
+
+    @property
+    def log_file(self) -> Path:
+        """Where this child's output goes (``var/rasa.log``, then ``rasa-1.log``, ...)."""
+        suffix = f"-{self.index}" if self.index else ""
+        return self.settings.var_dir / f"rasa{suffix}.log"
 
     async def start(self) -> None:
         """Start Rasa and keep it running; returns at once (use :meth:`wait_ready`).
@@ -165,8 +173,7 @@ class RasaProcess:
         self._watcher = asyncio.create_task(self._watch(endpoints))
 
     async def _spawn(self, endpoints: Path) -> None:
-        log_file = self.settings.var_dir / "rasa.log"
-        with log_file.open("ab") as out:
+        with self.log_file.open("ab") as out:
             self._process = await asyncio.create_subprocess_exec(
                 str(RASA_BIN.with_name("python")),
                 str(self.settings.intents_dir / LAUNCHER),
@@ -175,7 +182,7 @@ class RasaProcess:
                 "--interface",
                 "127.0.0.1",
                 "--port",
-                str(self.settings.rasa_port),
+                str(self.settings.rasa_port + self.index),
                 "--model",
                 str(model_path(self.settings.intents_dir)),
                 "--endpoints",
@@ -187,7 +194,9 @@ class RasaProcess:
                 stderr=subprocess.STDOUT,
                 env={**os.environ, "PYTHONUNBUFFERED": "1", "RASA_TELEMETRY_ENABLED": "false"},
             )
-        log.info("started Rasa (pid %s) on %s; log in %s", self._process.pid, self.url, log_file)
+        log.info(
+            "started Rasa (pid %s) on %s; log in %s", self._process.pid, self.url, self.log_file
+        )
 
     async def _watch(self, endpoints: Path) -> None:
         delay = 1.0
@@ -213,7 +222,7 @@ class RasaProcess:
                     if response.status == 200 and (await response.json()).get("model_file"):
                         return
             await asyncio.sleep(0.5)
-        raise RasaError(f"Rasa did not start within {within:.0f} s; see var/rasa.log")
+        raise RasaError(f"Rasa did not start within {within:.0f} s; see {self.log_file}")
 
     async def stop(self) -> None:
         """Stop watching and terminate Rasa (killing it if it does not stop in 10 s)."""
@@ -230,3 +239,24 @@ class RasaProcess:
         except TimeoutError:
             process.kill()
             await process.wait()
+
+
+async def start_children(settings: Settings, app_url: str) -> list[RasaProcess]:
+    """Start ``settings.rasa_processes`` supervised Rasa children on consecutive ports.
+
+    Raises:
+        RasaError: Rasa is not installed or there is no trained model.
+    """
+    children = [RasaProcess(settings, app_url, index) for index in range(settings.rasa_processes)]
+    try:
+        for child in children:
+            await child.start()
+    except BaseException:
+        await stop_children(children)
+        raise
+    return children
+
+
+async def stop_children(children: list[RasaProcess]) -> None:
+    """Stop every child, together."""
+    await asyncio.gather(*(child.stop() for child in children))

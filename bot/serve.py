@@ -21,7 +21,7 @@ from sqlalchemy.engine import make_url
 
 from bot.cli import UsageError
 from bot.db import create_engine, migrate
-from bot.rasa_process import RasaError, RasaProcess, train
+from bot.rasa_process import RasaError, RasaProcess, start_children, stop_children, train
 from bot.settings import Settings
 from bot.users import add_user, has_users
 from bot.web.app import create_app
@@ -107,12 +107,11 @@ def serve(settings: Settings, *, demo: bool, workers: int) -> None:
 
 
 async def _supervise_workers(settings: Settings, *, demo: bool, workers: int) -> None:
-    process: RasaProcess | None = None
+    rasa: list[RasaProcess] = []
     environ = dict(os.environ)
     if not settings.rasa_url:
-        process = RasaProcess(settings, app_url=f"http://{settings.host}:{settings.port}")
-        await process.start()
-        environ["RASA_URL"] = process.url
+        rasa = await start_children(settings, f"http://{settings.host}:{settings.port}")
+        environ["RASA_URL"] = ",".join(child.url for child in rasa)
     children = [
         await asyncio.create_subprocess_exec(
             sys.executable,
@@ -132,8 +131,7 @@ async def _supervise_workers(settings: Settings, *, demo: bool, workers: int) ->
     for child in children:
         child.terminate()
     await asyncio.gather(*(child.wait() for child in children))
-    if process is not None:
-        await process.stop()
+    await stop_children(rasa)
 
 
 def run_worker(settings: Settings, *, demo: bool, primary: bool) -> None:

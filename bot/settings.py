@@ -50,6 +50,17 @@ class Secret:
         return hash(self._value)
 
 
+def default_rasa_processes() -> int:
+    """One Rasa child per core, up to four.
+
+    Rasa answers one message at a time per process (its NLU and policies are plain
+    Python), so a second process on a second core nearly doubles what it can take;
+    beyond four, memory (about 0.5 GB each) buys little. Conversations stick to one
+    process, which keeps its tracker in memory (bot.brain).
+    """
+    return max(1, min(4, os.cpu_count() or 1))
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything the service is configured with; see README's configuration table."""
@@ -75,6 +86,14 @@ class Settings:
     intents_dir: Path = ROOT / "intents"
     var_dir: Path = ROOT / "var"
     rasa_port: int = 5005
+    rasa_processes: int = field(default_factory=default_rasa_processes)
+
+    @property
+    def rasa_urls(self) -> tuple[str, ...]:
+        """The Rasa servers in ``RASA_URL`` (one, or several separated by commas)."""
+        if not self.rasa_url:
+            return ()
+        return tuple(url.strip().rstrip("/") for url in self.rasa_url.split(",") if url.strip())
 
     @property
     def x_enabled(self) -> bool:
@@ -154,4 +173,5 @@ class Settings:
             x_poll_seconds=number("X_POLL_SECONDS", defaults.x_poll_seconds, float),
             tz=tz,
             rasa_port=int(number("OUTAGE_BOT_RASA_PORT", defaults.rasa_port, int)),
+            rasa_processes=int(number("OUTAGE_BOT_RASA_PROCESSES", defaults.rasa_processes, int)),
         )

@@ -62,6 +62,24 @@ def test_urls_lose_their_trailing_slash(tmp_path: Path) -> None:
     assert loaded.x_api_url == "http://127.0.0.1:9"
 
 
+def test_rasa_url_may_list_several_servers(tmp_path: Path) -> None:
+    loaded = settings({"RASA_URL": "http://rasa-1:5005/, http://rasa-2:5005,"}, tmp_path)
+
+    assert loaded.rasa_urls == ("http://rasa-1:5005", "http://rasa-2:5005")
+    assert settings({}, tmp_path).rasa_urls == ()
+
+
+def test_one_rasa_child_per_core_up_to_four_unless_told(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for cores, expected in ((None, 1), (1, 1), (2, 2), (16, 4)):
+        monkeypatch.setattr("os.cpu_count", lambda cores=cores: cores)
+        assert settings({}, tmp_path).rasa_processes == expected
+    assert settings({"OUTAGE_BOT_RASA_PROCESSES": "3"}, tmp_path).rasa_processes == 3
+    with pytest.raises(SettingsError, match="OUTAGE_BOT_RASA_PROCESSES"):
+        settings({"OUTAGE_BOT_RASA_PROCESSES": "0"}, tmp_path)
+
+
 def test_numbers_and_time_zone_are_parsed(tmp_path: Path) -> None:
     loaded = settings(
         {

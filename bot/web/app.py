@@ -31,7 +31,6 @@ from bot.keys import (
     incidents_key,
     locator_key,
     outbox_key,
-    rasa_process_key,
     responses_key,
     router_key,
     settings_key,
@@ -43,7 +42,7 @@ from bot.locations import Locator
 from bot.locks import ConversationLocks, LocalLocks, RedisLocks
 from bot.messages import Channel
 from bot.outbox import Outbox
-from bot.rasa_process import RasaProcess
+from bot.rasa_process import RasaProcess, start_children, stop_children
 from bot.responses import ResponseStore
 from bot.router import ConversationRouter
 from bot.settings import Settings
@@ -90,20 +89,17 @@ async def http_ctx(app: web.Application) -> AsyncIterator[None]:
 
 
 async def rasa_ctx(app: web.Application) -> AsyncIterator[None]:
-    """Use the Rasa at ``RASA_URL``, or run our own as a supervised child process."""
+    """Use the Rasa at ``RASA_URL``, or run our own as supervised child processes."""
     settings = app[settings_key]
-    process: RasaProcess | None = None
+    children: list[RasaProcess] = []
     if settings.rasa_url:
-        url = settings.rasa_url
+        urls = settings.rasa_urls
     else:
-        process = RasaProcess(settings, app_url=f"http://{settings.host}:{settings.port}")
-        await process.start()
-        app[rasa_process_key] = process
-        url = process.url
-    app[brain_key] = RasaBrain(app[http_key], url)
+        children = await start_children(settings, f"http://{settings.host}:{settings.port}")
+        urls = tuple(child.url for child in children)
+    app[brain_key] = RasaBrain(app[http_key], urls)
     yield
-    if process is not None:
-        await process.stop()
+    await stop_children(children)
 
 
 async def router_ctx(app: web.Application) -> AsyncIterator[None]:
