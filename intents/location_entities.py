@@ -27,9 +27,11 @@ from rasa.shared.nlu.constants import ENTITIES, TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
+import bot.locations
 from bot.locations import Locator
 
-DATA_DIR = Path(__file__).resolve().parent.parent / "data"
+# Beside the package, wherever it is installed (the repository, or the Rasa image).
+DATA_DIR = Path(bot.locations.__file__).resolve().parent.parent / "data"
 AREA_CODE = "located_area_code"
 PLACE = "located_place"
 
