@@ -46,6 +46,44 @@ CONVERSATION = [
 ]
 
 
+async def start_app(
+    database_url: str, port: int, rasa_url: str, var: Path
+) -> asyncio.subprocess.Process:
+    """``outage-bot serve --demo`` as its own process, logging to ``var``/app.log."""
+    return await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot",
+        "serve",
+        "--demo",
+        env={
+            **os.environ,
+            "DATABASE_URL": database_url,
+            "OUTAGE_BOT_PORT": str(port),
+            "RASA_URL": rasa_url,
+        },
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=(var / "app.log").open("wb"),
+    )
+
+
+async def stop_app(app: asyncio.subprocess.Process) -> None:
+    app.terminate()
+    await app.wait()
+
+
+def client() -> aiohttp.ClientSession:
+    """One client for every simulated customer, with room for the highest concurrency."""
+    return aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=256))
+
+
+def heading(database_url: str, messages: int) -> str:
+    return (
+        f"# {time.strftime('%Y-%m-%d')} {platform.node()} {os.cpu_count()} cores, "
+        f"{database_url.split(':')[0]}, {messages} messages per run"
+    )
+
+
 async def wait_for_app(session: aiohttp.ClientSession, url: str) -> None:
     for _ in range(600):
         try:
@@ -119,30 +157,12 @@ async def main() -> None:
     )
     rasa = RasaProcess(settings, app_url=f"http://127.0.0.1:{app_port}")
     await rasa.start()
-    app = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "bot",
-        "serve",
-        "--demo",
-        env={
-            **os.environ,
-            "DATABASE_URL": settings.database_url,
-            "OUTAGE_BOT_PORT": str(app_port),
-            "RASA_URL": rasa.url,
-        },
-        stdout=asyncio.subprocess.DEVNULL,
-        stderr=(var / "app.log").open("wb"),
-    )
-    connector = aiohttp.TCPConnector(limit=256)
+    app = await start_app(settings.database_url, app_port, rasa.url, var)
     try:
-        async with aiohttp.ClientSession(connector=connector) as session:
+        async with client() as session:
             await rasa.wait_ready(session)
             await wait_for_app(session, f"http://127.0.0.1:{app_port}/healthz")
-            print(
-                f"# {time.strftime('%Y-%m-%d')} {platform.node()} {os.cpu_count()} cores, "
-                f"{settings.database_url.split(':')[0]}, {args.messages} messages per run"
-            )
+            print(heading(settings.database_url, args.messages))
             print("concurrency | path | msg/s | p50 ms | p99 ms")
             await run_path(session, f"http://127.0.0.1:{app_port}/api/chat", False, 50, 4)
             for level in levels:
@@ -156,8 +176,7 @@ async def main() -> None:
                     print(f"{level} | {name} | {rate:.1f} | {p50 * 1000:.0f} | {p99 * 1000:.0f}")
                 print(f"{level} | ratio | {ours[0] / theirs[0]:.2f}x | | ")
     finally:
-        app.terminate()
-        await app.wait()
+        await stop_app(app)
         await rasa.stop()
 
 
