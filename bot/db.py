@@ -16,7 +16,7 @@ from alembic.config import Config
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
-from sqlalchemy.pool import StaticPool
+from sqlalchemy.pool import PoolResetState, StaticPool
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
@@ -61,6 +61,7 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
         else:
             Path(database).parent.mkdir(parents=True, exist_ok=True)
         kwargs.setdefault("connect_args", {"timeout": 30})
+        kwargs.setdefault("pool_reset_on_return", None)  # _sqlite_reset does it
     else:
         kwargs.setdefault("pool_size", 10)
         kwargs.setdefault("max_overflow", 20)
@@ -68,6 +69,7 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
     engine = create_async_engine(parsed, **kwargs)
     if parsed.get_backend_name() == "sqlite":
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        event.listen(engine.sync_engine, "reset", _sqlite_reset)
     return engine
 
 
@@ -77,6 +79,16 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
+
+
+def _sqlite_reset(dbapi_connection: Any, _record: Any, state: PoolResetState) -> None:
+    """Roll back a connection coming back to the pool only if a transaction is open.
+
+    The pool's own reset rolls back every time, even after a commit, and each call costs
+    a round trip to aiosqlite's thread; SQLite says for free whether one is needed.
+    """
+    if state.asyncio_safe and dbapi_connection.driver_connection.in_transaction:
+        dbapi_connection.rollback()
 
 
 def alembic_config(url: str) -> Config:
