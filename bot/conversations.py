@@ -10,14 +10,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import Table, bindparam, case, insert, update
+from sqlalchemy import Table, bindparam, case, exists, insert, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.messages import Channel, Inbound, Outbound, Variant
 from bot.models import Conversation, ConversationState, Message, utcnow
+from bot.outbox import addressed, pick_up
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,54 +29,59 @@ class Received:
     message: Message
 
 
-async def _conversation(session: AsyncSession, inbound: Inbound) -> Conversation:
-    query = select(Conversation).where(
-        Conversation.channel == inbound.channel.value,
-        Conversation.external_user_id == inbound.external_user_id,
+# Core statements on the tables themselves, built once: the ORM's flush and loading
+# machinery, and building the expressions, cost more than these small statements do.
+_CONVERSATION_TABLE: Table = Conversation.__table__  # type: ignore[attr-defined]
+_MESSAGE_TABLE: Table = Message.__table__  # type: ignore[attr-defined]
+_INSERT_MESSAGE = insert(_MESSAGE_TABLE).returning(
+    _MESSAGE_TABLE.c.id, sort_by_parameter_order=True
+)
+_INSERT_CONVERSATION = insert(_CONVERSATION_TABLE).returning(_CONVERSATION_TABLE.c.id)
+
+_CLOSED = _CONVERSATION_TABLE.c.state == ConversationState.CLOSED.value
+
+# Touch the customer's conversation and hand it back in one statement: a closed one
+# reopens with the bot (the SET expressions all see the row as it was).
+_TOUCH = (
+    update(_CONVERSATION_TABLE)
+    .where(
+        _CONVERSATION_TABLE.c.channel == bindparam("touch_channel"),
+        _CONVERSATION_TABLE.c.external_user_id == bindparam("touch_user"),
     )
-    found = (await session.exec(query)).first()
+    .values(
+        updated_at=bindparam("touch_now"),
+        state=case((_CLOSED, ConversationState.BOT.value), else_=_CONVERSATION_TABLE.c.state),
+        failures=case((_CLOSED, 0), else_=_CONVERSATION_TABLE.c.failures),
+    )
+    .returning(*_CONVERSATION_TABLE.c)
+)
+
+
+async def _conversation(connection: AsyncConnection, inbound: Inbound) -> Conversation:
+    touch = {
+        "touch_channel": inbound.channel.value,
+        "touch_user": inbound.external_user_id,
+        "touch_now": utcnow(),
+    }
+    found = (await connection.execute(_TOUCH, touch)).first()
     if found is not None:
-        return found
+        return Conversation(**found._mapping)
     conversation = Conversation(
         channel=inbound.channel.value,
         external_user_id=inbound.external_user_id,
         display_name=inbound.display_name[:200],
     )
-    session.add(conversation)
     try:
-        await session.commit()
+        inserted = await connection.execute(
+            _INSERT_CONVERSATION, conversation.model_dump(exclude={"id"})
+        )
+        conversation.id = inserted.scalar_one()
+        await connection.commit()
     except IntegrityError:
-        # Another worker created it between our SELECT and INSERT: use theirs.
-        await session.rollback()
-        return (await session.exec(query)).one()
+        # Another worker created it between our UPDATE and INSERT: use theirs.
+        await connection.rollback()
+        return Conversation(**(await connection.execute(_TOUCH, touch)).one()._mapping)
     return conversation
-
-
-# Core INSERT ... RETURNING on the table itself: the ORM's flush (or bulk) machinery
-# costs more than the insert does.
-_MESSAGE_TABLE: Table = Message.__table__  # type: ignore[attr-defined]
-_INSERT_MESSAGE = insert(_MESSAGE_TABLE).returning(
-    _MESSAGE_TABLE.c.id, sort_by_parameter_order=True
-)
-
-_CLOSED = col(Conversation.state) == ConversationState.CLOSED.value
-
-# Touch the customer's conversation and hand it back in one statement: a closed one
-# reopens with the bot (the SET expressions all see the row as it was).
-_TOUCH = (
-    update(Conversation)
-    .where(
-        col(Conversation.channel) == bindparam("touch_channel"),
-        col(Conversation.external_user_id) == bindparam("touch_user"),
-    )
-    .values(
-        updated_at=bindparam("touch_now"),
-        state=case((_CLOSED, ConversationState.BOT.value), else_=col(Conversation.state)),
-        failures=case((_CLOSED, 0), else_=col(Conversation.failures)),
-    )
-    .returning(Conversation)
-    .execution_options(synchronize_session=False)
-)
 
 
 async def receive(engine: AsyncEngine, inbound: Inbound) -> Received | None:
@@ -85,15 +91,8 @@ async def receive(engine: AsyncEngine, inbound: Inbound) -> Received | None:
     an agent closed it has a new question. The conversation comes back as it stands
     after this message, so the caller need not read it again.
     """
-    async with AsyncSession(engine, expire_on_commit=False) as session:
-        touch = {
-            "touch_channel": inbound.channel.value,
-            "touch_user": inbound.external_user_id,
-            "touch_now": utcnow(),
-        }
-        conversation = (await session.execute(_TOUCH, touch)).scalars().first()
-        if conversation is None:
-            conversation = await _conversation(session, inbound)
+    async with engine.connect() as connection:
+        conversation = await _conversation(connection, inbound)
         message = Message(
             conversation_id=conversation.id or 0,
             channel=inbound.channel.value,
@@ -106,22 +105,24 @@ async def receive(engine: AsyncEngine, inbound: Inbound) -> Received | None:
             state="received",
         )
         try:
-            inserted = await session.execute(_INSERT_MESSAGE, message.model_dump(exclude={"id"}))
+            inserted = await connection.execute(
+                _INSERT_MESSAGE, message.model_dump(exclude={"id"})
+            )
             message.id = inserted.scalar_one()
-            await session.commit()
+            await connection.commit()
         except IntegrityError:
-            await session.rollback()
-            if inbound.external_id is None or not await _stored(session, inbound):
+            await connection.rollback()
+            if inbound.external_id is None or not await _stored(connection, inbound):
                 raise  # not a redelivery: never drop a customer's message silently
             return None
     return Received(conversation, message)
 
 
-async def _stored(session: AsyncSession, inbound: Inbound) -> bool:
+async def _stored(connection: AsyncConnection, inbound: Inbound) -> bool:
     query = select(Message.id).where(
         Message.channel == inbound.channel.value, Message.external_id == inbound.external_id
     )
-    return (await session.exec(query)).first() is not None
+    return (await connection.execute(query)).first() is not None
 
 
 # The router's per-message statements are built once: building SQLAlchemy expressions
@@ -137,7 +138,27 @@ _STANDING = (
     .join(Conversation, col(Conversation.id) == col(Message.conversation_id))
     .where(col(Message.id) == bindparam("message_id"))
 )
-_STATE = select(Conversation.state).where(col(Conversation.id) == bindparam("conversation_id"))
+_WAITING_REPLY = _MESSAGE_TABLE.alias("waiting_reply")
+# Answering ends in one statement that also reads what the answer needs to know: the
+# conversation's state as the brain left it, and whether any other reply waits for
+# pick-up (rarely), so that the pick-up itself is skipped when there is none. The
+# subqueries name the conversation by parameter: SQLite renders RETURNING columns
+# unqualified, so a correlated subquery could not tell the two message tables apart.
+_ANSWERED = (
+    update(_MESSAGE_TABLE)
+    .where(_MESSAGE_TABLE.c.id == bindparam("answered_id"))
+    .values(state=bindparam("answered_state"))
+    .returning(
+        select(_CONVERSATION_TABLE.c.state)
+        .where(_CONVERSATION_TABLE.c.id == bindparam("answered_conversation"))
+        .scalar_subquery(),
+        exists().where(
+            _WAITING_REPLY.c.conversation_id == bindparam("answered_conversation"),
+            _WAITING_REPLY.c.direction == "out",
+            _WAITING_REPLY.c.state == "pending",
+        ),
+    )
+)
 
 
 async def mark_processed(engine: AsyncEngine, message_id: int) -> None:
@@ -234,12 +255,10 @@ async def queue_replies(
 
     ``delivered`` is for web chat, whose replies travel in the HTTP response itself.
     """
-    async with AsyncSession(engine) as session:
-        replies = await _insert_replies(
-            session, conversation, texts, variant, reply_to, author, delivered
+    async with engine.begin() as connection:
+        return await _insert_replies(
+            connection, conversation, texts, variant, reply_to, author, delivered
         )
-        await session.commit()
-    return replies
 
 
 async def answer(
@@ -257,23 +276,29 @@ async def answer(
 
     One transaction, so a crash can neither leave an answered message unmarked (answered
     twice) nor a marked one unanswered. ``processed=False`` queues without marking (the
-    holding reply while Rasa is down). Returns the conversation's state as the brain left
-    it (its actions may have handed it to a person) and the queued replies.
+    holding reply while Rasa is down). ``delivered`` (web chat, answered while the
+    customer waits) also hands over whatever else waits for pick-up (:func:`pick_up`),
+    after the new replies, in the same transaction. Returns the conversation's state as
+    the brain left it (its actions may have handed it to a person) and the replies.
     """
-    async with AsyncSession(engine) as session:
-        if processed:
-            await session.exec(_PROCESSED, params={"processed_id": message_id})
+    answered = {
+        "answered_id": message_id,
+        "answered_conversation": conversation.id,
+        "answered_state": "processed" if processed else "received",
+    }
+    async with engine.begin() as connection:
+        found = (await connection.execute(_ANSWERED, answered)).first()
+        state, waiting = found or (conversation.state, False)
         replies = await _insert_replies(
-            session, conversation, texts, variant, reply_to, "bot", delivered
+            connection, conversation, texts, variant, reply_to, "bot", delivered
         )
-        found = await session.exec(_STATE, params={"conversation_id": conversation.id})
-        state = found.first() or conversation.state
-        await session.commit()
+        if delivered and waiting:
+            replies += await pick_up(connection, conversation)
     return state, replies
 
 
 async def _insert_replies(
-    session: AsyncSession,
+    connection: AsyncConnection,
     conversation: Conversation,
     texts: Sequence[str],
     variant: Variant,
@@ -304,18 +329,9 @@ async def _insert_replies(
         }
         for text in kept
     ]
-    ids = (await session.execute(_INSERT_MESSAGE, rows)).scalars().all()
-    channel = Channel(conversation.channel)
+    ids = (await connection.execute(_INSERT_MESSAGE, rows)).scalars().all()
     return [
-        Outbound(
-            message_id=message_id,
-            conversation_id=conversation.id or 0,
-            channel=channel,
-            external_user_id=conversation.external_user_id,
-            text=text,
-            variant=variant,
-            reply_to=reply_to,
-        )
+        addressed(conversation, message_id, text, variant, reply_to)
         for message_id, text in zip(ids, kept, strict=True)
     ]
 

@@ -1,6 +1,9 @@
 """Per-conversation locks, so one customer's messages are answered one at a time, in order.
 
 One process needs only asyncio locks; several workers share Redis locks (``REDIS_URL``).
+A lock is named after the customer (channel and platform user id) rather than the
+conversation's database id, so it can be taken before the message is stored: whatever
+the store then reads is already read under the lock.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from redis.asyncio import Redis
 class ConversationLocks(Protocol):
     """Something that serialises work on one conversation."""
 
-    def hold(self, conversation_id: int) -> AbstractAsyncContextManager[None]:
+    def hold(self, name: str) -> AbstractAsyncContextManager[None]:
         """Hold the conversation's lock for the duration of the ``async with`` block."""
         ...
 
@@ -25,22 +28,22 @@ class LocalLocks:
     """Locks for a single process; entries vanish when nobody holds or waits for them."""
 
     def __init__(self) -> None:
-        self._locks: dict[int, asyncio.Lock] = {}
-        self._users: dict[int, int] = {}
+        self._locks: dict[str, asyncio.Lock] = {}
+        self._users: dict[str, int] = {}
 
     @asynccontextmanager
-    async def hold(self, conversation_id: int) -> AsyncIterator[None]:
+    async def hold(self, name: str) -> AsyncIterator[None]:
         """Hold the conversation's lock."""
-        lock = self._locks.setdefault(conversation_id, asyncio.Lock())
-        self._users[conversation_id] = self._users.get(conversation_id, 0) + 1
+        lock = self._locks.setdefault(name, asyncio.Lock())
+        self._users[name] = self._users.get(name, 0) + 1
         try:
             async with lock:
                 yield
         finally:
-            self._users[conversation_id] -= 1
-            if not self._users[conversation_id]:
-                del self._users[conversation_id]
-                del self._locks[conversation_id]
+            self._users[name] -= 1
+            if not self._users[name]:
+                del self._users[name]
+                del self._locks[name]
 
 
 class RedisLocks:
@@ -54,10 +57,10 @@ class RedisLocks:
         self._timeout = timeout
 
     @asynccontextmanager
-    async def hold(self, conversation_id: int) -> AsyncIterator[None]:
+    async def hold(self, name: str) -> AsyncIterator[None]:
         """Hold the conversation's lock."""
         lock = self._redis.lock(
-            f"outage-bot:conversation:{conversation_id}",
+            f"outage-bot:conversation:{name}",
             timeout=self._timeout,
             blocking_timeout=self._timeout,
         )

@@ -15,8 +15,8 @@ import logging
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 
-from sqlalchemy import bindparam, update
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy import Table, bindparam, update
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 from sqlmodel.sql.expression import Select
@@ -57,6 +57,53 @@ _MARK_SENT = (
     )
     .execution_options(synchronize_session=False)
 )
+
+
+_TABLE: Table = Message.__table__  # type: ignore[attr-defined]
+
+# Claims and reads in one statement: a reply another request picked up meanwhile is
+# simply not returned, so each is handed over once.
+_PICK_UP = (
+    update(_TABLE)
+    .where(
+        _TABLE.c.conversation_id == bindparam("pick_conversation"),
+        _TABLE.c.direction == "out",
+        _TABLE.c.state == "pending",
+    )
+    .values(state="sent", sent_at=bindparam("picked_at"))
+    .returning(_TABLE.c.id, _TABLE.c.text, _TABLE.c.context, _TABLE.c.reply_to)
+)
+
+
+async def pick_up(connection: AsyncConnection, conversation: Conversation) -> list[Outbound]:
+    """Hand over a conversation's pending replies for pick-up delivery (web chat), in order.
+
+    Web chat has no push: the page collects replies that were queued after its last
+    request (an agent's answer, a fix notification, a late answer after Rasa was down).
+    Runs in the caller's transaction, so answering a message can collect them in the same
+    round trip to the database.
+    """
+    params = {"pick_conversation": conversation.id, "picked_at": utcnow()}
+    rows = sorted((await connection.execute(_PICK_UP, params)).all())
+    return [
+        addressed(conversation, message_id, text, Variant(context or Variant.DEFAULT), reply_to)
+        for message_id, text, context, reply_to in rows
+    ]
+
+
+def addressed(
+    conversation: Conversation, message_id: int, text: str, variant: Variant, reply_to: str | None
+) -> Outbound:
+    """Reply ``message_id`` of ``conversation``, addressed to its customer."""
+    return Outbound(
+        message_id=message_id,
+        conversation_id=conversation.id or 0,
+        channel=Channel(conversation.channel),
+        external_user_id=conversation.external_user_id,
+        text=text,
+        variant=variant,
+        reply_to=reply_to,
+    )
 
 
 def _outbound(message: Message, external_user_id: str) -> Outbound:
@@ -165,36 +212,10 @@ class Outbox:
         log.warning("reply %s failed for good: %s", message_id, error)
         await self._set(message_id, state="failed", last_error=error[:300])
 
-    async def take(self, conversation_id: int) -> list[Outbound]:
-        """Hand over a conversation's pending replies for pick-up delivery (web chat).
-
-        Web chat has no push: the page collects replies that were queued after its last
-        request (an agent's answer, a fix notification, a late answer after Rasa was down).
-        """
-        async with AsyncSession(self._engine, expire_on_commit=False) as session:
-            rows = (
-                await session.exec(
-                    select(Message, Conversation.external_user_id)
-                    .join(Conversation, col(Conversation.id) == col(Message.conversation_id))
-                    .where(
-                        Message.conversation_id == conversation_id,
-                        Message.direction == "out",
-                        Message.state == "pending",
-                    )
-                    .order_by(col(Message.id))
-                )
-            ).all()
-            taken: list[Outbound] = []
-            for message, user in rows:
-                result = await session.exec(
-                    update(Message)
-                    .where(col(Message.id) == message.id, col(Message.state) == "pending")
-                    .values(state="sent", sent_at=utcnow())
-                )
-                if result.rowcount == 1:
-                    taken.append(_outbound(message, user))
-            await session.commit()
-        return taken
+    async def take(self, conversation: Conversation) -> list[Outbound]:
+        """Hand over a conversation's pending replies (:func:`pick_up`) on their own."""
+        async with self._engine.begin() as connection:
+            return await pick_up(connection, conversation)
 
     async def in_doubt(self, channel: Channel) -> list[Outbound]:
         """Replies a crash left in ``sending``: the send may or may not have happened."""

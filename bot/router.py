@@ -46,6 +46,11 @@ def _thread_under(channel: Channel, message: Message) -> str | None:
     return message.reply_to
 
 
+def _lock_name(channel: str, external_user_id: str) -> str:
+    """The conversation's lock, named before the database is asked (it is unique per customer)."""
+    return f"{channel}:{external_user_id}"
+
+
 def _plain(text: str) -> str:
     """The customer's words, never a command to Rasa.
 
@@ -74,15 +79,20 @@ class ConversationRouter:
         self._wake = wake
 
     async def handle(self, inbound: Inbound) -> Handled:
-        """Store ``inbound`` once, answer it (or leave it for an agent), queue the replies."""
-        received = await conversations.receive(self._engine, inbound)
-        if received is None:
-            log.info("duplicate %s message %s ignored", inbound.channel, inbound.external_id)
-            return Handled(conversation_id=0, state="", duplicate=True)
-        conversation = received.conversation
-        async with self._locks.hold(conversation.id or 0):
+        """Store ``inbound`` once, answer it (or leave it for an agent), queue the replies.
+
+        The lock is taken before the message is stored, so the conversation's state that
+        storing reads back is current: nobody can have answered the message or (short of
+        an agent acting this very moment, as at any time) taken the conversation since.
+        """
+        async with self._locks.hold(_lock_name(inbound.channel.value, inbound.external_user_id)):
+            received = await conversations.receive(self._engine, inbound)
+            if received is None:
+                log.info("duplicate %s message %s ignored", inbound.channel, inbound.external_id)
+                return Handled(conversation_id=0, state="", duplicate=True)
+            conversation = received.conversation
             handled, _answered = await self._answer(
-                conversation, received.message, inbound.variant
+                conversation, received.message, inbound.variant, conversation.state
             )
         return handled
 
@@ -91,35 +101,35 @@ class ConversationRouter:
         return await self._brain.respond(conversation.key, _plain(text), metadata)
 
     async def _answer(
-        self, conversation: Conversation, message: Message, variant: Variant, *, late: bool = False
+        self,
+        conversation: Conversation,
+        message: Message,
+        variant: Variant,
+        state: str,
+        *,
+        late: bool = False,
     ) -> tuple[Handled, bool]:
-        """Answer ``message`` under its conversation's lock; also says whether the bot did.
+        """Answer a waiting ``message`` under its conversation's lock; says if the bot did.
 
-        ``late`` is for messages that waited for Rasa: a failure is raised rather than
-        met with another holding reply, and web-chat replies wait for pick-up because
-        the customer's request has long been answered.
+        ``state`` is the conversation's, read under the lock. ``late`` is for messages that
+        waited for Rasa: a failure is raised rather than met with another holding reply,
+        and web-chat replies wait for pick-up because the customer's request has long been
+        answered.
         """
         conversation_id = conversation.id or 0
-        # Re-checked under the lock: an agent may have taken the conversation, or
-        # another worker answered the message, while we waited for it.
-        state, waiting = await conversations.standing(self._engine, message.id or 0)
-        state = state or conversation.state
-        if state != ConversationState.BOT:
-            # A person has (or will have) this conversation: the bot stays quiet.
-            if waiting:
-                await conversations.mark_processed(self._engine, message.id or 0)
-            return Handled(conversation_id=conversation_id, state=state), False
-        if not waiting:
-            return Handled(conversation_id=conversation_id, state=state), False
+        texts: list[str] = []
         processed = True
-        try:
-            texts = await self._ask(conversation, variant.value, message.text)
-        except BrainUnavailable as exc:
-            if late:
-                raise
-            log.warning("conversation %s waits for Rasa: %s", conversation_id, exc)
-            texts = [self._responses.render("utter_holding", variant)]
-            processed = False
+        asked = state == ConversationState.BOT
+        # Otherwise a person has (or will have) this conversation: the bot stays quiet.
+        if asked:
+            try:
+                texts = await self._ask(conversation, variant.value, message.text)
+            except BrainUnavailable as exc:
+                if late:
+                    raise
+                log.warning("conversation %s waits for Rasa: %s", conversation_id, exc)
+                texts = [self._responses.render("utter_holding", variant)]
+                processed = False
         channel = Channel(conversation.channel)
         delivered = channel is Channel.WEB and not late
         state, replies = await conversations.answer(
@@ -134,7 +144,8 @@ class ConversationRouter:
         )
         if replies and not delivered:
             self._wake(channel)
-        return Handled(conversation_id=conversation_id, state=state, replies=replies), processed
+        handled = Handled(conversation_id=conversation_id, state=state, replies=replies)
+        return handled, asked and processed
 
     async def answer_unanswered(self) -> int:
         """Answer messages that arrived while Rasa was down; returns how many were answered.
@@ -147,9 +158,17 @@ class ConversationRouter:
             if conversation is None:
                 continue
             variant = Variant(message.context or Variant.DEFAULT.value)
-            async with self._locks.hold(message.conversation_id):
+            name = _lock_name(conversation.channel, conversation.external_user_id)
+            async with self._locks.hold(name):
+                # Re-checked under the lock: an agent may have taken the conversation, or
+                # another worker answered the message, since the list was read.
+                state, waiting = await conversations.standing(self._engine, message.id or 0)
+                if not waiting:
+                    continue
                 try:
-                    _handled, did = await self._answer(conversation, message, variant, late=True)
+                    _handled, did = await self._answer(
+                        conversation, message, variant, state, late=True
+                    )
                 except BrainUnavailable:
                     break
             answered += did

@@ -14,8 +14,8 @@ REDIS_TEST_URL = "redis://127.0.0.1:6379/15"
 
 async def overlap(
     locks: ConversationLocks,
-    first: int,
-    second: int,
+    first: str,
+    second: str,
     other: ConversationLocks | None = None,
     pause: float = 0.05,
 ) -> list[str]:
@@ -25,8 +25,8 @@ async def overlap(
     """
     events: list[str] = []
 
-    async def work(name: str, holder: ConversationLocks, conversation_id: int) -> None:
-        async with holder.hold(conversation_id):
+    async def work(name: str, holder: ConversationLocks, conversation: str) -> None:
+        async with holder.hold(conversation):
             events.append(f"{name} in")
             await asyncio.sleep(pause)
             events.append(f"{name} out")
@@ -36,11 +36,11 @@ async def overlap(
 
 
 async def test_local_locks_serialise_one_conversation() -> None:
-    assert await overlap(LocalLocks(), 1, 1) == ["a in", "a out", "b in", "b out"]
+    assert await overlap(LocalLocks(), "web:1", "web:1") == ["a in", "a out", "b in", "b out"]
 
 
 async def test_local_locks_let_different_conversations_run_together() -> None:
-    assert await overlap(LocalLocks(), 1, 2) == ["a in", "b in", "a out", "b out"]
+    assert await overlap(LocalLocks(), "web:1", "web:2") == ["a in", "b in", "a out", "b out"]
 
 
 async def test_local_locks_keep_the_order_messages_arrived_in() -> None:
@@ -48,7 +48,7 @@ async def test_local_locks_keep_the_order_messages_arrived_in() -> None:
     order: list[int] = []
 
     async def work(n: int) -> None:
-        async with locks.hold(7):
+        async with locks.hold("web:7"):
             await asyncio.sleep(0)
             order.append(n)
 
@@ -59,8 +59,8 @@ async def test_local_locks_keep_the_order_messages_arrived_in() -> None:
 
 async def test_local_locks_forget_conversations_nobody_holds() -> None:
     locks = LocalLocks()
-    await overlap(locks, 1, 1)
-    await overlap(locks, 2, 3)
+    await overlap(locks, "x:1", "x:1")
+    await overlap(locks, "x:2", "web:2")
 
     assert locks._locks == {}
     assert locks._users == {}
@@ -69,11 +69,11 @@ async def test_local_locks_forget_conversations_nobody_holds() -> None:
 async def test_local_locks_are_released_when_the_block_raises() -> None:
     locks = LocalLocks()
     with pytest.raises(RuntimeError):
-        async with locks.hold(1):
+        async with locks.hold("web:1"):
             raise RuntimeError("boom")
 
     assert locks._locks == {}
-    async with asyncio.timeout(1), locks.hold(1):
+    async with asyncio.timeout(1), locks.hold("web:1"):
         pass
 
 
@@ -84,19 +84,19 @@ async def redis() -> AsyncIterator[Redis]:
     await client.aclose()
 
 
-def unique_id() -> int:
-    """A conversation id no other test run uses (another run may share Redis db 15)."""
-    return uuid.uuid4().int % 10**15
+def unique_name() -> str:
+    """A conversation no other test run uses (another run may share Redis db 15)."""
+    return f"telegram:{uuid.uuid4().hex}"
 
 
 async def test_redis_locks_serialise_one_conversation_across_clients(redis: Redis) -> None:
-    conversation_id = unique_id()
+    conversation = unique_name()
     other = Redis.from_url(REDIS_TEST_URL)
     try:
         events = await overlap(
             RedisLocks(redis, timeout=5),
-            conversation_id,
-            conversation_id,
+            conversation,
+            conversation,
             other=RedisLocks(other, timeout=5),
             pause=0.1,
         )
@@ -104,12 +104,10 @@ async def test_redis_locks_serialise_one_conversation_across_clients(redis: Redi
         await other.aclose()
 
     assert events in (["a in", "a out", "b in", "b out"], ["b in", "b out", "a in", "a out"])
-    assert await redis.exists(f"outage-bot:conversation:{conversation_id}") == 0
+    assert await redis.exists(f"outage-bot:conversation:{conversation}") == 0
 
 
 async def test_redis_locks_let_different_conversations_run_together(redis: Redis) -> None:
-    first = unique_id()
-
-    events = await overlap(RedisLocks(redis, timeout=5), first, first + 1)
+    events = await overlap(RedisLocks(redis, timeout=5), unique_name(), unique_name())
 
     assert sorted(events[:2]) == ["a in", "b in"]  # both inside before either left

@@ -204,7 +204,7 @@ async def test_take_hands_over_pending_web_replies_once(engine: AsyncEngine) -> 
     outbox = Outbox(engine)
     assert conv.id is not None
 
-    taken = await outbox.take(conv.id)
+    taken = await outbox.take(conv)
 
     assert [o.text for o in taken] == ["agent: hi", "agent: fixed"]
     assert {o.external_user_id for o in taken} == {"browser-1"}
@@ -213,7 +213,7 @@ async def test_take_hands_over_pending_web_replies_once(engine: AsyncEngine) -> 
         assert message.state == "sent"
         assert message.sent_at is not None
     assert (await row(engine, delivered[0].message_id)).state == "sent"
-    assert await outbox.take(conv.id) == []
+    assert await outbox.take(conv) == []
 
 
 class Sender:

@@ -290,6 +290,61 @@ async def test_web_replies_are_delivered_in_the_response(setup: Setup) -> None:
     assert setup.woken == []
 
 
+async def test_web_replies_carry_what_waited_for_pick_up_after_them(setup: Setup) -> None:
+    first = await setup.router.handle(Inbound(Channel.WEB, "browser-1", "hi", variant=Variant.WEB))
+    conversation = await conversations.get(setup.engine, first.conversation_id)
+    assert conversation is not None
+    await conversations.queue_replies(setup.engine, conversation, ["fixed now"], Variant.WEB)
+
+    handled = await setup.router.handle(
+        Inbound(Channel.WEB, "browser-1", "thanks", variant=Variant.WEB)
+    )
+
+    assert [r.text for r in handled.replies] == ["echo: thanks", "(web)", "fixed now"]
+    assert {s[2] for s in await setup.states(handled.conversation_id)} == {"processed", "sent"}
+    again = await setup.router.handle(Inbound(Channel.WEB, "browser-1", "ok", variant=Variant.WEB))
+    assert [r.text for r in again.replies] == ["echo: ok", "(web)"]
+
+
+async def test_web_messages_to_an_agent_collect_the_agents_replies(setup: Setup) -> None:
+    first = await setup.router.handle(Inbound(Channel.WEB, "browser-1", "hi", variant=Variant.WEB))
+    conversation = await conversations.set_state(
+        setup.engine, first.conversation_id, ConversationState.AGENT
+    )
+    assert conversation is not None
+    await conversations.queue_replies(
+        setup.engine, conversation, ["agent: hello", "agent: checking"], Variant.WEB, author="ann"
+    )
+
+    handled = await setup.router.handle(
+        Inbound(Channel.WEB, "browser-1", "still there?", variant=Variant.WEB)
+    )
+
+    assert handled.state == ConversationState.AGENT
+    assert [r.text for r in handled.replies] == ["agent: hello", "agent: checking"]
+    assert setup.brain.texts() == ["hi"]
+    assert (await setup.states(handled.conversation_id))[-1] == (
+        "in",
+        "still there?",
+        "processed",
+    )
+    assert setup.woken == []
+
+
+async def test_a_takeover_while_a_message_waits_its_turn_silences_the_bot(setup: Setup) -> None:
+    first = await setup.router.handle(tg("hello", "m1"))
+    async with setup.locks.hold("telegram:42"):  # the customer's previous message, say
+        waiting = asyncio.create_task(setup.router.handle(tg("anyone?", "m2")))
+        await until(lambda: setup.locks._users["telegram:42"] == 2)
+        await conversations.set_state(setup.engine, first.conversation_id, ConversationState.AGENT)
+
+    handled = await waiting
+
+    assert handled.state == ConversationState.AGENT
+    assert handled.replies == []
+    assert setup.brain.texts() == ["hello"]
+
+
 async def test_web_replies_after_rasa_comes_back_wait_for_pick_up(setup: Setup) -> None:
     setup.brain.down = True
     handled = await setup.router.handle(
