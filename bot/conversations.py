@@ -36,6 +36,9 @@ _MESSAGE_TABLE: Table = Message.__table__  # type: ignore[attr-defined]
 _INSERT_MESSAGE = insert(_MESSAGE_TABLE).returning(
     _MESSAGE_TABLE.c.id, sort_by_parameter_order=True
 )
+# One row needs no RETURNING: SQLite hands back the new id itself (lastrowid), which
+# saves fetching a result from aiosqlite's thread; PostgreSQL returns it either way.
+_INSERT_INBOUND = insert(_MESSAGE_TABLE)
 _INSERT_CONVERSATION = insert(_CONVERSATION_TABLE).returning(_CONVERSATION_TABLE.c.id)
 
 _CLOSED = _CONVERSATION_TABLE.c.state == ConversationState.CLOSED.value
@@ -106,9 +109,9 @@ async def receive(engine: AsyncEngine, inbound: Inbound) -> Received | None:
         )
         try:
             inserted = await connection.execute(
-                _INSERT_MESSAGE, message.model_dump(exclude={"id"})
+                _INSERT_INBOUND, message.model_dump(exclude={"id"})
             )
-            message.id = inserted.scalar_one()
+            message.id = inserted.inserted_primary_key[0]  # type: ignore[index]
             await connection.commit()
         except IntegrityError:
             await connection.rollback()
