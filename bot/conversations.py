@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from bot.db import writing
 from bot.messages import Channel, Inbound, Outbound, Variant
 from bot.models import Conversation, ConversationState, Message, utcnow
 from bot.outbox import addressed, pick_up
@@ -94,7 +95,7 @@ async def receive(engine: AsyncEngine, inbound: Inbound) -> Received | None:
     an agent closed it has a new question. The conversation comes back as it stands
     after this message, so the caller need not read it again.
     """
-    async with engine.connect() as connection:
+    async with writing(engine), engine.connect() as connection:
         conversation = await _conversation(connection, inbound)
         message = Message(
             conversation_id=conversation.id or 0,
@@ -289,7 +290,7 @@ async def answer(
         "answered_conversation": conversation.id,
         "answered_state": "processed" if processed else "received",
     }
-    async with engine.begin() as connection:
+    async with writing(engine), engine.begin() as connection:
         found = (await connection.execute(_ANSWERED, answered)).first()
         state, waiting = found or (conversation.state, False)
         replies = await _insert_replies(

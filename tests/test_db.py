@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import pytest
@@ -7,7 +8,7 @@ from sqlalchemy import inspect, text
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import SQLModel
 
-from bot.db import async_url, create_engine, migrate, migrate_sync, safe_url
+from bot.db import async_url, create_engine, migrate, migrate_sync, safe_url, writing
 from tests.conftest import POSTGRES_ADMIN
 
 
@@ -115,3 +116,45 @@ def test_migrate_sync_on_a_fresh_sqlite_file_twice(tmp_path: Path) -> None:
     migrate_sync(url)
 
     assert (tmp_path / "fresh" / "bot.db").is_file()
+
+
+async def test_sqlite_writers_take_turns_and_postgresql_writers_do_not(database_url: str) -> None:
+    engine = create_engine(database_url)
+    events: list[str] = []
+
+    async def write(name: str) -> None:
+        async with writing(engine):
+            events.append(f"{name} in")
+            await asyncio.sleep(0.05)
+            events.append(f"{name} out")
+
+    try:
+        await asyncio.gather(write("a"), write("b"))
+    finally:
+        await engine.dispose()
+
+    if database_url.startswith("sqlite"):
+        assert events == ["a in", "a out", "b in", "b out"]
+    else:
+        assert events == ["a in", "b in", "a out", "b out"]
+
+
+async def test_a_connection_left_in_a_transaction_is_rolled_back_on_return(
+    tmp_path: Path,
+) -> None:
+    engine = create_engine(f"sqlite:///{tmp_path / 'reset.db'}")
+    try:
+        async with engine.begin() as connection:
+            await connection.execute(text("CREATE TABLE t (a INTEGER)"))
+        async with engine.connect() as connection:
+            # Behind SQLAlchemy's back, so only the pool's reset can end the transaction.
+            await connection.run_sync(
+                lambda sync: sync.connection.cursor().execute("INSERT INTO t VALUES (1)")
+            )
+            driver = (await connection.get_raw_connection()).driver_connection
+            assert driver.in_transaction
+        assert not driver.in_transaction
+        async with engine.connect() as again:
+            assert (await again.execute(text("SELECT count(*) FROM t"))).scalar() == 0
+    finally:
+        await engine.dispose()
