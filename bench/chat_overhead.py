@@ -70,7 +70,7 @@ async def main() -> None:
     app_port, rasa_port = free_port(), free_port()
     rasa = await fake_rasa(rasa_port)
     app = await start_app(database_url, app_port, f"http://127.0.0.1:{rasa_port}", var)
-    chat = f"http://127.0.0.1:{app_port}/api/chat"
+    chat = [f"http://127.0.0.1:{app_port}/api/chat"]
     try:
         async with client() as session:
             await wait_for_app(session, f"http://127.0.0.1:{app_port}/healthz")

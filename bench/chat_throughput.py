@@ -2,15 +2,18 @@
 
 Usage:
     .venv/bin/python bench/chat_throughput.py [--messages 400] [--concurrency 1,8,64]
+        [--rasa-processes N]
 
-Starts a real Rasa server (trained model from intents/) and ``outage-bot serve --demo`` as
-its own process on loopback (so this client's CPU is not counted against the app), with a
-fresh SQLite database under a temporary folder (or DATABASE_URL), then
+Starts real Rasa servers (trained model from intents/; as many as ``outage-bot serve``
+would, one per core, unless told) and ``outage-bot serve --demo`` as its own process on
+loopback (so this client's CPU is not counted against the app), with a fresh SQLite
+database under a temporary folder (or DATABASE_URL), then
 for each concurrency level sends the same mix of realistic messages through
 
   * our full path: client -> POST /api/chat -> router -> Rasa -> actions/NLG -> reply
-  * Rasa's REST channel: client -> POST /webhooks/rest/webhook (same model, same actions
-    and NLG endpoints, so Rasa still calls our app for them)
+  * Rasa's REST channel: client -> POST /webhooks/rest/webhook (same Rasa processes, each
+    customer pinned to one as our app pins conversations; same actions and NLG
+    endpoints, so Rasa still calls our app for them)
 
 and prints messages/s, p50 and p99 per path. Each simulated customer sends a short
 conversation in order, so the dialogue (forms, slots) is exercised as in real use.
@@ -26,6 +29,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 
@@ -33,9 +37,10 @@ import aiohttp
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bot.rasa_process import RasaProcess, train
+from bot.brain import server_for
+from bot.rasa_process import start_children, stop_children, train
 from bot.settings import Settings
-from tests.scratch import free_port
+from tests.scratch import free_port, free_ports
 
 CONVERSATION = [
     "hi",
@@ -102,8 +107,13 @@ def percentile(values: list[float], q: float) -> float:
 
 
 async def run_path(
-    session: aiohttp.ClientSession, url: str, rest: bool, messages: int, concurrency: int
+    session: aiohttp.ClientSession,
+    urls: Sequence[str],
+    rest: bool,
+    messages: int,
+    concurrency: int,
 ) -> tuple[float, float, float]:
+    """Messages/s, p50 and p99 for customers each sent to ``server_for`` them in ``urls``."""
     latencies: list[float] = []
     per_customer = len(CONVERSATION)
     customers = max(concurrency, messages // per_customer)
@@ -123,6 +133,7 @@ async def run_path(
                     if rest
                     else {"sender": sender, "text": text}
                 )
+                url = server_for(sender, urls)
                 started = time.perf_counter()
                 async with session.post(url, json=payload) as response:
                     await response.read()
@@ -140,44 +151,51 @@ async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--messages", type=int, default=400)
     parser.add_argument("--concurrency", default="1,8,64")
+    parser.add_argument(
+        "--rasa-processes",
+        type=int,
+        default=None,
+        help="Rasa processes for both paths (default: as `serve` starts, one per core)",
+    )
     args = parser.parse_args()
     levels = [int(x) for x in args.concurrency.split(",")]
 
     base = Settings.from_env()
     train(base.intents_dir)
     var = Path(tempfile.mkdtemp(prefix="outage-bench-"))
-    app_port, rasa_port = free_port(), free_port()
+    app_port = free_port()
+    processes = args.rasa_processes or base.rasa_processes
     settings = replace(
         base,
         database_url=os.environ.get("DATABASE_URL") or f"sqlite:///{var / 'bench.db'}",
         port=app_port,
-        rasa_port=rasa_port,
+        rasa_port=free_ports(processes),
         var_dir=var,
-        rasa_url=f"http://127.0.0.1:{rasa_port}",
+        rasa_processes=processes,
     )
-    rasa = RasaProcess(settings, app_url=f"http://127.0.0.1:{app_port}")
-    await rasa.start()
-    app = await start_app(settings.database_url, app_port, rasa.url, var)
+    rasa = await start_children(settings, f"http://127.0.0.1:{app_port}")
+    rasa_urls = [child.url for child in rasa]
+    app = await start_app(settings.database_url, app_port, ",".join(rasa_urls), var)
+    ours = [f"http://127.0.0.1:{app_port}/api/chat"]
+    theirs = [f"{url}/webhooks/rest/webhook" for url in rasa_urls]
     try:
         async with client() as session:
-            await rasa.wait_ready(session)
+            for child in rasa:
+                await child.wait_ready(session)
             await wait_for_app(session, f"http://127.0.0.1:{app_port}/healthz")
-            print(heading(settings.database_url, args.messages))
+            print(heading(settings.database_url, args.messages) + f", {len(rasa)} Rasa")
             print("concurrency | path | msg/s | p50 ms | p99 ms")
-            await run_path(session, f"http://127.0.0.1:{app_port}/api/chat", False, 50, 4)
+            await run_path(session, ours, False, 50, 4)
+            await run_path(session, theirs, True, 50, 4)
             for level in levels:
-                ours = await run_path(
-                    session, f"http://127.0.0.1:{app_port}/api/chat", False, args.messages, level
-                )
-                theirs = await run_path(
-                    session, f"{rasa.url}/webhooks/rest/webhook", True, args.messages, level
-                )
-                for name, (rate, p50, p99) in (("/api/chat", ours), ("rasa rest", theirs)):
+                mine = await run_path(session, ours, False, args.messages, level)
+                rest = await run_path(session, theirs, True, args.messages, level)
+                for name, (rate, p50, p99) in (("/api/chat", mine), ("rasa rest", rest)):
                     print(f"{level} | {name} | {rate:.1f} | {p50 * 1000:.0f} | {p99 * 1000:.0f}")
-                print(f"{level} | ratio | {ours[0] / theirs[0]:.2f}x | | ")
+                print(f"{level} | ratio | {mine[0] / rest[0]:.2f}x | | ")
     finally:
         await stop_app(app)
-        await rasa.stop()
+        await stop_children(rasa)
 
 
 if __name__ == "__main__":
