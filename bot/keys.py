@@ -16,6 +16,7 @@ from bot.incidents import Incidents
 from bot.locations import Locator
 from bot.messages import Channel
 from bot.outbox import Outbox
+from bot.rasa_process import RasaProcess
 from bot.responses import ResponseStore
 from bot.router import ConversationRouter
 from bot.settings import Settings
@@ -29,6 +30,7 @@ responses_key = web.AppKey("responses", ResponseStore)
 executor_key = web.AppKey("executor", ActionExecutor)
 outbox_key = web.AppKey("outbox", Outbox)
 brain_key = web.AppKey("brain", RasaBrain)
+rasa_children_key = web.AppKey("rasa_children", list[RasaProcess])
 router_key = web.AppKey("router", ConversationRouter)
 wakes_key = web.AppKey("wakes", dict[Channel, asyncio.Event])
 telegram_key = web.AppKey("telegram", TelegramChannel)

@@ -31,6 +31,8 @@ RASA_BIN = ROOT / ".venv-rasa" / "bin" / "rasa"
 LAUNCHER = "run_rasa.py"
 """In ``intents/``: plain Rasa with JSON-schema validators cached (see its docstring)."""
 TRAINING_INPUTS = ("config.yml", "domain.yml", "data")
+STABLE_AFTER = 120.0
+"""Seconds a Rasa child must have run for its next crash to be restarted without backoff."""
 
 
 class RasaError(RuntimeError):
@@ -198,11 +200,19 @@ class RasaProcess:
             "started Rasa (pid %s) on %s; log in %s", self._process.pid, self.url, self.log_file
         )
 
+    @property
+    def pid(self) -> int | None:
+        """The running child's process id, if there is one."""
+        return self._process.pid if self._process else None
+
     async def _watch(self, endpoints: Path) -> None:
         delay = 1.0
         while True:
             assert self._process is not None
+            started = time.monotonic()
             code = await self._process.wait()
+            if time.monotonic() - started > STABLE_AFTER:
+                delay = 1.0  # it had been running fine: this is a new problem, not a loop
             log.error("Rasa exited with code %s; restarting in %.0f s", code, delay)
             await asyncio.sleep(delay)
             delay = min(delay * 2, 30.0)

@@ -1,13 +1,17 @@
 """Several Rasa servers: each conversation sticks to one, so its context is kept.
 
 The end-to-end test starts the app the way ``outage-bot serve`` does when no RASA_URL
-is set, with two real Rasa children, and holds conversations that land on both.
+is set, with two real Rasa children, holds conversations that land on both, then kills
+one child and sees it restarted.
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
 import uuid
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
@@ -15,7 +19,7 @@ import aiohttp
 import pytest
 
 from bot.brain import RasaBrain, server_for
-from bot.keys import brain_key, responses_key
+from bot.keys import brain_key, rasa_children_key, responses_key
 from bot.messages import Variant
 from bot.rasa_process import train
 from tests.conftest import LiveApp, add_outage, app_settings, running_app
@@ -48,6 +52,14 @@ async def test_a_brain_needs_a_server() -> None:
             RasaBrain(session, [])
 
 
+async def _wait_for(condition: Callable[[], bool], within: float) -> None:
+    for _ in range(int(within * 10)):
+        if condition():
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError("condition not met in time")
+
+
 async def _wait_for_rasa(live: LiveApp, within: float = 300) -> None:
     for _ in range(int(within * 2)):
         async with live.client.get(f"{live.url}/healthz") as response:
@@ -78,6 +90,16 @@ async def test_two_rasa_children_keep_each_conversations_context(tmp_path: Path)
             answer = await live.chat(customer, "when will it be fixed?")
             follow_up = [reply["text"] for reply in answer["replies"]]
             assert ask not in follow_up and "Manchester" in follow_up[0], follow_up
+
+        # A child that dies is restarted on its own port; its customers are answered again.
+        child = live.app[rasa_children_key][1]
+        assert child.pid is not None
+        os.kill(child.pid, signal.SIGKILL)
+        await _wait_for(lambda: child.restarts == 1, within=10)
+        await _wait_for_rasa(live)
+        customer = next(c for c, server in customers.items() if server == child.url)
+        again = await live.chat(customer, "any outage in 0161?")
+        assert "Manchester" in again["replies"][0]["text"]
 
 
 async def _conversation_key(live: LiveApp, customer: str) -> str:

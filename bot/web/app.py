@@ -31,6 +31,7 @@ from bot.keys import (
     incidents_key,
     locator_key,
     outbox_key,
+    rasa_children_key,
     responses_key,
     router_key,
     settings_key,
@@ -97,6 +98,7 @@ async def rasa_ctx(app: web.Application) -> AsyncIterator[None]:
     else:
         children = await start_children(settings, f"http://{settings.host}:{settings.port}")
         urls = tuple(child.url for child in children)
+    app[rasa_children_key] = children
     app[brain_key] = RasaBrain(app[http_key], urls)
     yield
     await stop_children(children)
