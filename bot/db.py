@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator
+from functools import partial
 from pathlib import Path
 from typing import Any
 from weakref import WeakKeyDictionary
@@ -20,6 +21,8 @@ from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import PoolResetState, StaticPool
+
+from bot import sqlite_connection
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
@@ -63,7 +66,15 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
             kwargs.setdefault("poolclass", StaticPool)
         else:
             Path(database).parent.mkdir(parents=True, exist_ok=True)
-        kwargs.setdefault("connect_args", {"timeout": 30})
+        kwargs.setdefault(
+            "async_creator",
+            partial(
+                sqlite_connection.connect,
+                database or ":memory:",
+                timeout=30,
+                check_same_thread=False,
+            ),
+        )
         kwargs.setdefault("pool_reset_on_return", None)  # _sqlite_reset does it
     else:
         kwargs.setdefault("pool_size", 10)
