@@ -79,8 +79,7 @@ async def _conversation(connection: AsyncConnection, inbound: Inbound) -> Conver
         inserted = await connection.execute(
             _INSERT_CONVERSATION, conversation.model_dump(exclude={"id"})
         )
-        conversation.id = inserted.scalar_one()
-        await connection.commit()
+        conversation.id = inserted.scalar_one()  # committed with the first message
     except IntegrityError:
         # Another worker created it between our UPDATE and INSERT: use theirs.
         await connection.rollback()
