@@ -20,6 +20,12 @@ test: install install-rasa
 	@echo "==> tests"
 	$(VENV)/bin/python -m pytest -q
 
+unit: install
+	$(VENV)/bin/python -m pytest -q -m "not e2e"
+
+e2e: install install-rasa
+	$(VENV)/bin/python -m pytest -q -m e2e
+
 install: $(VENV)/.installed
 
 $(VENV)/.installed: pyproject.toml

@@ -158,3 +158,10 @@ async def add_outage(
         author="test",
     )
     return record.incident.reference
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark every test that talks to the real Rasa server as ``e2e`` (``make e2e``)."""
+    for item in items:
+        if {"rasa_server", "live_app"} & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.e2e)

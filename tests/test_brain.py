@@ -69,6 +69,7 @@ async def _wait_for_rasa(live: LiveApp, within: float = 300) -> None:
     raise AssertionError("the Rasa children did not come up")
 
 
+@pytest.mark.e2e
 async def test_two_rasa_children_keep_each_conversations_context(tmp_path: Path) -> None:
     base = app_settings(f"sqlite:///{tmp_path / 'bot.db'}", "", free_port(), tmp_path)
     train(base.intents_dir)

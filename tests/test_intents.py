@@ -10,8 +10,12 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
+import pytest
+
 from bot.rasa_process import RASA_BIN, model_path, train
 from bot.settings import Settings
+
+pytestmark = pytest.mark.e2e
 
 INTENTS = Settings.from_env(environ={}, env_file=Path("/nonexistent")).intents_dir
 
