@@ -65,9 +65,17 @@ class RasaBrain:
             raise BrainUnavailable("Rasa answered something that is not a list")
         return [str(item["text"]) for item in body if isinstance(item, dict) and item.get("text")]
 
-    async def healthy(self) -> bool:
-        """Whether every Rasa server is up with a model loaded."""
-        return all(await asyncio.gather(*(self._healthy(url) for url in self.base_urls)))
+    async def health(self) -> str:
+        """``ok``, ``down``, or how many of several servers are down (for ``/healthz``).
+
+        With several servers, one down leaves every conversation on the others answered.
+        """
+        up = await asyncio.gather(*(self._healthy(url) for url in self.base_urls))
+        if all(up):
+            return "ok"
+        if not any(up):
+            return "down"
+        return f"{up.count(False)} of {len(up)} down"
 
     async def _healthy(self, base_url: str) -> bool:
         try:

@@ -60,11 +60,15 @@ async def _wait_for(condition: Callable[[], bool], within: float) -> None:
     raise AssertionError("condition not met in time")
 
 
+async def _rasa_health(live: LiveApp) -> str:
+    async with live.client.get(f"{live.url}/healthz") as response:
+        return str((await response.json())["rasa"])
+
+
 async def _wait_for_rasa(live: LiveApp, within: float = 300) -> None:
     for _ in range(int(within * 2)):
-        async with live.client.get(f"{live.url}/healthz") as response:
-            if (await response.json())["rasa"] == "ok":
-                return
+        if await _rasa_health(live) == "ok":
+            return
         await asyncio.sleep(0.5)
     raise AssertionError("the Rasa children did not come up")
 
@@ -96,6 +100,7 @@ async def test_two_rasa_children_keep_each_conversations_context(tmp_path: Path)
         child = live.app[rasa_children_key][1]
         assert child.pid is not None
         os.kill(child.pid, signal.SIGKILL)
+        assert await _rasa_health(live) == "1 of 2 down"
         await _wait_for(lambda: child.restarts == 1, within=10)
         await _wait_for_rasa(live)
         customer = next(c for c, server in customers.items() if server == child.url)

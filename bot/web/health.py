@@ -17,7 +17,7 @@ async def healthz(request: web.Request) -> web.Response:
         database = "ok"
     except (SQLAlchemyError, OSError):
         database = "down"
-    rasa = "ok" if await request.app[brain_key].healthy() else "down"
+    rasa = await request.app[brain_key].health()
     channels = {"web": "ok"}
     for name, key in (("telegram", telegram_key), ("x", x_key)):
         channel = request.app.get(key)
