@@ -28,7 +28,6 @@ import platform
 import sys
 import tempfile
 import time
-from dataclasses import replace
 from pathlib import Path
 
 from sqlalchemy import func
@@ -45,8 +44,8 @@ from bot.models import Message
 from bot.outbox import Outbox
 from bot.responses import ResponseStore
 from bot.router import ConversationRouter
-from bot.settings import ROOT, Secret, Settings
-from tests.fakes.x_api import FakeXApi
+from bot.settings import ROOT
+from tests.fakes.x_api import FakeXApi, x_settings
 from tests.scratch import empty_tables
 
 SHORT = "Sorry, there's a broadband fault in Manchester (0161). We expect it fixed by 17:30."
@@ -75,16 +74,7 @@ async def run_case(
         router = ConversationRouter(
             engine, brain, responses, LocalLocks(), wake=lambda c: wake.set()
         )
-        settings = replace(
-            Settings.from_env(environ={}),
-            x_bearer_token=Secret("b"),
-            x_api_key=Secret("k"),
-            x_api_secret=Secret("s"),
-            x_access_token=Secret("a"),
-            x_access_secret=Secret("as"),
-            x_api_url=fake.base_url,
-            x_poll_seconds=poll,
-        )
+        settings = x_settings(fake.base_url, poll)
         for i in range(messages):
             customer = str(5000 + i % customers)
             if kind == "dms":

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -41,7 +41,7 @@ from bot.outbox import Outbox
 from bot.responses import ResponseStore, UnknownResponse
 from bot.router import ConversationRouter
 from bot.settings import Secret, Settings
-from tests.conftest import LiveApp, add_outage, running_app
+from tests.conftest import LiveApp, add_outage, app_settings, running_app
 from tests.fakes.telegram_api import BOT_USER, FakeTelegram
 
 CHAT = 424242
@@ -606,11 +606,8 @@ async def test_through_the_app_webhook_and_rasa_a_question_is_answered(
 ) -> None:
     fake = FakeTelegram()
     await fake.start()
-    settings = Settings(
-        database_url=database_url,
-        rasa_url=rasa_server,
-        port=app_port,
-        var_dir=tmp_path,
+    settings = replace(
+        app_settings(database_url, rasa_server, app_port, tmp_path),
         telegram_bot_token=Secret(fake.token),
         telegram_api_url=fake.api_url,
         telegram_webhook_url=f"http://127.0.0.1:{app_port}/webhooks/telegram",

@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -25,9 +25,9 @@ from bot.models import ChannelCursor, Message
 from bot.outbox import Outbox
 from bot.responses import ResponseStore
 from bot.router import ConversationRouter
-from bot.settings import ROOT, Secret, Settings
-from tests.conftest import add_outage, running_app
-from tests.fakes.x_api import FakeXApi
+from bot.settings import ROOT, Settings
+from tests.conftest import add_outage, app_settings, running_app
+from tests.fakes.x_api import FakeXApi, x_settings
 
 CUSTOMER = "2001"
 
@@ -67,19 +67,6 @@ class Rig:
         channel = self.channel()
         await channel.start()
         return channel
-
-
-def x_settings(base_url: str, poll: float = 0.05) -> Settings:
-    return replace(
-        Settings.from_env(environ={}),
-        x_bearer_token=Secret("bearer-token"),
-        x_api_key=Secret("key"),
-        x_api_secret=Secret("secret"),
-        x_access_token=Secret("access"),
-        x_access_secret=Secret("access-secret"),
-        x_api_url=base_url,
-        x_poll_seconds=poll,
-    )
 
 
 @pytest.fixture
@@ -463,12 +450,8 @@ async def test_through_the_app_and_rasa_a_mention_and_a_dm_are_answered(
 ) -> None:
     fake = FakeXApi()
     await fake.start()
-    settings = replace(
-        x_settings(fake.base_url),
-        database_url=database_url,
-        rasa_url=rasa_server,
-        port=app_port,
-        var_dir=tmp_path,
+    settings = x_settings(
+        fake.base_url, base=app_settings(database_url, rasa_server, app_port, tmp_path)
     )
     try:
         async with running_app(settings) as live:  # the X_* settings start the channel

@@ -18,11 +18,13 @@ from __future__ import annotations
 
 import itertools
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import web
+
+from bot.settings import Secret, Settings
 
 ME_ID = "1000"
 ME_USERNAME = "ExampleSupport"
@@ -310,3 +312,20 @@ class FakeXApi:
         conversation = self.dm_events[event_id]["dm_conversation_id"]
         data = {"dm_conversation_id": conversation, "dm_event_id": event_id}
         return web.json_response({"data": data}, status=201)
+
+
+def x_settings(base_url: str, poll: float = 0.05, base: Settings | None = None) -> Settings:
+    """``base`` (default: nothing from the environment) with the X channel on this fake.
+
+    The fake takes any credentials; they are set only so the channel switches on.
+    """
+    return replace(
+        base or Settings.from_env(environ={}),
+        x_bearer_token=Secret("bearer-token"),
+        x_api_key=Secret("key"),
+        x_api_secret=Secret("secret"),
+        x_access_token=Secret("access"),
+        x_access_secret=Secret("access-secret"),
+        x_api_url=base_url,
+        x_poll_seconds=poll,
+    )
