@@ -18,9 +18,10 @@ from pathlib import Path
 import aiohttp
 import pytest
 
+from bot import conversations
 from bot.brain import RasaBrain, server_for
-from bot.keys import brain_key, rasa_children_key, responses_key
-from bot.messages import Variant
+from bot.keys import brain_key, engine_key, rasa_children_key, responses_key
+from bot.messages import Channel, Variant
 from bot.rasa_process import train
 from tests.conftest import LiveApp, add_outage, app_settings, running_app
 from tests.scratch import free_port, free_ports
@@ -109,10 +110,6 @@ async def test_two_rasa_children_keep_each_conversations_context(tmp_path: Path)
 
 
 async def _conversation_key(live: LiveApp, customer: str) -> str:
-    from bot import conversations
-    from bot.keys import engine_key
-    from bot.messages import Channel
-
     conversation = await conversations.by_channel_user(live.app[engine_key], Channel.WEB, customer)
     assert conversation is not None
     return conversation.key
