@@ -30,6 +30,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bot.db import create_engine, migrate
+from bot.inbox import open_inbox
 from bot.locks import LocalLocks
 from bot.messages import Channel, Inbound
 from bot.models import Message
@@ -126,12 +127,13 @@ async def bench(url: str, label: str, messages: int, customers: int, levels: lis
     await migrate(url)
     engine = create_engine(url)
     try:
-        responses = await ResponseStore.open(engine, Settings().data_dir)
-        router = ConversationRouter(engine, InstantBrain(), responses, LocalLocks())
-        print(f"{label}:")
-        for run, concurrency in enumerate(levels):
-            await route(router, run, messages, customers, concurrency)
-            await deliver(engine)
+        async with open_inbox(engine) as inbox:
+            responses = await ResponseStore.open(engine, Settings().data_dir)
+            router = ConversationRouter(engine, inbox, InstantBrain(), responses, LocalLocks())
+            print(f"{label}:")
+            for run, concurrency in enumerate(levels):
+                await route(router, run, messages, customers, concurrency)
+                await deliver(engine)
     finally:
         await engine.dispose()
 

@@ -43,6 +43,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bot.channels.canned import CannedReplies
 from bot.channels.telegram import TelegramChannel
 from bot.db import create_engine, migrate
+from bot.inbox import open_inbox
 from bot.locks import LocalLocks
 from bot.models import Message
 from bot.outbox import Outbox
@@ -74,42 +75,45 @@ async def run_case(
     fake = FakeTelegram()
     await fake.start()
     try:
-        for n in range(messages):
-            chat = 10_000 + n % chats
-            await fake.inject(fake.message(chat, f"is broadband down in 0161? ({n})"))
-        responses = await ResponseStore.open(engine, ROOT / "data")
-        wake = asyncio.Event()
-        router = ConversationRouter(
-            engine, InstantBrain(), responses, LocalLocks(), wake=lambda c: wake.set()
-        )
-        settings = Settings(telegram_bot_token=Secret(fake.token), telegram_api_url=fake.api_url)
-        channel = TelegramChannel(
-            settings,
-            router,
-            Outbox(engine),
-            CannedReplies(engine, responses, wake=lambda c: wake.set()),
-            wake=wake,
-            rate_limiter=limiter,
-            poll_timeout=1.0,
-            concurrency=concurrency,
-        )
-        started = time.perf_counter()
-        await channel.start()
-        stored_at = 0.0
-        while True:
-            if not stored_at and await count(engine, "in") >= messages:
-                stored_at = time.perf_counter() - started
-            if await count(engine, "out", "sent") >= messages:
-                break
-            await asyncio.sleep(0.05)
-        done = time.perf_counter() - started
-        await channel.stop()
-        assert len(fake.sent) == messages, (len(fake.sent), messages)
-        print(
-            f"{name:<16} {messages / stored_at:>10.0f} {messages / done:>10.1f} {done:>8.2f}",
-            flush=True,
-        )
-        return messages / stored_at, messages / done
+        async with open_inbox(engine) as inbox:
+            for n in range(messages):
+                chat = 10_000 + n % chats
+                await fake.inject(fake.message(chat, f"is broadband down in 0161? ({n})"))
+            responses = await ResponseStore.open(engine, ROOT / "data")
+            wake = asyncio.Event()
+            router = ConversationRouter(
+                engine, inbox, InstantBrain(), responses, LocalLocks(), wake=lambda c: wake.set()
+            )
+            settings = Settings(
+                telegram_bot_token=Secret(fake.token), telegram_api_url=fake.api_url
+            )
+            channel = TelegramChannel(
+                settings,
+                router,
+                Outbox(engine),
+                CannedReplies(engine, responses, wake=lambda c: wake.set()),
+                wake=wake,
+                rate_limiter=limiter,
+                poll_timeout=1.0,
+                concurrency=concurrency,
+            )
+            started = time.perf_counter()
+            await channel.start()
+            stored_at = 0.0
+            while True:
+                if not stored_at and await count(engine, "in") >= messages:
+                    stored_at = time.perf_counter() - started
+                if await count(engine, "out", "sent") >= messages:
+                    break
+                await asyncio.sleep(0.05)
+            done = time.perf_counter() - started
+            await channel.stop()
+            assert len(fake.sent) == messages, (len(fake.sent), messages)
+            print(
+                f"{name:<16} {messages / stored_at:>10.0f} {messages / done:>10.1f} {done:>8.2f}",
+                flush=True,
+            )
+            return messages / stored_at, messages / done
     finally:
         await fake.close()
         await engine.dispose()

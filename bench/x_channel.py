@@ -38,6 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bot.channels.x import XChannel
 from bot.db import create_engine, migrate
+from bot.inbox import open_inbox
 from bot.locks import LocalLocks
 from bot.messages import Channel
 from bot.models import Message
@@ -68,39 +69,40 @@ async def run_case(
     fake = FakeXApi()
     await fake.start()
     try:
-        wake = asyncio.Event()
-        responses = await ResponseStore.open(engine, ROOT / "data")
-        brain = InstantBrain(LONG if kind == "threads" else SHORT)
-        router = ConversationRouter(
-            engine, brain, responses, LocalLocks(), wake=lambda c: wake.set()
-        )
-        settings = x_settings(fake.base_url, poll)
-        for i in range(messages):
-            customer = str(5000 + i % customers)
-            if kind == "dms":
-                fake.dm(customer, f"no dial tone on 0161, message {i}")
-            else:
-                fake.mention(customer, f"broadband down in 0161? message {i}")
-        channel = XChannel(settings, router, Outbox(engine), engine, responses, wake)
-        started = time.perf_counter()
-        await channel.start()
-        try:
-            while True:
-                async with AsyncSession(engine) as session:
-                    query = select(func.count()).where(
-                        Message.direction == "out",
-                        Message.channel == Channel.X.value,
-                        Message.state == "sent",
-                    )
-                    sent = (await session.exec(query)).one()
-                if sent >= messages:
-                    break
-                await asyncio.sleep(0.05)
-            elapsed = time.perf_counter() - started
-        finally:
-            await channel.stop()
-        posts = len(fake.our_tweets()) + len(fake.our_dms())
-        return elapsed, posts
+        async with open_inbox(engine) as inbox:
+            wake = asyncio.Event()
+            responses = await ResponseStore.open(engine, ROOT / "data")
+            brain = InstantBrain(LONG if kind == "threads" else SHORT)
+            router = ConversationRouter(
+                engine, inbox, brain, responses, LocalLocks(), wake=lambda c: wake.set()
+            )
+            settings = x_settings(fake.base_url, poll)
+            for i in range(messages):
+                customer = str(5000 + i % customers)
+                if kind == "dms":
+                    fake.dm(customer, f"no dial tone on 0161, message {i}")
+                else:
+                    fake.mention(customer, f"broadband down in 0161? message {i}")
+            channel = XChannel(settings, router, Outbox(engine), engine, responses, wake)
+            started = time.perf_counter()
+            await channel.start()
+            try:
+                while True:
+                    async with AsyncSession(engine) as session:
+                        query = select(func.count()).where(
+                            Message.direction == "out",
+                            Message.channel == Channel.X.value,
+                            Message.state == "sent",
+                        )
+                        sent = (await session.exec(query)).one()
+                    if sent >= messages:
+                        break
+                    await asyncio.sleep(0.05)
+                elapsed = time.perf_counter() - started
+            finally:
+                await channel.stop()
+            posts = len(fake.our_tweets()) + len(fake.our_dms())
+            return elapsed, posts
     finally:
         await fake.close()
         await engine.dispose()

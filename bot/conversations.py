@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Table, bindparam, case, exists, insert, update
 from sqlalchemy.exc import IntegrityError
@@ -16,9 +18,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.db import writing
 from bot.messages import Channel, Inbound, Outbound, Variant
-from bot.models import Conversation, ConversationState, Message, utcnow
+from bot.models import Conversation, ConversationState, Message, new_key, utcnow
 from bot.outbox import addressed, pick_up
 
 
@@ -32,59 +33,101 @@ class Received:
 
 # Core statements on the tables themselves, built once: the ORM's flush and loading
 # machinery, and building the expressions, cost more than these small statements do.
-_CONVERSATION_TABLE: Table = Conversation.__table__  # type: ignore[attr-defined]
-_MESSAGE_TABLE: Table = Message.__table__  # type: ignore[attr-defined]
-_INSERT_MESSAGE = insert(_MESSAGE_TABLE).returning(
-    _MESSAGE_TABLE.c.id, sort_by_parameter_order=True
-)
+# They are public for bot.sqlite_inbox, which runs the same statements on sqlite3.
+CONVERSATION_TABLE: Table = Conversation.__table__  # type: ignore[attr-defined]
+MESSAGE_TABLE: Table = Message.__table__  # type: ignore[attr-defined]
+INSERT_REPLIES = insert(MESSAGE_TABLE).returning(MESSAGE_TABLE.c.id, sort_by_parameter_order=True)
 # One row needs no RETURNING: SQLite hands back the new id itself (lastrowid), which
 # saves fetching a result from aiosqlite's thread; PostgreSQL returns it either way.
-_INSERT_INBOUND = insert(_MESSAGE_TABLE)
-_INSERT_CONVERSATION = insert(_CONVERSATION_TABLE).returning(_CONVERSATION_TABLE.c.id)
+INSERT_INBOUND = insert(MESSAGE_TABLE)
+INSERT_CONVERSATION = insert(CONVERSATION_TABLE).returning(CONVERSATION_TABLE.c.id)
 
-_CLOSED = _CONVERSATION_TABLE.c.state == ConversationState.CLOSED.value
+_CLOSED = CONVERSATION_TABLE.c.state == ConversationState.CLOSED.value
 
 # Touch the customer's conversation and hand it back in one statement: a closed one
 # reopens with the bot (the SET expressions all see the row as it was).
-_TOUCH = (
-    update(_CONVERSATION_TABLE)
+TOUCH = (
+    update(CONVERSATION_TABLE)
     .where(
-        _CONVERSATION_TABLE.c.channel == bindparam("touch_channel"),
-        _CONVERSATION_TABLE.c.external_user_id == bindparam("touch_user"),
+        CONVERSATION_TABLE.c.channel == bindparam("touch_channel"),
+        CONVERSATION_TABLE.c.external_user_id == bindparam("touch_user"),
     )
     .values(
         updated_at=bindparam("touch_now"),
-        state=case((_CLOSED, ConversationState.BOT.value), else_=_CONVERSATION_TABLE.c.state),
-        failures=case((_CLOSED, 0), else_=_CONVERSATION_TABLE.c.failures),
+        state=case((_CLOSED, ConversationState.BOT.value), else_=CONVERSATION_TABLE.c.state),
+        failures=case((_CLOSED, 0), else_=CONVERSATION_TABLE.c.failures),
     )
-    .returning(*_CONVERSATION_TABLE.c)
+    .returning(*CONVERSATION_TABLE.c)
 )
 
 
-async def _conversation(connection: AsyncConnection, inbound: Inbound) -> Conversation:
-    touch = {
+STORED = select(MESSAGE_TABLE.c.id).where(
+    MESSAGE_TABLE.c.channel == bindparam("stored_channel"),
+    MESSAGE_TABLE.c.external_id == bindparam("stored_external_id"),
+)
+
+
+def touch_params(inbound: Inbound, now: datetime) -> dict[str, Any]:
+    """:data:`TOUCH`'s parameters for the conversation ``inbound`` belongs to."""
+    return {
         "touch_channel": inbound.channel.value,
         "touch_user": inbound.external_user_id,
-        "touch_now": utcnow(),
+        "touch_now": now,
     }
-    found = (await connection.execute(_TOUCH, touch)).first()
-    if found is not None:
-        return Conversation(**found._mapping)
-    conversation = Conversation(
-        channel=inbound.channel.value,
-        external_user_id=inbound.external_user_id,
-        display_name=inbound.display_name[:200],
-    )
-    try:
-        inserted = await connection.execute(
-            _INSERT_CONVERSATION, conversation.model_dump(exclude={"id"})
-        )
-        conversation.id = inserted.scalar_one()  # committed with the first message
-    except IntegrityError:
-        # Another worker created it between our UPDATE and INSERT: use theirs.
-        await connection.rollback()
-        return Conversation(**(await connection.execute(_TOUCH, touch)).one()._mapping)
-    return conversation
+
+
+def conversation_row(inbound: Inbound, now: datetime) -> dict[str, Any]:
+    """The row of the conversation ``inbound`` starts (:data:`INSERT_CONVERSATION`)."""
+    return {
+        "key": new_key(),
+        "channel": inbound.channel.value,
+        "external_user_id": inbound.external_user_id,
+        "display_name": inbound.display_name[:200],
+        "state": ConversationState.BOT.value,
+        "failures": 0,
+        "created_at": now,
+        "updated_at": now,
+    }
+
+
+def inbound_row(inbound: Inbound, conversation_id: int, now: datetime) -> dict[str, Any]:
+    """The message row of ``inbound`` (:data:`INSERT_INBOUND`, every column but the id)."""
+    return {
+        "conversation_id": conversation_id,
+        "channel": inbound.channel.value,
+        "direction": "in",
+        "author": "customer",
+        "text": inbound.text,
+        "external_id": inbound.external_id,
+        "reply_to": inbound.reply_to,
+        "context": inbound.variant.value,
+        "state": "received",
+        "attempts": 0,
+        "next_attempt_at": None,
+        "last_error": "",
+        "created_at": now,
+        "sent_at": None,
+    }
+
+
+def stored_params(inbound: Inbound) -> dict[str, Any]:
+    """:data:`STORED`'s parameters: is this platform message in the inbox already?"""
+    return {"stored_channel": inbound.channel.value, "stored_external_id": inbound.external_id}
+
+
+async def _conversation(
+    connection: AsyncConnection, inbound: Inbound, now: datetime
+) -> Conversation:
+    touch = touch_params(inbound, now)
+    found = (await connection.execute(TOUCH, touch)).first()
+    if found is None:
+        try:
+            await connection.execute(INSERT_CONVERSATION, conversation_row(inbound, now))
+        except IntegrityError:
+            # Another worker created it between our UPDATE and INSERT: use theirs.
+            await connection.rollback()
+        found = (await connection.execute(TOUCH, touch)).one()
+    return Conversation.model_construct(**found._mapping)
 
 
 async def receive(engine: AsyncEngine, inbound: Inbound) -> Received | None:
@@ -92,40 +135,27 @@ async def receive(engine: AsyncEngine, inbound: Inbound) -> Received | None:
 
     A closed conversation reopens with the bot, since a customer writing again after
     an agent closed it has a new question. The conversation comes back as it stands
-    after this message, so the caller need not read it again.
+    after this message, so the caller need not read it again. A new conversation is
+    committed with its first message.
     """
-    async with writing(engine), engine.connect() as connection:
-        conversation = await _conversation(connection, inbound)
-        message = Message(
-            conversation_id=conversation.id or 0,
-            channel=inbound.channel.value,
-            direction="in",
-            author="customer",
-            text=inbound.text,
-            external_id=inbound.external_id,
-            reply_to=inbound.reply_to,
-            context=inbound.variant.value,
-            state="received",
-        )
+    now = utcnow()
+    async with engine.connect() as connection:
+        conversation = await _conversation(connection, inbound, now)
+        row = inbound_row(inbound, conversation.id or 0, now)
         try:
-            inserted = await connection.execute(
-                _INSERT_INBOUND, message.model_dump(exclude={"id"})
-            )
-            message.id = inserted.inserted_primary_key[0]  # type: ignore[index]
+            inserted = await connection.execute(INSERT_INBOUND, row)
             await connection.commit()
         except IntegrityError:
             await connection.rollback()
             if inbound.external_id is None or not await _stored(connection, inbound):
                 raise  # not a redelivery: never drop a customer's message silently
             return None
+    message = Message.model_construct(id=inserted.inserted_primary_key[0], **row)  # type: ignore[index]
     return Received(conversation, message)
 
 
 async def _stored(connection: AsyncConnection, inbound: Inbound) -> bool:
-    query = select(Message.id).where(
-        Message.channel == inbound.channel.value, Message.external_id == inbound.external_id
-    )
-    return (await connection.execute(query)).first() is not None
+    return (await connection.execute(STORED, stored_params(inbound))).first() is not None
 
 
 # The router's per-message statements are built once: building SQLAlchemy expressions
@@ -141,19 +171,19 @@ _STANDING = (
     .join(Conversation, col(Conversation.id) == col(Message.conversation_id))
     .where(col(Message.id) == bindparam("message_id"))
 )
-_WAITING_REPLY = _MESSAGE_TABLE.alias("waiting_reply")
+_WAITING_REPLY = MESSAGE_TABLE.alias("waiting_reply")
 # Answering ends in one statement that also reads what the answer needs to know: the
 # conversation's state as the brain left it, and whether any other reply waits for
 # pick-up (rarely), so that the pick-up itself is skipped when there is none. The
 # subqueries name the conversation by parameter: SQLite renders RETURNING columns
 # unqualified, so a correlated subquery could not tell the two message tables apart.
-_ANSWERED = (
-    update(_MESSAGE_TABLE)
-    .where(_MESSAGE_TABLE.c.id == bindparam("answered_id"))
+ANSWERED = (
+    update(MESSAGE_TABLE)
+    .where(MESSAGE_TABLE.c.id == bindparam("answered_id"))
     .values(state=bindparam("answered_state"))
     .returning(
-        select(_CONVERSATION_TABLE.c.state)
-        .where(_CONVERSATION_TABLE.c.id == bindparam("answered_conversation"))
+        select(CONVERSATION_TABLE.c.state)
+        .where(CONVERSATION_TABLE.c.id == bindparam("answered_conversation"))
         .scalar_subquery(),
         exists().where(
             _WAITING_REPLY.c.conversation_id == bindparam("answered_conversation"),
@@ -258,62 +288,78 @@ async def queue_replies(
 
     ``delivered`` is for web chat, whose replies travel in the HTTP response itself.
     """
+    rows = reply_rows(conversation, texts, variant, reply_to, author, delivered, utcnow())
     async with engine.begin() as connection:
-        return await _insert_replies(
-            connection, conversation, texts, variant, reply_to, author, delivered
+        return await _insert(connection, conversation, rows)
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """The bot's replies to one inbound message, to be stored as one transaction.
+
+    ``processed=False`` queues them without marking the message answered (the holding
+    reply while Rasa is down). ``delivered`` is for web chat answered while the customer
+    waits: the replies travel in the HTTP response, and whatever else waits for pick-up
+    (:func:`pick_up`) goes with them, after them.
+    """
+
+    conversation: Conversation
+    message_id: int
+    texts: Sequence[str]
+    variant: Variant
+    processed: bool = True
+    reply_to: str | None = None
+    delivered: bool = False
+
+    def rows(self, now: datetime) -> list[dict[str, Any]]:
+        """The replies' outbox rows (:data:`INSERT_REPLIES`)."""
+        return reply_rows(
+            self.conversation,
+            self.texts,
+            self.variant,
+            self.reply_to,
+            "bot",
+            self.delivered,
+            now,
         )
 
+    def answered_params(self) -> dict[str, Any]:
+        """:data:`ANSWERED`'s parameters."""
+        return {
+            "answered_id": self.message_id,
+            "answered_conversation": self.conversation.id,
+            "answered_state": "processed" if self.processed else "received",
+        }
 
-async def answer(
-    engine: AsyncEngine,
-    conversation: Conversation,
-    message_id: int,
-    texts: Sequence[str],
-    variant: Variant,
-    *,
-    processed: bool = True,
-    reply_to: str | None = None,
-    delivered: bool = False,
-) -> tuple[str, list[Outbound]]:
+
+async def answer(engine: AsyncEngine, answer: Answer) -> tuple[str, list[Outbound]]:
     """Queue the bot's replies to an inbound message and mark it processed, atomically.
 
     One transaction, so a crash can neither leave an answered message unmarked (answered
-    twice) nor a marked one unanswered. ``processed=False`` queues without marking (the
-    holding reply while Rasa is down). ``delivered`` (web chat, answered while the
-    customer waits) also hands over whatever else waits for pick-up (:func:`pick_up`),
-    after the new replies, in the same transaction. Returns the conversation's state as
-    the brain left it (its actions may have handed it to a person) and the replies.
+    twice) nor a marked one unanswered. Returns the conversation's state as the brain
+    left it (its actions may have handed it to a person) and the replies.
     """
-    answered = {
-        "answered_id": message_id,
-        "answered_conversation": conversation.id,
-        "answered_state": "processed" if processed else "received",
-    }
-    async with writing(engine), engine.begin() as connection:
-        found = (await connection.execute(_ANSWERED, answered)).first()
+    conversation = answer.conversation
+    async with engine.begin() as connection:
+        found = (await connection.execute(ANSWERED, answer.answered_params())).first()
         state, waiting = found or (conversation.state, False)
-        replies = await _insert_replies(
-            connection, conversation, texts, variant, reply_to, "bot", delivered
-        )
-        if delivered and waiting:
+        replies = await _insert(connection, conversation, answer.rows(utcnow()))
+        if answer.delivered and waiting:
             replies += await pick_up(connection, conversation)
     return state, replies
 
 
-async def _insert_replies(
-    connection: AsyncConnection,
+def reply_rows(
     conversation: Conversation,
     texts: Sequence[str],
     variant: Variant,
     reply_to: str | None,
     author: str,
     delivered: bool,
-) -> list[Outbound]:
-    now = utcnow()
-    kept = [text for text in texts if text.strip()]
-    if not kept:
-        return []
-    rows = [
+    now: datetime,
+) -> list[dict[str, Any]]:
+    """The outbox rows of ``texts`` (:data:`INSERT_REPLIES`), in order; blank ones dropped."""
+    return [
         {
             "conversation_id": conversation.id or 0,
             "channel": conversation.channel,
@@ -330,13 +376,28 @@ async def _insert_replies(
             "created_at": now,
             "sent_at": now if delivered else None,
         }
-        for text in kept
+        for text in texts
+        if text.strip()
     ]
-    ids = (await connection.execute(_INSERT_MESSAGE, rows)).scalars().all()
+
+
+def queued(
+    conversation: Conversation, rows: Sequence[dict[str, Any]], ids: Sequence[int]
+) -> list[Outbound]:
+    """The replies just stored as ``rows`` with ``ids``, addressed to the customer."""
     return [
-        addressed(conversation, message_id, text, variant, reply_to)
-        for message_id, text in zip(ids, kept, strict=True)
+        addressed(conversation, message_id, row["text"], Variant(row["context"]), row["reply_to"])
+        for message_id, row in zip(ids, rows, strict=True)
     ]
+
+
+async def _insert(
+    connection: AsyncConnection, conversation: Conversation, rows: Sequence[dict[str, Any]]
+) -> list[Outbound]:
+    if not rows:
+        return []
+    ids = (await connection.execute(INSERT_REPLIES, rows)).scalars().all()
+    return queued(conversation, rows, ids)
 
 
 async def transcript(engine: AsyncEngine, conversation_id: int) -> Sequence[Message]:

@@ -8,12 +8,9 @@ asyncpg.
 from __future__ import annotations
 
 import asyncio
-import contextlib
-from collections.abc import AsyncIterator
 from functools import partial
 from pathlib import Path
 from typing import Any
-from weakref import WeakKeyDictionary
 
 from alembic import command
 from alembic.config import Config
@@ -87,30 +84,14 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
     return engine
 
 
-_SQLITE_WRITERS: WeakKeyDictionary[AsyncEngine, asyncio.Lock] = WeakKeyDictionary()
-
-
-@contextlib.asynccontextmanager
-async def writing(engine: AsyncEngine) -> AsyncIterator[None]:
-    """Queue this process's hot write transactions on SQLite; nothing on PostgreSQL.
-
-    SQLite lets one connection write at a time. A connection that finds the file locked
-    sleeps in SQLite's busy handler (up to 100 ms a time) instead of waking when the
-    lock frees, which gave web chat a p99 of 0.5-1 s at 8 customers; waiting on an
-    asyncio lock instead wakes at once.
-    """
-    if engine.dialect.name != "sqlite":
-        yield
-        return
-    async with _SQLITE_WRITERS.setdefault(engine, asyncio.Lock()):
-        yield
+# What every SQLite connection is set to, the engine's and bot.sqlite_inbox's alike.
+SQLITE_PRAGMAS = ("PRAGMA foreign_keys=ON", "PRAGMA journal_mode=WAL", "PRAGMA synchronous=NORMAL")
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA synchronous=NORMAL")
+    for pragma in SQLITE_PRAGMAS:
+        cursor.execute(pragma)
     cursor.close()
 
 

@@ -14,6 +14,7 @@ from enum import StrEnum
 from uuid import uuid4
 
 from sqlalchemy import Column, Index, String, Text, UniqueConstraint
+from sqlalchemy.orm import configure_mappers
 from sqlmodel import Field, SQLModel
 
 
@@ -243,3 +244,9 @@ class ChannelCursor(SQLModel, table=True):
     name: str = Field(primary_key=True, max_length=60)
     value: str = Field(max_length=200)
     updated_at: datetime = Field(default_factory=utcnow)
+
+
+# Mapped now rather than on first use: the hot path builds rows it has just written with
+# ``model_construct`` (no validation, no ORM bookkeeping), and reading attributes of such
+# an object needs the mappers configured, which ordinarily only a constructor triggers.
+configure_mappers()

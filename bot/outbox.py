@@ -12,8 +12,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from datetime import timedelta
+from typing import Any
 
 from sqlalchemy import Table, bindparam, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -63,7 +64,7 @@ _TABLE: Table = Message.__table__  # type: ignore[attr-defined]
 
 # Claims and reads in one statement: a reply another request picked up meanwhile is
 # simply not returned, so each is handed over once.
-_PICK_UP = (
+PICK_UP = (
     update(_TABLE)
     .where(
         _TABLE.c.conversation_id == bindparam("pick_conversation"),
@@ -84,10 +85,14 @@ async def pick_up(connection: AsyncConnection, conversation: Conversation) -> li
     round trip to the database.
     """
     params = {"pick_conversation": conversation.id, "picked_at": utcnow()}
-    rows = sorted((await connection.execute(_PICK_UP, params)).all())
+    return picked(conversation, (await connection.execute(PICK_UP, params)).all())
+
+
+def picked(conversation: Conversation, rows: Iterable[Any]) -> list[Outbound]:
+    """:data:`PICK_UP`'s rows as replies to hand over, in the order they were queued."""
     return [
         addressed(conversation, message_id, text, Variant(context or Variant.DEFAULT), reply_to)
-        for message_id, text, context, reply_to in rows
+        for message_id, text, context, reply_to in sorted(rows)
     ]
 
 

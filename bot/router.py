@@ -16,6 +16,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot import conversations
 from bot.brain import BrainUnavailable
+from bot.conversations import Answer
+from bot.inbox import Inbox
 from bot.locks import ConversationLocks
 from bot.messages import Channel, Handled, Inbound, Variant
 from bot.models import Conversation, ConversationState, Message
@@ -67,12 +69,14 @@ class ConversationRouter:
     def __init__(
         self,
         engine: AsyncEngine,
+        inbox: Inbox,
         brain: Brain,
         responses: Holding,
         locks: ConversationLocks,
         wake: Callable[[Channel], None] = lambda channel: None,
     ) -> None:
         self._engine = engine
+        self._inbox = inbox
         self._brain = brain
         self._responses = responses
         self._locks = locks
@@ -86,7 +90,7 @@ class ConversationRouter:
         an agent acting this very moment, as at any time) taken the conversation since.
         """
         async with self._locks.hold(_lock_name(inbound.channel.value, inbound.external_user_id)):
-            received = await conversations.receive(self._engine, inbound)
+            received = await self._inbox.receive(inbound)
             if received is None:
                 log.info("duplicate %s message %s ignored", inbound.channel, inbound.external_id)
                 return Handled(conversation_id=0, state="", duplicate=True)
@@ -132,15 +136,16 @@ class ConversationRouter:
                 processed = False
         channel = Channel(conversation.channel)
         delivered = channel is Channel.WEB and not late
-        state, replies = await conversations.answer(
-            self._engine,
-            conversation,
-            message.id or 0,
-            texts,
-            variant,
-            processed=processed,
-            reply_to=_thread_under(channel, message),
-            delivered=delivered,
+        state, replies = await self._inbox.answer(
+            Answer(
+                conversation,
+                message.id or 0,
+                texts,
+                variant,
+                processed=processed,
+                reply_to=_thread_under(channel, message),
+                delivered=delivered,
+            )
         )
         if replies and not delivered:
             self._wake(channel)

@@ -16,6 +16,7 @@ from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.db import create_engine, migrate_sync
+from bot.inbox import Inbox, open_inbox
 from bot.settings import Settings
 from bot.web.app import create_app
 from tests.scratch import POSTGRES_ADMIN, empty_tables, free_port, recreate_database
@@ -48,6 +49,13 @@ async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
     yield engine
     await empty_tables(engine)
     await engine.dispose()
+
+
+@pytest.fixture
+async def inbox(engine: AsyncEngine) -> AsyncIterator[Inbox]:
+    """The inbox the app opens on the test's database (its own connection on SQLite)."""
+    async with open_inbox(engine) as inbox:
+        yield inbox
 
 
 @pytest.fixture(scope="session")

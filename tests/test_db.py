@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 
 import pytest
@@ -8,7 +7,7 @@ from sqlalchemy import inspect, text
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import SQLModel
 
-from bot.db import async_url, create_engine, migrate, migrate_sync, safe_url, writing
+from bot.db import async_url, create_engine, migrate, migrate_sync, safe_url
 from tests.conftest import POSTGRES_ADMIN
 
 
@@ -116,27 +115,6 @@ def test_migrate_sync_on_a_fresh_sqlite_file_twice(tmp_path: Path) -> None:
     migrate_sync(url)
 
     assert (tmp_path / "fresh" / "bot.db").is_file()
-
-
-async def test_sqlite_writers_take_turns_and_postgresql_writers_do_not(database_url: str) -> None:
-    engine = create_engine(database_url)
-    events: list[str] = []
-
-    async def write(name: str) -> None:
-        async with writing(engine):
-            events.append(f"{name} in")
-            await asyncio.sleep(0.05)
-            events.append(f"{name} out")
-
-    try:
-        await asyncio.gather(write("a"), write("b"))
-    finally:
-        await engine.dispose()
-
-    if database_url.startswith("sqlite"):
-        assert events == ["a in", "a out", "b in", "b out"]
-    else:
-        assert events == ["a in", "b in", "a out", "b out"]
 
 
 async def test_a_connection_left_in_a_transaction_is_rolled_back_on_return(

@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from bot import conversations
 from bot.brain import BrainUnavailable
 from bot.escalation import escalate
+from bot.inbox import Inbox
 from bot.locks import LocalLocks
 from bot.messages import Channel, Handled, Inbound, Variant
 from bot.models import ConversationState
@@ -55,14 +56,14 @@ class Brain:
 
 
 class Setup:
-    def __init__(self, engine: AsyncEngine, store: ResponseStore) -> None:
+    def __init__(self, engine: AsyncEngine, inbox: Inbox, store: ResponseStore) -> None:
         self.engine = engine
         self.store = store
         self.brain = Brain()
         self.woken: list[Channel] = []
         self.locks = LocalLocks()
         self.router = ConversationRouter(
-            engine, self.brain, store, self.locks, wake=self.woken.append
+            engine, inbox, self.brain, store, self.locks, wake=self.woken.append
         )
 
     async def states(self, conversation_id: int) -> list[tuple[str, str, str]]:
@@ -71,8 +72,8 @@ class Setup:
 
 
 @pytest.fixture
-async def setup(engine: AsyncEngine) -> Setup:
-    return Setup(engine, await ResponseStore.open(engine, Settings().data_dir))
+async def setup(engine: AsyncEngine, inbox: Inbox) -> Setup:
+    return Setup(engine, inbox, await ResponseStore.open(engine, Settings().data_dir))
 
 
 async def until(condition: Callable[[], bool], within: float = 5.0) -> None:

@@ -22,6 +22,7 @@ from bot.channels.nearest_town import NearestTown
 from bot.channels.telegram import TelegramChannel
 from bot.channels.x import XChannel
 from bot.db import create_engine, migrate, safe_url
+from bot.inbox import open_inbox
 from bot.incidents import Incidents
 from bot.keys import (
     brain_key,
@@ -126,10 +127,16 @@ async def router_ctx(app: web.Application) -> AsyncIterator[None]:
             responses=app[responses_key],
         )
     )
-    app[router_key] = ConversationRouter(
-        engine, app[brain_key], app[responses_key], locks, wake=lambda c: wakes[c].set()
-    )
-    yield
+    async with open_inbox(engine) as inbox:
+        app[router_key] = ConversationRouter(
+            engine,
+            inbox,
+            app[brain_key],
+            app[responses_key],
+            locks,
+            wake=lambda c: wakes[c].set(),
+        )
+        yield
     if redis is not None:
         await redis.aclose()
 

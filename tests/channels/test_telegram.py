@@ -26,6 +26,7 @@ from bot.channels.canned import FALLBACK, CannedReplies
 from bot.channels.nearest_town import NearestTown
 from bot.channels.telegram import TelegramChannel
 from bot.channels.telegram_format import MESSAGE_LIMIT, utf16_length
+from bot.inbox import Inbox
 from bot.keys import (
     engine_key,
     outbox_key,
@@ -70,6 +71,7 @@ class Rig:
 
     fake: FakeTelegram
     engine: AsyncEngine
+    inbox: Inbox
     brain: ScriptedBrain
     responses: ResponseStore
     channels: list[TelegramChannel] = field(default_factory=list)
@@ -87,7 +89,12 @@ class Rig:
         )
         wake = asyncio.Event()
         router = ConversationRouter(
-            self.engine, self.brain, self.responses, LocalLocks(), wake=lambda c: wake.set()
+            self.engine,
+            self.inbox,
+            self.brain,
+            self.responses,
+            LocalLocks(),
+            wake=lambda c: wake.set(),
         )
         canned = CannedReplies(self.engine, self.responses, wake=lambda c: wake.set())
         kwargs.setdefault("poll_timeout", 1.0)
@@ -113,9 +120,9 @@ async def fake() -> AsyncIterator[FakeTelegram]:
 
 
 @pytest.fixture
-async def rig(fake: FakeTelegram, engine: AsyncEngine) -> AsyncIterator[Rig]:
+async def rig(fake: FakeTelegram, engine: AsyncEngine, inbox: Inbox) -> AsyncIterator[Rig]:
     responses = await ResponseStore.open(engine, SETTINGS.data_dir)
-    rig = Rig(fake, engine, ScriptedBrain(), responses)
+    rig = Rig(fake, engine, inbox, ScriptedBrain(), responses)
     yield rig
     for channel in rig.channels:
         with contextlib.suppress(Exception):

@@ -18,6 +18,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.channels.x import DM_CURSOR, MENTIONS_CURSOR, XChannel, load_cursor, save_cursor
+from bot.inbox import Inbox
 from bot.keys import responses_key
 from bot.locks import LocalLocks
 from bot.messages import Channel, Handled, Inbound, Outbound, Variant
@@ -70,7 +71,7 @@ class Rig:
 
 
 @pytest.fixture
-async def rig(engine: AsyncEngine) -> AsyncIterator[Rig]:
+async def rig(engine: AsyncEngine, inbox: Inbox) -> AsyncIterator[Rig]:
     fake = FakeXApi()
     await fake.start()
     wake = asyncio.Event()
@@ -78,6 +79,7 @@ async def rig(engine: AsyncEngine) -> AsyncIterator[Rig]:
     responses = await ResponseStore.open(engine, ROOT / "data")
     router = ConversationRouter(
         engine,
+        inbox,
         brain,
         responses,
         LocalLocks(),

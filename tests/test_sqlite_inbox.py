@@ -1,0 +1,260 @@
+"""The SQLite inbox against the engine path it stands in for, on real SQLite files.
+
+The router's tests run it end to end; here are the rules it must keep by itself: the
+same rows as the engine path writes, times SQLAlchemy reads back unchanged, a platform
+message stored once, all of a transaction or none of it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlmodel import col, func, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from bot import conversations
+from bot.conversations import Answer
+from bot.db import create_engine, migrate_sync
+from bot.inbox import EngineInbox, Inbox, open_inbox
+from bot.messages import Channel, Inbound, Variant
+from bot.models import Conversation, ConversationState, Message
+from bot.sqlite_inbox import SqliteInbox
+
+
+@pytest.fixture(scope="module")
+def migrated(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("inbox")
+    for name in ("native", "engine"):
+        migrate_sync(f"sqlite:///{folder / name}.db")
+    return folder
+
+
+async def _fresh(path: Path) -> AsyncEngine:
+    engine = create_engine(f"sqlite:///{path}")
+    async with engine.begin() as connection:
+        await connection.exec_driver_sql("DELETE FROM message")
+        await connection.exec_driver_sql("DELETE FROM conversation")
+    return engine
+
+
+@pytest.fixture
+async def sqlite(migrated: Path) -> AsyncIterator[tuple[AsyncEngine, Inbox]]:
+    """An engine on a SQLite file and the inbox the app opens on it."""
+    engine = await _fresh(migrated / "native.db")
+    async with open_inbox(engine) as inbox:
+        yield engine, inbox
+    await engine.dispose()
+
+
+def tg(text: str, external_id: str | None, user: str = "42") -> Inbound:
+    return Inbound(Channel.TELEGRAM, user, text, external_id=external_id, display_name="Ann")
+
+
+async def receive(inbox: Inbox, inbound: Inbound) -> conversations.Received:
+    received = await inbox.receive(inbound)
+    assert received is not None
+    return received
+
+
+async def transcript(engine: AsyncEngine) -> list[tuple[object, ...]]:
+    """Every message as the ORM reads it, without ids and times (which differ by run)."""
+    async with AsyncSession(engine) as session:
+        rows = (await session.exec(select(Message).order_by(col(Message.id)))).all()
+    return [
+        (
+            m.channel,
+            m.direction,
+            m.author,
+            m.text,
+            m.external_id,
+            m.reply_to,
+            m.context,
+            m.state,
+            m.sent_at is not None,
+        )
+        for m in rows
+    ]
+
+
+async def time_shapes(engine: AsyncEngine) -> set[str]:
+    """How the times are written in the file, digits masked: what ordering by them sees."""
+    async with engine.connect() as connection:
+        result = await connection.exec_driver_sql(
+            "SELECT created_at FROM message UNION ALL SELECT sent_at FROM message"
+            " WHERE sent_at IS NOT NULL UNION ALL SELECT updated_at FROM conversation"
+        )
+        return {re.sub(r"\d", "d", value) for (value,) in result}
+
+
+async def conversation_rows(engine: AsyncEngine) -> list[tuple[object, ...]]:
+    async with AsyncSession(engine) as session:
+        rows = (await session.exec(select(Conversation).order_by(col(Conversation.id)))).all()
+    return [(c.channel, c.external_user_id, c.display_name, c.state, c.failures) for c in rows]
+
+
+async def script(engine: AsyncEngine, inbox: Inbox) -> list[str]:
+    """A bit of everything the router does; returns the web customer's replies."""
+    first = await receive(inbox, tg("broadband down", "m1"))
+    texts = ["sorry", " ", "fixed by 6"]
+    await inbox.answer(
+        Answer(first.conversation, first.message.id or 0, texts, Variant.TELEGRAM, reply_to="m1")
+    )
+    assert await inbox.receive(tg("broadband down", "m1")) is None
+    held = await receive(inbox, tg("still down", "m2"))
+    await inbox.answer(
+        Answer(
+            held.conversation,
+            held.message.id or 0,
+            ["please wait"],
+            Variant.TELEGRAM,
+            processed=False,
+        )
+    )
+    web = await receive(inbox, Inbound(Channel.WEB, "browser", "hi", variant=Variant.WEB))
+    await conversations.queue_replies(engine, web.conversation, ["an agent's answer"], Variant.WEB)
+    _state, replies = await inbox.answer(
+        Answer(web.conversation, web.message.id or 0, ["hello"], Variant.WEB, delivered=True)
+    )
+    return [reply.text for reply in replies]
+
+
+async def test_the_same_rows_as_the_engine_path(
+    sqlite: tuple[AsyncEngine, Inbox], migrated: Path
+) -> None:
+    engine, inbox = sqlite
+    assert isinstance(inbox, SqliteInbox)
+    other = await _fresh(migrated / "engine.db")
+    try:
+        ours = await script(engine, inbox)
+        theirs = await script(other, EngineInbox(other))
+
+        assert ours == theirs == ["hello", "an agent's answer"]
+        assert await transcript(engine) == await transcript(other)
+        assert await conversation_rows(engine) == await conversation_rows(other)
+        assert (
+            await time_shapes(engine) == await time_shapes(other) == {"dddd-dd-dd dd:dd:dd.dddddd"}
+        )
+    finally:
+        await other.dispose()
+    assert await transcript(engine) == [
+        (
+            "telegram",
+            "in",
+            "customer",
+            "broadband down",
+            "m1",
+            None,
+            "default",
+            "processed",
+            False,
+        ),
+        ("telegram", "out", "bot", "sorry", None, "m1", "telegram", "pending", False),
+        ("telegram", "out", "bot", "fixed by 6", None, "m1", "telegram", "pending", False),
+        ("telegram", "in", "customer", "still down", "m2", None, "default", "received", False),
+        ("telegram", "out", "bot", "please wait", None, None, "telegram", "pending", False),
+        ("web", "in", "customer", "hi", None, None, "web", "processed", False),
+        ("web", "out", "bot", "an agent's answer", None, None, "web", "sent", True),
+        ("web", "out", "bot", "hello", None, None, "web", "sent", True),
+    ]
+
+
+async def test_what_it_returns_is_what_the_orm_reads_back(
+    sqlite: tuple[AsyncEngine, Inbox],
+) -> None:
+    engine, inbox = sqlite
+    received = await receive(inbox, tg("is there a fault?", "m1"))
+    again = await receive(inbox, tg("hello?", "m2"))
+
+    conversation = await conversations.get(engine, received.conversation.id or 0)
+    assert conversation is not None
+    assert again.conversation.model_dump() == conversation.model_dump()
+    assert again.conversation.updated_at > received.conversation.updated_at
+    async with AsyncSession(engine) as session:
+        message = await session.get(Message, received.message.id)
+    assert message is not None
+    assert received.message.model_dump() == message.model_dump()
+    assert message.created_at.tzinfo is not None
+
+
+async def test_a_redelivered_message_is_stored_once_and_web_messages_always(
+    sqlite: tuple[AsyncEngine, Inbox],
+) -> None:
+    engine, inbox = sqlite
+    assert await inbox.receive(tg("hello", "m1")) is not None
+    assert await inbox.receive(tg("hello", "m1")) is None
+    assert await inbox.receive(Inbound(Channel.X, "42", "hello", external_id="m1")) is not None
+    web = Inbound(Channel.WEB, "browser", "hello")
+    first, second = await receive(inbox, web), await receive(inbox, web)
+
+    assert first.message.id != second.message.id
+    assert await count(engine) == 4
+
+
+async def test_a_closed_conversation_reopens_with_the_bot_and_no_failures(
+    sqlite: tuple[AsyncEngine, Inbox],
+) -> None:
+    engine, inbox = sqlite
+    first = await receive(inbox, tg("one", "m1"))
+    conversation_id = first.conversation.id or 0
+    async with AsyncSession(engine) as session:
+        stored = await session.get(Conversation, conversation_id)
+        assert stored is not None
+        stored.state, stored.failures = ConversationState.CLOSED, 2
+        session.add(stored)
+        await session.commit()
+
+    again = await receive(inbox, tg("another question", "m2"))
+
+    assert (again.conversation.id, again.conversation.state) == (conversation_id, "bot")
+    assert again.conversation.failures == 0
+
+
+async def test_first_messages_arriving_together_share_one_conversation(
+    sqlite: tuple[AsyncEngine, Inbox],
+) -> None:
+    engine, inbox = sqlite
+    results = await asyncio.gather(*(receive(inbox, tg("hi", f"m{i}")) for i in range(8)))
+
+    assert len({r.conversation.id for r in results}) == 1
+    assert await count(engine) == 8
+
+
+async def test_a_failed_answer_leaves_nothing_half_written(
+    sqlite: tuple[AsyncEngine, Inbox],
+) -> None:
+    engine, inbox = sqlite
+    received = await receive(inbox, tg("broadband down", "m1"))
+    elsewhere = received.conversation.model_copy(update={"id": 999_999})
+
+    with pytest.raises(Exception, match="FOREIGN KEY"):
+        await inbox.answer(
+            Answer(elsewhere, received.message.id or 0, ["sorry", "again"], Variant.TELEGRAM)
+        )
+
+    assert await transcript(engine) == [
+        ("telegram", "in", "customer", "broadband down", "m1", None, "default", "received", False)
+    ]
+    # The connection is usable afterwards: the next answer goes through.
+    await inbox.answer(
+        Answer(received.conversation, received.message.id or 0, ["sorry"], Variant.TELEGRAM)
+    )
+    assert [row[7] for row in await transcript(engine)] == ["processed", "pending"]
+
+
+async def test_a_message_that_cannot_be_stored_is_an_error_not_a_duplicate(
+    sqlite: tuple[AsyncEngine, Inbox],
+) -> None:
+    _engine, inbox = sqlite
+    with pytest.raises(Exception, match="NOT NULL"):
+        await inbox.receive(Inbound(Channel.WEB, "browser", None))  # type: ignore[arg-type]
+    assert await inbox.receive(Inbound(Channel.WEB, "browser", "hello")) is not None
+
+
+async def count(engine: AsyncEngine) -> int:
+    async with AsyncSession(engine) as session:
+        return (await session.exec(select(func.count()).select_from(Message))).one()
