@@ -7,7 +7,7 @@ a crash or a retried webhook never makes the bot answer twice.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -382,7 +382,7 @@ def reply_rows(
 
 
 def queued(
-    conversation: Conversation, rows: Sequence[dict[str, Any]], ids: Sequence[int]
+    conversation: Conversation, rows: Sequence[Mapping[str, Any]], ids: Sequence[int]
 ) -> list[Outbound]:
     """The replies just stored as ``rows`` with ``ids``, addressed to the customer."""
     return [

@@ -1,11 +1,11 @@
 """Where the router stores each customer message and, later, the bot's answer to it.
 
-These are the two writes every message costs, so they get their own seam: on SQLite
-each is a single call into the driver on a connection of its own
-(:mod:`bot.sqlite_inbox`), elsewhere they run through the engine
-(:func:`bot.conversations.receive` and :func:`bot.conversations.answer`). Both keep the
-same rules: a redelivered platform message is stored once, and an answer is queued and
-its message marked answered in one transaction.
+These are the two writes every message costs, so they get their own seam: each goes
+straight to the database driver (:mod:`bot.sqlite_inbox`, :mod:`bot.postgres_inbox`),
+which costs a fraction of the CPU of the engine path
+(:func:`bot.conversations.receive` and :func:`bot.conversations.answer`) they stand in
+for. Every inbox keeps the same rules: a redelivered platform message is stored once,
+and an answer is queued and its message marked answered in one transaction.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from bot import conversations
 from bot.conversations import Answer, Received
 from bot.messages import Inbound, Outbound
+from bot.postgres_inbox import PostgresInbox
 from bot.sqlite_inbox import SqliteInbox
 
 
@@ -51,12 +52,19 @@ class EngineInbox:
 
 @contextlib.asynccontextmanager
 async def open_inbox(engine: AsyncEngine) -> AsyncIterator[Inbox]:
-    """The fastest inbox for ``engine``'s database, closed on exit."""
-    database = engine.url.database or ""
-    if engine.dialect.name != "sqlite" or database in ("", ":memory:"):
+    """The inbox for ``engine``'s database, straight to its driver where we can; closed on exit.
+
+    In-memory SQLite has no file a second connection could open, so it stays on the engine.
+    """
+    url = engine.url
+    inbox: SqliteInbox | PostgresInbox
+    if engine.dialect.name == "postgresql":
+        inbox = await PostgresInbox.open(url.render_as_string(hide_password=False))
+    elif url.database and url.database != ":memory:":
+        inbox = await SqliteInbox.open(url.database)
+    else:
         yield EngineInbox(engine)
         return
-    inbox = await SqliteInbox.open(database)
     try:
         yield inbox
     finally:
