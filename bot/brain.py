@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 import zlib
 from collections.abc import Sequence
 from typing import Any
@@ -20,6 +21,8 @@ from typing import Any
 import aiohttp
 
 log = logging.getLogger(__name__)
+
+RETRY_AFTER_SECONDS = 2.0
 
 
 class BrainUnavailable(Exception):
@@ -35,13 +38,24 @@ class RasaBrain:
     """A client of Rasa servers' REST channel and health endpoint."""
 
     def __init__(
-        self, session: aiohttp.ClientSession, base_urls: Sequence[str], timeout: float = 30.0
+        self,
+        session: aiohttp.ClientSession,
+        base_urls: Sequence[str],
+        timeout: float = 30.0,
+        retry_after: float = RETRY_AFTER_SECONDS,
     ):
+        """``retry_after``: how long a server that could not be reached is not asked again.
+
+        Meanwhile its customers get the holding reply at once rather than after a
+        connection timeout each, and their messages wait for the replay.
+        """
         if not base_urls:
             raise ValueError("at least one Rasa server is needed")
         self._session = session
         self.base_urls = tuple(url.rstrip("/") for url in base_urls)
         self._timeout = aiohttp.ClientTimeout(total=timeout)
+        self._retry_after = retry_after
+        self._down_until: dict[str, float] = {}
 
     async def respond(self, sender: str, text: str, metadata: dict[str, Any]) -> list[str]:
         """Send one customer message and return the bot's texts, in order.
@@ -49,18 +63,23 @@ class RasaBrain:
         Raises:
             BrainUnavailable: Rasa is down, timing out or answering with an error.
         """
+        server = server_for(sender, self.base_urls)
+        if self._down_until.get(server, 0.0) > time.monotonic():
+            raise BrainUnavailable("Rasa unreachable a moment ago; not asked again yet")
         payload = {"sender": sender, "message": text, "metadata": metadata}
         try:
             async with self._session.post(
-                f"{server_for(sender, self.base_urls)}/webhooks/rest/webhook",
-                json=payload,
-                timeout=self._timeout,
+                f"{server}/webhooks/rest/webhook", json=payload, timeout=self._timeout
             ) as response:
                 if response.status != 200:
                     raise BrainUnavailable(f"Rasa answered HTTP {response.status}")
                 body = await response.json()
         except (aiohttp.ClientError, TimeoutError) as exc:
+            # Refused or silent, the server is down or hung; a dropped connection is not.
+            if isinstance(exc, aiohttp.ClientConnectorError | TimeoutError):
+                self._down_until[server] = time.monotonic() + self._retry_after
             raise BrainUnavailable(f"Rasa unreachable: {type(exc).__name__}") from exc
+        self._down_until.pop(server, None)
         if not isinstance(body, list):
             raise BrainUnavailable("Rasa answered something that is not a list")
         return [str(item["text"]) for item in body if isinstance(item, dict) and item.get("text")]

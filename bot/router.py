@@ -155,10 +155,17 @@ class ConversationRouter:
     async def answer_unanswered(self) -> int:
         """Answer messages that arrived while Rasa was down; returns how many were answered.
 
-        Stops at the first failure so that order is kept when Rasa goes away again.
+        Oldest first. When one fails again, the rest of its conversation keeps waiting
+        (its order is kept) while other conversations carry on, so with several Rasa
+        processes one restarting holds up only its own customers. The brain turns a
+        server that has just failed away at once (:class:`bot.brain.RasaBrain`), so a
+        Rasa down altogether costs one attempt per server, not a timeout per message.
         """
         answered = 0
+        stalled: set[int] = set()
         for message in await conversations.unanswered(self._engine):
+            if message.conversation_id in stalled:
+                continue
             conversation = await conversations.get(self._engine, message.conversation_id)
             if conversation is None:
                 continue
@@ -175,6 +182,7 @@ class ConversationRouter:
                         conversation, message, variant, state, late=True
                     )
                 except BrainUnavailable:
-                    break
+                    stalled.add(message.conversation_id)
+                    continue
             answered += did
         return answered

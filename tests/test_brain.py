@@ -17,9 +17,10 @@ from pathlib import Path
 
 import aiohttp
 import pytest
+from aiohttp import web
 
 from bot import conversations
-from bot.brain import RasaBrain, server_for
+from bot.brain import BrainUnavailable, RasaBrain, server_for
 from bot.keys import brain_key, engine_key, rasa_children_key, responses_key
 from bot.messages import Channel, Variant
 from bot.rasa_process import train
@@ -51,6 +52,106 @@ async def test_a_brain_needs_a_server() -> None:
     async with aiohttp.ClientSession() as session:
         with pytest.raises(ValueError, match="at least one"):
             RasaBrain(session, [])
+
+
+class FakeRasa:
+    """A Rasa REST channel on loopback that answers, hangs, or drops the connection."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+        self.mode = "answer"
+        self.port = free_port()
+        self._runner: web.AppRunner | None = None
+
+    async def rest(self, request: web.Request) -> web.StreamResponse:
+        self.calls += 1
+        if self.mode == "hang":
+            await asyncio.sleep(5)
+        if self.mode == "drop" and request.transport is not None:
+            request.transport.close()
+        return web.json_response([{"text": "hello from Rasa"}])
+
+    async def start(self) -> None:
+        app = web.Application()
+        app.router.add_post("/webhooks/rest/webhook", self.rest)
+        self._runner = web.AppRunner(app)
+        await self._runner.setup()
+        await web.TCPSite(self._runner, "127.0.0.1", self.port).start()
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+
+def sender_on(server: str, servers: tuple[str, ...]) -> str:
+    """A conversation key that ``server_for`` sends to ``server``."""
+    return next(k for k in (f"c{n}" for n in range(100)) if server_for(k, servers) == server)
+
+
+async def test_a_server_that_refuses_is_not_asked_again_for_a_moment() -> None:
+    live, down = FakeRasa(), FakeRasa()
+    await live.start()
+    servers = (live.url, down.url)
+    try:
+        async with aiohttp.ClientSession() as session:
+            brain = RasaBrain(session, servers, retry_after=0.3)
+            waiting = sender_on(down.url, servers)
+            with pytest.raises(BrainUnavailable, match="ClientConnectorError"):
+                await brain.respond(waiting, "hi", {})
+            await down.start()
+            with pytest.raises(BrainUnavailable, match="not asked again yet"):
+                await brain.respond(waiting, "hi", {})
+            assert down.calls == 0
+            # The other server's conversations are answered all along.
+            assert await brain.respond(sender_on(live.url, servers), "hi", {}) == [
+                "hello from Rasa"
+            ]
+
+            await asyncio.sleep(0.35)
+
+            assert await brain.respond(waiting, "hi", {}) == ["hello from Rasa"]
+    finally:
+        await live.stop()
+        await down.stop()
+
+
+async def test_a_hung_server_costs_one_timeout_not_one_per_message() -> None:
+    hung = FakeRasa()
+    hung.mode = "hang"
+    await hung.start()
+    try:
+        async with aiohttp.ClientSession() as session:
+            brain = RasaBrain(session, [hung.url], timeout=0.3, retry_after=10)
+            with pytest.raises(BrainUnavailable, match="TimeoutError"):
+                await brain.respond("c1", "hi", {})
+            started = asyncio.get_running_loop().time()
+            for sender in ("c1", "c2", "c3"):
+                with pytest.raises(BrainUnavailable, match="not asked again yet"):
+                    await brain.respond(sender, "hi", {})
+            assert asyncio.get_running_loop().time() - started < 0.1
+            assert hung.calls == 1
+    finally:
+        await hung.stop()
+
+
+async def test_a_dropped_connection_fails_only_that_message() -> None:
+    rasa = FakeRasa()
+    rasa.mode = "drop"
+    await rasa.start()
+    try:
+        async with aiohttp.ClientSession() as session:
+            brain = RasaBrain(session, [rasa.url])
+            with pytest.raises(BrainUnavailable, match="ServerDisconnectedError"):
+                await brain.respond("c1", "hi", {})
+            rasa.mode = "answer"
+            assert await brain.respond("c1", "hi", {}) == ["hello from Rasa"]
+            assert rasa.calls == 2
+    finally:
+        await rasa.stop()
 
 
 async def _wait_for(condition: Callable[[], bool], within: float) -> None:

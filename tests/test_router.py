@@ -201,19 +201,27 @@ async def test_answer_unanswered_answers_in_order_once_rasa_is_back(setup: Setup
     assert await setup.router.answer_unanswered() == 0
 
 
-async def test_answer_unanswered_stops_at_the_first_failure(setup: Setup) -> None:
+async def test_a_conversation_that_fails_again_waits_and_the_others_carry_on(
+    setup: Setup,
+) -> None:
     setup.brain.down = True
     for n in range(1, 5):
         await setup.router.handle(tg(f"message {n}", f"m{n}", user=str(n)))
+    await setup.router.handle(tg("message 2, later", "m5", user="2"))
     setup.brain.down = False
     setup.brain.fail_on = {"message 2"}
     setup.brain.calls.clear()
 
-    assert await setup.router.answer_unanswered() == 1
+    assert await setup.router.answer_unanswered() == 3
 
-    assert setup.brain.texts() == ["message 1", "message 2"]
+    # Customer 2's later message is not asked ahead of the earlier one that failed.
+    assert setup.brain.texts() == ["message 1", "message 2", "message 3", "message 4"]
     left = await conversations.unanswered(setup.engine)
-    assert [m.text for m in left] == ["message 2", "message 3", "message 4"]
+    assert [m.text for m in left] == ["message 2", "message 2, later"]
+
+    setup.brain.fail_on = set()
+    assert await setup.router.answer_unanswered() == 2
+    assert setup.brain.texts()[-2:] == ["message 2", "message 2, later"]
 
 
 async def test_answer_unanswered_leaves_conversations_a_person_took(setup: Setup) -> None:
