@@ -184,12 +184,15 @@ ANSWERED = (
     .returning(
         select(CONVERSATION_TABLE.c.state)
         .where(CONVERSATION_TABLE.c.id == bindparam("answered_conversation"))
-        .scalar_subquery(),
-        exists().where(
+        .scalar_subquery()
+        .label("conversation_state"),
+        exists()
+        .where(
             _WAITING_REPLY.c.conversation_id == bindparam("answered_conversation"),
             _WAITING_REPLY.c.direction == "out",
             _WAITING_REPLY.c.state == "pending",
-        ),
+        )
+        .label("replies_waiting"),
     )
 )
 

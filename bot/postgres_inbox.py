@@ -3,18 +3,24 @@
 Through SQLAlchemy's async engine each of the two transactions a message costs spends
 most of its CPU outside the database: pool checkout with a pre-ping round trip, a
 greenlet switch per statement, result and ORM objects. Here they run on a small asyncpg
-pool of their own, as prepared statements asyncpg caches per connection; the
-statements are the engine path's, compiled for PostgreSQL (:mod:`bot.inbox_sql`).
+pool of their own, as statements asyncpg prepares once per connection, and each write
+is a single statement (data-modifying CTEs) where the engine path needs a transaction
+of several: every round trip is latency the customer waits for. The statements are
+built from the engine path's (:mod:`bot.conversations`, :mod:`bot.inbox_sql`).
 """
 
 from __future__ import annotations
 
+import functools
 from datetime import datetime
 from typing import Any
 
 import asyncpg
+from sqlalchemy import Column, bindparam, func, insert, select
+from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.dialects.postgresql import asyncpg as asyncpg_dialect
 from sqlalchemy.engine import make_url
+from sqlalchemy.sql.elements import BindParameter
 
 from bot import conversations
 from bot.conversations import Answer, Received
@@ -22,7 +28,64 @@ from bot.inbox_sql import Prepared, Statements, answered, received
 from bot.messages import Inbound, Outbound
 from bot.models import utcnow
 
-_SQL = Statements.compile(asyncpg_dialect.dialect())  # type: ignore[no-untyped-call]
+_DIALECT = asyncpg_dialect.dialect()  # type: ignore[no-untyped-call]
+_SQL = Statements.compile(_DIALECT)
+_MESSAGE = conversations.MESSAGE_TABLE
+_ROW_COLUMNS = [c for c in _MESSAGE.c if c.name != "id"]
+
+
+def _values(prefix: str, columns: list[Column[Any]]) -> list[BindParameter[Any]]:
+    return [bindparam(f"{prefix}{c.name}", type_=c.type) for c in columns]
+
+
+def _touch_and_store() -> Prepared:
+    """:data:`~bot.conversations.TOUCH` and the message's INSERT as one statement.
+
+    For a customer who has written before (nearly every message) that is one round trip,
+    committed on its own, instead of four (BEGIN, two statements, COMMIT). It returns no
+    row when the customer has no conversation yet.
+    """
+    touched = conversations.TOUCH.cte("touched")
+    given = [c for c in _ROW_COLUMNS if c.name != "conversation_id"]
+    stored = (
+        insert(_MESSAGE)
+        .from_select(
+            ["conversation_id", *(c.name for c in given)],
+            select(touched.c.id, *_values("in_", given)),
+        )
+        .returning(_MESSAGE.c.id)
+        .cte("stored")
+    )
+    return Prepared(select(touched, stored.c.id.label("message_id")), _DIALECT)
+
+
+@functools.cache
+def _answer_with(replies: int) -> Prepared:
+    """:data:`~bot.conversations.ANSWERED` and the INSERT of ``replies`` rows as one statement.
+
+    Always one row: the conversation's state and whether replies wait for pick-up
+    (``NULL`` for a message that does not exist), and the new replies' ids in order.
+    """
+    answered = conversations.ANSWERED.cte("answered")
+    columns: list[Any] = [
+        select(answered.c.conversation_state).scalar_subquery(),
+        select(answered.c.replies_waiting).scalar_subquery(),
+    ]
+    if replies:
+        rows = [
+            dict(zip(_ROW_COLUMNS, _values(f"r{n}_", _ROW_COLUMNS), strict=True))
+            for n in range(replies)
+        ]
+        inserted = insert(_MESSAGE).values(rows).returning(_MESSAGE.c.id).cte("inserted")
+        columns.append(
+            select(
+                func.array_agg(aggregate_order_by(inserted.c.id, inserted.c.id))
+            ).scalar_subquery()
+        )
+    return Prepared(select(*columns), _DIALECT)
+
+
+_TOUCH_AND_STORE = _touch_and_store()
 
 
 def _dsn(url: str) -> str:
@@ -65,12 +128,17 @@ class PostgresInbox:
         """See :func:`bot.conversations.receive`: the same rules, straight through asyncpg."""
         now = utcnow()
         message = conversations.inbound_row(inbound, 0, now)
+        touch = conversations.touch_params(inbound, now)
         async with self._pool.acquire() as db:
             try:
+                stored = await _row(db, _TOUCH_AND_STORE, {**touch, **_prefixed("in_", message)})
+                if stored is not None:
+                    found = dict(stored)
+                    return received(found, message, found.pop("message_id"))
                 found, message_id = await _store(db, inbound, message, now)
             except asyncpg.UniqueViolationError:
-                stored = conversations.stored_params(inbound)
-                if inbound.external_id is not None and await _row(db, _SQL.stored, stored):
+                stored_params = conversations.stored_params(inbound)
+                if inbound.external_id is not None and await _row(db, _SQL.stored, stored_params):
                     return None
                 # Another worker created the conversation between our UPDATE and INSERT:
                 # this time the UPDATE finds it. A second failure is a real one.
@@ -78,19 +146,33 @@ class PostgresInbox:
         return received(found, message, message_id)
 
     async def answer(self, answer: Answer) -> tuple[str, list[Outbound]]:
-        """See :func:`bot.conversations.answer`: the same transaction, through asyncpg."""
+        """See :func:`bot.conversations.answer`, in one statement (one round trip).
+
+        Replies that waited for pick-up (rare) are collected by a second statement
+        rather than in the same transaction: a crash in between leaves them waiting
+        for the customer's next request, as if none had been there.
+        """
         now = utcnow()
         rows = answer.rows(now)
-        async with self._pool.acquire() as db, db.transaction():
-            found = await _row(db, _SQL.answered, answer.answered_params())
-            ids = [(await _row(db, _SQL.insert_message, row))["id"] for row in rows]
+        params = answer.answered_params()
+        for n, row in enumerate(rows):
+            params.update(_prefixed(f"r{n}_", row))
+        async with self._pool.acquire() as db:
+            state, waiting, *ids = await db.fetchrow(
+                _answer_with(len(rows)).sql, *_answer_with(len(rows)).args(params)
+            )
             picked: list[Any] = []
-            if answer.delivered and found is not None and found[1]:
+            if answer.delivered and waiting:
                 pick = {"pick_conversation": answer.conversation.id, "picked_at": now}
                 picked = [
                     tuple(r) for r in await db.fetch(_SQL.pick_up.sql, *_SQL.pick_up.args(pick))
                 ]
-        return answered(answer, rows, found, ids, picked)
+        found = None if state is None else (state, waiting)
+        return answered(answer, rows, found, ids[0] if ids else [], picked)
+
+
+def _prefixed(prefix: str, row: dict[str, Any]) -> dict[str, Any]:
+    return {f"{prefix}{name}": value for name, value in row.items()}
 
 
 async def _store(

@@ -97,6 +97,8 @@ async def script(engine: AsyncEngine, inbox: Inbox) -> list[str]:
             processed=False,
         )
     )
+    quiet = await receive(inbox, tg("ok", "m3", user="7"))
+    await inbox.answer(Answer(quiet.conversation, quiet.message.id or 0, [], Variant.TELEGRAM))
     web = await receive(inbox, Inbound(Channel.WEB, "browser", "hi", variant=Variant.WEB))
     await conversations.queue_replies(engine, web.conversation, ["an agent's answer"], Variant.WEB)
     _state, replies = await inbox.answer(
@@ -135,6 +137,7 @@ async def test_the_same_rows_as_the_engine_path(native: tuple[AsyncEngine, Inbox
         ("telegram", "out", "bot", "fixed by 6", None, "m1", "telegram", "pending", False),
         ("telegram", "in", "customer", "still down", "m2", None, "default", "received", False),
         ("telegram", "out", "bot", "please wait", None, None, "telegram", "pending", False),
+        ("telegram", "in", "customer", "ok", "m3", None, "default", "processed", False),
         ("web", "in", "customer", "hi", None, None, "web", "processed", False),
         ("web", "out", "bot", "an agent's answer", None, None, "web", "sent", True),
         ("web", "out", "bot", "hello", None, None, "web", "sent", True),
