@@ -33,7 +33,8 @@ class Received:
 
 # Core statements on the tables themselves, built once: the ORM's flush and loading
 # machinery, and building the expressions, cost more than these small statements do.
-# They are public for bot.sqlite_inbox, which runs the same statements on sqlite3.
+# They are public for bot.inbox_sql, which compiles them for the drivers the inboxes
+# (bot.sqlite_inbox, bot.postgres_inbox) call directly.
 CONVERSATION_TABLE: Table = Conversation.__table__  # type: ignore[attr-defined]
 MESSAGE_TABLE: Table = Message.__table__  # type: ignore[attr-defined]
 INSERT_REPLIES = insert(MESSAGE_TABLE).returning(MESSAGE_TABLE.c.id, sort_by_parameter_order=True)

@@ -157,10 +157,9 @@ class PostgresInbox:
         params = answer.answered_params()
         for n, row in enumerate(rows):
             params.update(_prefixed(f"r{n}_", row))
+        statement = _answer_with(len(rows))
         async with self._pool.acquire() as db:
-            state, waiting, *ids = await db.fetchrow(
-                _answer_with(len(rows)).sql, *_answer_with(len(rows)).args(params)
-            )
+            state, waiting, *ids = await db.fetchrow(statement.sql, *statement.args(params))
             picked: list[Any] = []
             if answer.delivered and waiting:
                 pick = {"pick_conversation": answer.conversation.id, "picked_at": now}
