@@ -36,7 +36,11 @@ class Inbox(Protocol):
 
 
 class EngineInbox:
-    """The inbox through SQLAlchemy's engine (PostgreSQL, and in-memory SQLite)."""
+    """The inbox through SQLAlchemy's engine.
+
+    For in-memory SQLite, which no second connection can open, and as the reference the
+    direct inboxes are held to in the tests.
+    """
 
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
