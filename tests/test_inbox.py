@@ -18,7 +18,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot import conversations
 from bot.conversations import Answer
-from bot.inbox import EngineInbox, Inbox
+from bot.db import create_engine
+from bot.inbox import EngineInbox, Inbox, open_inbox
 from bot.messages import Channel, Inbound, Variant
 from bot.models import Conversation, ConversationState, Message
 from bot.postgres_inbox import PostgresInbox
@@ -239,3 +240,12 @@ async def test_a_message_that_cannot_be_stored_is_an_error_not_a_duplicate(
 async def count(engine: AsyncEngine) -> int:
     async with AsyncSession(engine) as session:
         return (await session.exec(select(func.count()).select_from(Message))).one()
+
+
+async def test_in_memory_sqlite_stays_on_the_engine() -> None:
+    engine = create_engine("sqlite:///:memory:")
+    try:
+        async with open_inbox(engine) as inbox:
+            assert isinstance(inbox, EngineInbox)
+    finally:
+        await engine.dispose()
