@@ -91,7 +91,7 @@ async def run_case(
                 settings,
                 router,
                 Outbox(engine),
-                CannedReplies(engine, responses, wake=lambda c: wake.set()),
+                CannedReplies(inbox, responses, wake=lambda c: wake.set()),
                 wake=wake,
                 rate_limiter=limiter,
                 poll_timeout=1.0,

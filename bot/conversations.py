@@ -161,12 +161,6 @@ async def _stored(connection: AsyncConnection, inbound: Inbound) -> bool:
 
 # The router's per-message statements are built once: building SQLAlchemy expressions
 # costs about as much as running these small queries.
-_PROCESSED = (
-    update(Message)
-    .where(col(Message.id) == bindparam("processed_id"))
-    .values(state="processed")
-    .execution_options(synchronize_session=False)
-)
 _STANDING = (
     select(Conversation.state, Message.state)
     .join(Conversation, col(Conversation.id) == col(Message.conversation_id))
@@ -196,13 +190,6 @@ ANSWERED = (
         .label("replies_waiting"),
     )
 )
-
-
-async def mark_processed(engine: AsyncEngine, message_id: int) -> None:
-    """Record that the bot has answered an inbound message."""
-    async with AsyncSession(engine) as session:
-        await session.exec(_PROCESSED, params={"processed_id": message_id})
-        await session.commit()
 
 
 async def unanswered(engine: AsyncEngine, limit: int = 100) -> Sequence[Message]:

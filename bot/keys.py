@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from bot.brain import RasaBrain
 from bot.channels.telegram import TelegramChannel
 from bot.channels.x import XChannel
+from bot.inbox import Inbox
 from bot.incidents import Incidents
 from bot.locations import Locator
 from bot.messages import Channel
@@ -31,6 +32,7 @@ executor_key = web.AppKey("executor", ActionExecutor)
 outbox_key = web.AppKey("outbox", Outbox)
 brain_key = web.AppKey("brain", RasaBrain)
 rasa_children_key = web.AppKey("rasa_children", list[RasaProcess])
+inbox_key = web.AppKey("inbox", Inbox)
 router_key = web.AppKey("router", ConversationRouter)
 wakes_key = web.AppKey("wakes", dict[Channel, asyncio.Event])
 telegram_key = web.AppKey("telegram", TelegramChannel)

@@ -7,6 +7,7 @@ from sqlmodel import func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot import conversations
+from bot.conversations import Answer
 from bot.messages import Channel, Inbound, Variant
 from bot.models import Conversation, ConversationState, Message
 
@@ -171,7 +172,8 @@ async def test_unanswered_lists_received_messages_of_bot_conversations_only(
     assert conversation.id is not None
     await conversations.queue_replies(engine, conversation, ["a reply"], Variant.TELEGRAM)
     assert answered.message.id is not None
-    await conversations.mark_processed(engine, answered.message.id)
+    answer = Answer(answered.conversation, answered.message.id, [], Variant.TELEGRAM)
+    await conversations.answer(engine, answer)  # marked answered, nothing to say
     for result, state in (
         (escalated, ConversationState.ESCALATED),
         (agent, ConversationState.AGENT),

@@ -15,9 +15,8 @@ import logging
 from collections.abc import Callable
 from typing import Protocol
 
-from sqlalchemy.ext.asyncio import AsyncEngine
-
-from bot import conversations
+from bot.conversations import Answer
+from bot.inbox import Inbox
 from bot.messages import Channel, Handled, Inbound, Variant
 from bot.models import ConversationState
 
@@ -40,38 +39,42 @@ class CannedReplies:
 
     def __init__(
         self,
-        engine: AsyncEngine,
+        inbox: Inbox,
         responses: Renderer,
         wake: Callable[[Channel], None] = lambda channel: None,
     ) -> None:
-        self._engine = engine
+        self._inbox = inbox
         self._responses = responses
         self._wake = wake
 
     async def handle(
         self, inbound: Inbound, key: str, values: dict[str, str] | None = None
     ) -> Handled:
-        """Store ``inbound`` (once) and answer it with canned response ``key``."""
-        received = await conversations.receive(self._engine, inbound)
+        """Store ``inbound`` (once) and answer it with canned response ``key``.
+
+        The reply is queued and the message marked answered in one transaction, as the
+        router does.
+        """
+        received = await self._inbox.receive(inbound)
         if received is None:
             log.info("duplicate %s message %s ignored", inbound.channel, inbound.external_id)
             return Handled(conversation_id=0, state="", duplicate=True)
         conversation = received.conversation
-        conversation_id = conversation.id or 0
-        current = await conversations.get(self._engine, conversation_id) or conversation
-        if current.state != ConversationState.BOT:
-            await conversations.mark_processed(self._engine, received.message.id or 0)
-            return Handled(conversation_id=conversation_id, state=current.state)
-        try:
-            text = self._responses.render(key, inbound.variant, values)
-        except KeyError:
-            log.warning("canned response %s is missing; using the built-in text", key)
-            text = FALLBACK
-        replies = await conversations.queue_replies(
-            self._engine, current, [text], inbound.variant, reply_to=inbound.reply_to
+        texts: list[str] = []
+        if conversation.state == ConversationState.BOT:
+            try:
+                texts = [self._responses.render(key, inbound.variant, values)]
+            except KeyError:
+                log.warning("canned response %s is missing; using the built-in text", key)
+                texts = [FALLBACK]
+        answer = Answer(
+            conversation,
+            received.message.id or 0,
+            texts,
+            inbound.variant,
+            reply_to=inbound.reply_to,
         )
-        # Marked after queueing: a crash in between re-answers rather than never answers.
-        await conversations.mark_processed(self._engine, received.message.id or 0)
+        state, replies = await self._inbox.answer(answer)
         if replies:
             self._wake(inbound.channel)
-        return Handled(conversation_id=conversation_id, state=current.state, replies=replies)
+        return Handled(conversation_id=conversation.id or 0, state=state, replies=replies)

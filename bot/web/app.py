@@ -29,6 +29,7 @@ from bot.keys import (
     engine_key,
     executor_key,
     http_key,
+    inbox_key,
     incidents_key,
     locator_key,
     outbox_key,
@@ -128,6 +129,7 @@ async def router_ctx(app: web.Application) -> AsyncIterator[None]:
         )
     )
     async with open_inbox(engine) as inbox:
+        app[inbox_key] = inbox
         app[router_key] = ConversationRouter(
             engine,
             inbox,
@@ -192,7 +194,7 @@ async def channels_ctx(app: web.Application) -> AsyncIterator[None]:
             settings,
             app[router_key],
             app[outbox_key],
-            CannedReplies(engine, app[responses_key], wake=lambda c: wakes[c].set()),
+            CannedReplies(app[inbox_key], app[responses_key], wake=lambda c: wakes[c].set()),
             wake=wakes[Channel.TELEGRAM],
             towns=NearestTown.load(settings.data_dir / "town_coordinates.csv"),
         )

@@ -6,6 +6,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot import conversations
 from bot.channels.canned import FALLBACK, CannedReplies
+from bot.inbox import Inbox
 from bot.messages import Channel, Inbound, Variant
 from bot.models import ConversationState
 from bot.outbox import Outbox
@@ -19,14 +20,14 @@ def photo(message_id: int = 1) -> Inbound:
     )
 
 
-async def canned(engine: AsyncEngine, woken: list[Channel]) -> CannedReplies:
+async def canned(engine: AsyncEngine, inbox: Inbox, woken: list[Channel]) -> CannedReplies:
     store = await ResponseStore.open(engine, Settings().data_dir)
-    return CannedReplies(engine, store, wake=woken.append)
+    return CannedReplies(inbox, store, wake=woken.append)
 
 
-async def test_stores_once_and_queues_one_reply(engine: AsyncEngine) -> None:
+async def test_stores_once_and_queues_one_reply(engine: AsyncEngine, inbox: Inbox) -> None:
     woken: list[Channel] = []
-    replies = await canned(engine, woken)
+    replies = await canned(engine, inbox, woken)
 
     first = await replies.handle(photo(), "utter_location_not_found")
     again = await replies.handle(photo(), "utter_location_not_found")
@@ -45,9 +46,11 @@ async def test_stores_once_and_queues_one_reply(engine: AsyncEngine) -> None:
     ]
 
 
-async def test_stays_quiet_when_a_person_has_the_conversation(engine: AsyncEngine) -> None:
+async def test_stays_quiet_when_a_person_has_the_conversation(
+    engine: AsyncEngine, inbox: Inbox
+) -> None:
     woken: list[Channel] = []
-    replies = await canned(engine, woken)
+    replies = await canned(engine, inbox, woken)
     first = await replies.handle(photo(1), "utter_location_not_found")
     await conversations.set_state(engine, first.conversation_id, ConversationState.AGENT)
 
@@ -58,7 +61,9 @@ async def test_stays_quiet_when_a_person_has_the_conversation(engine: AsyncEngin
     assert [m.direction for m in transcript] == ["in", "out", "in"]
 
 
-async def test_a_missing_response_falls_back_to_the_built_in_text(engine: AsyncEngine) -> None:
-    replies = await canned(engine, [])
+async def test_a_missing_response_falls_back_to_the_built_in_text(
+    engine: AsyncEngine, inbox: Inbox
+) -> None:
+    replies = await canned(engine, inbox, [])
     handled = await replies.handle(photo(), "utter_no_such_key")
     assert [r.text for r in handled.replies] == [FALLBACK]

@@ -28,7 +28,7 @@ from bot.channels.telegram import TelegramChannel
 from bot.channels.telegram_format import MESSAGE_LIMIT, utf16_length
 from bot.inbox import Inbox
 from bot.keys import (
-    engine_key,
+    inbox_key,
     outbox_key,
     responses_key,
     router_key,
@@ -96,7 +96,7 @@ class Rig:
             LocalLocks(),
             wake=lambda c: wake.set(),
         )
-        canned = CannedReplies(self.engine, self.responses, wake=lambda c: wake.set())
+        canned = CannedReplies(self.inbox, self.responses, wake=lambda c: wake.set())
         kwargs.setdefault("poll_timeout", 1.0)
         kwargs.setdefault("towns", NearestTown.load(SETTINGS.data_dir / "town_coordinates.csv"))
         channel = TelegramChannel(
@@ -513,7 +513,7 @@ async def test_through_rasa_greeting_question_and_media_are_answered(
         settings,
         app[router_key],
         app[outbox_key],
-        CannedReplies(app[engine_key], responses, wake=lambda c: wakes[c].set()),
+        CannedReplies(app[inbox_key], responses, wake=lambda c: wakes[c].set()),
         wake=wakes[Channel.TELEGRAM],
         poll_timeout=1.0,
     )
