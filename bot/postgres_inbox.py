@@ -12,11 +12,10 @@ built from the engine path's (:mod:`bot.conversations`, :mod:`bot.inbox_sql`).
 from __future__ import annotations
 
 import functools
-from datetime import datetime
 from typing import Any
 
 import asyncpg
-from sqlalchemy import Column, bindparam, func, insert, select
+from sqlalchemy import Column, bindparam, exists, func, insert, select, union_all
 from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.dialects.postgresql import asyncpg as asyncpg_dialect
 from sqlalchemy.engine import make_url
@@ -38,25 +37,40 @@ def _values(prefix: str, columns: list[Column[Any]]) -> list[BindParameter[Any]]
     return [bindparam(f"{prefix}{c.name}", type_=c.type) for c in columns]
 
 
-def _touch_and_store() -> Prepared:
-    """:data:`~bot.conversations.TOUCH` and the message's INSERT as one statement.
+def _receive() -> Prepared:
+    """Store a message in its customer's conversation, made if need be, in one statement.
 
-    For a customer who has written before (nearly every message) that is one round trip,
-    committed on its own, instead of four (BEGIN, two statements, COMMIT). It returns no
-    row when the customer has no conversation yet.
+    :data:`~bot.conversations.TOUCH` finds (and touches) the conversation; only when it
+    finds none does the INSERT make one, with the row the engine path's INSERT and TOUCH
+    would leave; the message goes into whichever there is. One round trip, committed on
+    its own, for a first message as for any other (the engine path needs a transaction
+    of four statements for a first one). Two workers making the same conversation at
+    once: one of them gets a unique violation and runs it again, finding the other's.
     """
     touched = conversations.TOUCH.cte("touched")
+    table = conversations.CONVERSATION_TABLE
+    made = [c for c in table.c if c.name != "id"]
+    created = (
+        insert(table)
+        .from_select(
+            [c.name for c in made],
+            select(*_values("new_", made)).where(~exists(select(touched.c.id))),
+        )
+        .returning(*table.c)
+        .cte("created")
+    )
+    found = union_all(select(touched), select(created)).cte("found")
     given = [c for c in _ROW_COLUMNS if c.name != "conversation_id"]
     stored = (
         insert(_MESSAGE)
         .from_select(
             ["conversation_id", *(c.name for c in given)],
-            select(touched.c.id, *_values("in_", given)),
+            select(found.c.id, *_values("in_", given)),
         )
         .returning(_MESSAGE.c.id)
         .cte("stored")
     )
-    return Prepared(select(touched, stored.c.id.label("message_id")), _DIALECT)
+    return Prepared(select(found, stored.c.id.label("message_id")), _DIALECT)
 
 
 @functools.cache
@@ -85,7 +99,7 @@ def _answer_with(replies: int) -> Prepared:
     return Prepared(select(*columns), _DIALECT)
 
 
-_TOUCH_AND_STORE = _touch_and_store()
+_RECEIVE = _receive()
 
 
 def _dsn(url: str) -> str:
@@ -128,22 +142,23 @@ class PostgresInbox:
         """See :func:`bot.conversations.receive`: the same rules, straight through asyncpg."""
         now = utcnow()
         message = conversations.inbound_row(inbound, 0, now)
-        touch = conversations.touch_params(inbound, now)
+        params = {
+            **conversations.touch_params(inbound, now),
+            **_prefixed("new_", conversations.conversation_row(inbound, now)),
+            **_prefixed("in_", message),
+        }
         async with self._pool.acquire() as db:
             try:
-                stored = await _row(db, _TOUCH_AND_STORE, {**touch, **_prefixed("in_", message)})
-                if stored is not None:
-                    found = dict(stored)
-                    return received(found, message, found.pop("message_id"))
-                found, message_id = await _store(db, inbound, message, now)
+                stored = await _row(db, _RECEIVE, params)
             except asyncpg.UniqueViolationError:
                 stored_params = conversations.stored_params(inbound)
                 if inbound.external_id is not None and await _row(db, _SQL.stored, stored_params):
                     return None
-                # Another worker created the conversation between our UPDATE and INSERT:
-                # this time the UPDATE finds it. A second failure is a real one.
-                found, message_id = await _store(db, inbound, message, now)
-        return received(found, message, message_id)
+                # Another worker made the conversation at the same moment: this time
+                # the UPDATE finds it. A second failure is a real one.
+                stored = await _row(db, _RECEIVE, params)
+        found = dict(stored)
+        return received(found, message, found.pop("message_id"))
 
     async def answer(self, answer: Answer) -> tuple[str, list[Outbound]]:
         """See :func:`bot.conversations.answer`, in one statement (one round trip).
@@ -172,20 +187,6 @@ class PostgresInbox:
 
 def _prefixed(prefix: str, row: dict[str, Any]) -> dict[str, Any]:
     return {f"{prefix}{name}": value for name, value in row.items()}
-
-
-async def _store(
-    db: Any, inbound: Inbound, message: dict[str, Any], now: datetime
-) -> tuple[dict[str, Any], int]:
-    """Store ``message`` in its conversation (made if need be): the conversation's row, its id."""
-    touch = conversations.touch_params(inbound, now)
-    async with db.transaction():
-        found = await _row(db, _SQL.touch, touch)
-        if found is None:
-            await _row(db, _SQL.insert_conversation, conversations.conversation_row(inbound, now))
-            found = await _row(db, _SQL.touch, touch)
-        inserted = await _row(db, _SQL.insert_message, {**message, "conversation_id": found["id"]})
-    return dict(found), inserted["id"]
 
 
 async def _row(db: Any, statement: Prepared, params: dict[str, Any]) -> Any:
