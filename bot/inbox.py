@@ -27,7 +27,11 @@ class Inbox(Protocol):
     """The router's two writes per message."""
 
     async def receive(self, inbound: Inbound) -> Received | None:
-        """Store ``inbound`` in its conversation; ``None`` when it was stored before."""
+        """Store ``inbound`` in its conversation; ``None`` when it was stored before.
+
+        The message may reach the disk only with its answer's commit (PostgreSQL's
+        inbox does not wait for it), so answer it before telling anyone it is stored.
+        """
         ...
 
     async def answer(self, answer: Answer) -> tuple[str, list[Outbound]]:

@@ -46,6 +46,14 @@ def _receive() -> Prepared:
     its own, for a first message as for any other (the engine path needs a transaction
     of four statements for a first one). Two workers making the same conversation at
     once: one of them gets a unique violation and runs it again, finding the other's.
+
+    Its commit does not wait for the WAL to reach disk (``synchronous_commit`` off for
+    this transaction alone): nobody is told we have the message before its answer is
+    committed, and that commit, which waits, flushes the WAL up to itself and so this
+    one too (nor is a redelivery called one before :func:`_stored` has made sure). A
+    PostgreSQL crash in between loses a message nobody was told we had, and its sender
+    sends it again. This saves a disk flush per message: about 0.2 ms of the latency a
+    customer waits and a fifth of PostgreSQL's CPU per message.
     """
     touched = conversations.TOUCH.cte("touched")
     table = conversations.CONVERSATION_TABLE
@@ -70,7 +78,15 @@ def _receive() -> Prepared:
         .returning(_MESSAGE.c.id)
         .cte("stored")
     )
-    return Prepared(select(found, stored.c.id.label("message_id")), _DIALECT)
+    relaxed = select(
+        func.set_config("synchronous_commit", "off", True).label("synchronous_commit")
+    ).cte("relaxed")
+    return Prepared(
+        select(found, stored.c.id.label("message_id")).where(
+            relaxed.c.synchronous_commit == "off"
+        ),
+        _DIALECT,
+    )
 
 
 @functools.cache
@@ -100,6 +116,7 @@ def _answer_with(replies: int) -> Prepared:
 
 
 _RECEIVE = _receive()
+_STORED_ON_DISK = Prepared(conversations.STORED.with_for_update(key_share=True), _DIALECT)
 
 
 def _dsn(url: str) -> str:
@@ -120,6 +137,11 @@ async def _nothing_to_reset(connection: asyncpg.Connection) -> None:
     """
 
 
+async def open_pool(url: str, size: int = 10) -> asyncpg.Pool:
+    """A pool of up to ``size`` connections to the (migrated) database at ``url``."""
+    return await asyncpg.create_pool(_dsn(url), min_size=1, max_size=size, reset=_nothing_to_reset)
+
+
 class PostgresInbox:
     """The router's two writes per message, on an asyncpg pool of their own."""
 
@@ -128,11 +150,8 @@ class PostgresInbox:
 
     @classmethod
     async def open(cls, url: str, size: int = 10) -> PostgresInbox:
-        """Open a pool of up to ``size`` connections to the (migrated) database at ``url``."""
-        pool = await asyncpg.create_pool(
-            _dsn(url), min_size=1, max_size=size, reset=_nothing_to_reset
-        )
-        return cls(pool)
+        """An inbox on a pool of its own (:func:`open_pool`)."""
+        return cls(await open_pool(url, size))
 
     async def close(self) -> None:
         """Close the pool's connections."""
@@ -151,8 +170,7 @@ class PostgresInbox:
             try:
                 stored = await _row(db, _RECEIVE, params)
             except asyncpg.UniqueViolationError:
-                stored_params = conversations.stored_params(inbound)
-                if inbound.external_id is not None and await _row(db, _SQL.stored, stored_params):
+                if inbound.external_id is not None and await _stored(db, inbound):
                     return None
                 # Another worker made the conversation at the same moment: this time
                 # the UPDATE finds it. A second failure is a real one.
@@ -187,6 +205,18 @@ class PostgresInbox:
 
 def _prefixed(prefix: str, row: dict[str, Any]) -> dict[str, Any]:
     return {f"{prefix}{name}": value for name, value in row.items()}
+
+
+async def _stored(db: Any, inbound: Inbound) -> bool:
+    """Whether ``inbound`` was stored before, and if so, that it is on disk.
+
+    Its first delivery may be stored but not yet answered, so not yet flushed (see
+    :func:`_receive`), and its sender is about to be told we have it. Locking the row
+    (a share lock that blocks nobody) writes WAL, so this transaction's commit waits
+    for the disk, which takes the first delivery's commit with it.
+    """
+    async with db.transaction():
+        return await _row(db, _STORED_ON_DISK, conversations.stored_params(inbound)) is not None
 
 
 async def _row(db: Any, statement: Prepared, params: dict[str, Any]) -> Any:
