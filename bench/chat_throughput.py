@@ -2,7 +2,7 @@
 
 Usage:
     .venv/bin/python bench/chat_throughput.py [--messages 400] [--concurrency 1,8,64]
-        [--rounds 3] [--rasa-processes N]
+        [--rounds 3] [--rasa-processes N] [--paired 1000]
 
 Starts real Rasa servers (trained model from intents/; as many as ``outage-bot serve``
 would, one per core, unless told) and ``outage-bot serve --demo`` as its own process on
@@ -16,7 +16,9 @@ for each concurrency level sends the same mix of realistic messages through
     endpoints, so Rasa still calls our app for them)
 
 and prints messages/s, p50 and p99 per path: the median of ``--rounds`` runs of each,
-the two paths taking turns (this machine's noise between runs is ±30 %). Each simulated
+the two paths taking turns (this machine's noise between runs is ±30 %); with
+``--paired``, also one customer whose conversations alternate between the paths (mean
+latencies, so the paths see the same moments of the machine). Each simulated
 customer sends a short conversation in order, so the dialogue (forms, slots) is
 exercised as in real use.
 """
@@ -108,6 +110,42 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
+async def converse(
+    session: aiohttp.ClientSession,
+    urls: Sequence[str],
+    rest: bool,
+    sender: str,
+    latencies: list[float],
+) -> None:
+    """One customer's conversation, in order, each reply's latency added to ``latencies``."""
+    for text in CONVERSATION:
+        payload = {"sender": sender, "message": text} if rest else {"sender": sender, "text": text}
+        url = server_for(sender, urls)
+        started = time.perf_counter()
+        async with session.post(url, json=payload) as response:
+            await response.read()
+            if response.status != 200:
+                raise RuntimeError(f"{url} answered {response.status}")
+        latencies.append(time.perf_counter() - started)
+
+
+async def paired(
+    session: aiohttp.ClientSession, ours: Sequence[str], theirs: Sequence[str], messages: int
+) -> tuple[float, float]:
+    """Mean reply latency of each path for one customer, conversations alternating paths.
+
+    With one customer throughput is the inverse of latency, and taking turns every five
+    messages leaves neither path the machine's quieter moments: steadier than rounds.
+    """
+    mine: list[float] = []
+    rest: list[float] = []
+    for n in range(max(1, messages // len(CONVERSATION))):
+        turns = [(ours, False, mine), (theirs, True, rest)]
+        for urls, is_rest, latencies in turns if n % 2 == 0 else turns[::-1]:
+            await converse(session, urls, is_rest, f"bench-{uuid.uuid4().hex[:10]}", latencies)
+    return sum(mine) / len(mine), sum(rest) / len(rest)
+
+
 async def run_path(
     session: aiohttp.ClientSession,
     urls: Sequence[str],
@@ -129,19 +167,7 @@ async def run_path(
                 sender = queue.get_nowait()
             except asyncio.QueueEmpty:
                 return
-            for text in CONVERSATION:
-                payload = (
-                    {"sender": sender, "message": text}
-                    if rest
-                    else {"sender": sender, "text": text}
-                )
-                url = server_for(sender, urls)
-                started = time.perf_counter()
-                async with session.post(url, json=payload) as response:
-                    await response.read()
-                    if response.status != 200:
-                        raise RuntimeError(f"{url} answered {response.status}")
-                latencies.append(time.perf_counter() - started)
+            await converse(session, urls, rest, sender, latencies)
 
     started = time.perf_counter()
     await asyncio.gather(*(customer_loop() for _ in range(concurrency)))
@@ -169,6 +195,12 @@ async def main() -> None:
         type=int,
         default=None,
         help="Rasa processes for both paths (default: as `serve` starts, one per core)",
+    )
+    parser.add_argument(
+        "--paired",
+        type=int,
+        default=0,
+        help="then this many messages per path from one customer, the paths taking turns",
     )
     args = parser.parse_args()
     levels = [int(x) for x in args.concurrency.split(",")]
@@ -220,6 +252,13 @@ async def main() -> None:
                 spread = f"(rounds {ratios[0]:.2f}-{ratios[-1]:.2f})" if len(ratios) > 1 else ""
                 ratio = median_run(mine)[0] / median_run(rest)[0]
                 print(f"{level} | ratio | {ratio:.2f}x {spread} | | ")
+            if args.paired:
+                ours_latency, rest_latency = await paired(session, ours, theirs, args.paired)
+                print(
+                    f"1 paired | /api/chat {1 / ours_latency:.1f} msg/s, "
+                    f"{ours_latency * 1000:.2f} ms | rasa rest {1 / rest_latency:.1f} msg/s, "
+                    f"{rest_latency * 1000:.2f} ms | ratio {rest_latency / ours_latency:.2f}x"
+                )
     finally:
         await stop_app(app)
         await stop_children(rasa)
