@@ -112,9 +112,9 @@ class LiveApp:
 
 
 @asynccontextmanager
-async def running_app(settings: Settings) -> AsyncIterator[LiveApp]:
+async def running_app(settings: Settings, *, primary: bool = True) -> AsyncIterator[LiveApp]:
     """Run the app from its own factory on ``settings``' port until the block ends."""
-    app = create_app(settings)
+    app = create_app(settings, primary=primary)
     runner = web.AppRunner(app)
     await runner.setup()
     await web.TCPSite(runner, settings.host, settings.port).start()

@@ -198,13 +198,25 @@ class TelegramChannel:
 
     # -- lifecycle --------------------------------------------------------------------------
 
-    async def start(self) -> None:
+    async def start(self, *, deliver: bool = True) -> None:
         """Connect in the background: start polling (or set the webhook) and delivery.
 
         Returns at once; :attr:`ready` is set when Telegram has answered. A Telegram
         outage at start-up is retried rather than stopping the whole service.
+
+        ``deliver=False`` is for the other workers of ``serve --workers N`` in webhook
+        mode: the workers share the port, so Telegram's posts reach any of them, and
+        each stores and answers what reaches it, while the primary worker alone sets
+        the webhook and delivers the replies from the outbox (which it looks at at least
+        every ``outbox_poll_seconds``).
+
+        Raises:
+            ValueError: ``deliver=False`` in polling mode, where nothing would come in.
         """
-        self._connecting = asyncio.create_task(self._run(), name="telegram-connect")
+        if not deliver and not self.webhook_url:
+            raise ValueError("only a webhook channel can leave delivery to another worker")
+        run = self._run() if deliver else self._receive_only()
+        self._connecting = asyncio.create_task(run, name="telegram-connect")
 
     async def stop(self) -> None:
         """Stop polling and delivery, confirm what was processed, close the client.
@@ -284,6 +296,11 @@ class TelegramChannel:
             finally:
                 for wait in waits:
                     wait.cancel()
+
+    async def _receive_only(self) -> None:
+        await self._connect()
+        self.ready.set()
+        log.info("telegram channel @%s taking webhook posts", self.application.bot.username)
 
     async def _connect(self) -> None:
         await self._retry(self.application.initialize, "connecting")

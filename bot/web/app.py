@@ -183,6 +183,21 @@ async def background_ctx(app: web.Application) -> AsyncIterator[None]:
     await _cancel(tasks)
 
 
+def _telegram(app: web.Application) -> TelegramChannel:
+    settings = app[settings_key]
+    wakes = app[wakes_key]
+    telegram = TelegramChannel(
+        settings,
+        app[router_key],
+        app[outbox_key],
+        CannedReplies(app[inbox_key], app[responses_key], wake=lambda c: wakes[c].set()),
+        wake=wakes[Channel.TELEGRAM],
+        towns=NearestTown.load(settings.data_dir / "town_coordinates.csv"),
+    )
+    app[telegram_key] = telegram
+    return telegram
+
+
 async def channels_ctx(app: web.Application) -> AsyncIterator[None]:
     """Start the Telegram and X channels that the settings enable, and stop them after."""
     settings = app[settings_key]
@@ -190,16 +205,7 @@ async def channels_ctx(app: web.Application) -> AsyncIterator[None]:
     wakes = app[wakes_key]
     started: list[TelegramChannel | XChannel] = []
     if settings.telegram_enabled:
-        telegram = TelegramChannel(
-            settings,
-            app[router_key],
-            app[outbox_key],
-            CannedReplies(app[inbox_key], app[responses_key], wake=lambda c: wakes[c].set()),
-            wake=wakes[Channel.TELEGRAM],
-            towns=NearestTown.load(settings.data_dir / "town_coordinates.csv"),
-        )
-        app[telegram_key] = telegram
-        started.append(telegram)
+        started.append(_telegram(app))
     if settings.x_enabled:
         x = XChannel(
             settings,
@@ -219,6 +225,22 @@ async def channels_ctx(app: web.Application) -> AsyncIterator[None]:
         await channel.stop()
 
 
+async def webhooks_ctx(app: web.Application) -> AsyncIterator[None]:
+    """In a worker that is not the primary, take the Telegram webhook posts that reach it.
+
+    The workers share the port, so Telegram's posts reach any of them; the primary sets
+    the webhook and delivers every reply (see :meth:`TelegramChannel.start`).
+    """
+    settings = app[settings_key]
+    if not (settings.telegram_enabled and settings.telegram_webhook_url):
+        yield
+        return
+    telegram = _telegram(app)
+    await telegram.start(deliver=False)
+    yield
+    await telegram.stop()
+
+
 demo_key = web.AppKey("demo", bool)
 
 
@@ -230,14 +252,14 @@ def create_app(settings: Settings, *, demo: bool = False, primary: bool = True) 
         demo: load the demo incidents into an empty incident table.
         primary: run the platform channels and the background jobs. With several
             workers only one is primary: a Telegram token may be polled by one process
-            only, and fix notifications must be queued once.
+            only, and fix notifications must be queued once. The others take the
+            Telegram webhook posts that reach them.
     """
     app = web.Application(middlewares=[json_errors], client_max_size=256 * 1024)
     app[settings_key] = settings
     app[demo_key] = demo
     contexts = [database_ctx, http_ctx, rasa_ctx, router_ctx]
-    if primary:
-        contexts += [channels_ctx, background_ctx]
+    contexts += [channels_ctx, background_ctx] if primary else [webhooks_ctx]
     app.cleanup_ctx.extend(contexts)
     setup_routes(app)
     return app

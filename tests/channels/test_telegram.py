@@ -44,6 +44,7 @@ from bot.router import ConversationRouter
 from bot.settings import Secret, Settings
 from tests.conftest import LiveApp, add_outage, app_settings, running_app
 from tests.fakes.telegram_api import BOT_USER, FakeTelegram
+from tests.scratch import free_port
 
 CHAT = 424242
 VOICE = {"file_id": "v1", "file_unique_id": "u3", "duration": 3}
@@ -243,6 +244,75 @@ async def test_webhook_rejects_a_body_that_is_not_an_update(rig: Rig) -> None:
             async with session.post(server.url, data=b"not json", headers=headers) as response:
                 assert response.status == 400
                 assert await response.json() == {"error": "body is not JSON"}
+
+
+async def test_a_worker_that_leaves_delivery_to_the_primary_takes_webhook_posts(
+    rig: Rig,
+) -> None:
+    holder: list[TelegramChannel] = []
+    async with webhook_server(holder) as server:
+        worker = rig.channel(telegram_webhook_url=server.url)
+        holder.append(worker)
+        await worker.start(deliver=False)
+        try:
+            async with asyncio.timeout(10):
+                await worker.ready.wait()
+            headers = {"X-Telegram-Bot-Api-Secret-Token": "s3cret-token_OK"}
+            async with (
+                ClientSession() as session,
+                session.post(
+                    server.url,
+                    json={"update_id": 501, **rig.fake.message(CHAT, "no dial tone")},
+                    headers=headers,
+                ) as response,
+            ):
+                status = response.status
+            await settle()
+            waiting = [(m.text, m.state) for m in await rig.messages("out")]
+            calls = [rig.fake.method_calls(m) for m in ("setWebhook", "getUpdates")]
+            async with running(rig.channel(telegram_webhook_url=server.url)):  # the primary
+                sent = await rig.fake.wait_sent(1)
+        finally:
+            await worker.stop()
+
+    assert status == 200
+    assert waiting == [("You said: no dial tone", "pending")]
+    assert calls == [[], []]
+    assert [m.text for m in sent] == ["You said: no dial tone"]
+
+
+async def test_only_a_webhook_channel_leaves_delivery_to_another_worker(rig: Rig) -> None:
+    with pytest.raises(ValueError, match="webhook"):
+        await rig.channel().start(deliver=False)
+
+
+async def test_a_worker_of_the_app_that_is_not_primary_takes_webhook_posts(
+    fake: FakeTelegram, engine: AsyncEngine, database_url: str, tmp_path: Path
+) -> None:
+    settings = replace(
+        app_settings(database_url, "http://127.0.0.1:9", free_port(), tmp_path),  # no Rasa
+        telegram_bot_token=Secret(fake.token),
+        telegram_api_url=fake.api_url,
+        telegram_webhook_url="https://bot.example.com/webhooks/telegram",
+        telegram_webhook_secret=Secret("s3cret-token_OK"),
+    )
+    update = {"update_id": 9, **fake.message(CHAT, "is 0161 down?")}
+    headers = {"X-Telegram-Bot-Api-Secret-Token": "s3cret-token_OK"}
+    async with running_app(settings, primary=False) as live:
+        async with asyncio.timeout(10):
+            await live.app[telegram_key].ready.wait()
+        async with live.client.post(
+            f"{live.url}/webhooks/telegram", json=update, headers=headers
+        ) as response:
+            status = response.status
+        holding = live.app[responses_key].render("utter_holding", Variant.TELEGRAM)
+    async with AsyncSession(engine) as session:
+        stored = (await session.exec(select(Message).order_by(col(Message.id)))).all()
+
+    assert status == 200
+    assert [(m.direction, m.text) for m in stored] == [("in", "is 0161 down?"), ("out", holding)]
+    assert stored[1].state == "pending"  # for the primary worker to send
+    assert fake.method_calls("setWebhook") == []
 
 
 async def test_duplicate_webhook_delivery_is_answered_once(rig: Rig) -> None:
