@@ -45,7 +45,11 @@ class Prepared:
 
 @dataclass(frozen=True, slots=True)
 class Statements:
-    """Everything the inbox runs, for one dialect."""
+    """Everything the SQLite inbox runs, for one dialect.
+
+    The PostgreSQL inbox folds them into single statements of its own (data-modifying
+    CTEs) and compiles only those.
+    """
 
     touch: Prepared
     insert_conversation: Prepared

@@ -21,14 +21,13 @@ from sqlalchemy.dialects.postgresql import asyncpg as asyncpg_dialect
 from sqlalchemy.engine import make_url
 from sqlalchemy.sql.elements import BindParameter
 
-from bot import conversations
+from bot import conversations, outbox
 from bot.conversations import Answer, Received
-from bot.inbox_sql import Prepared, Statements, answered, received
+from bot.inbox_sql import Prepared, answered, received
 from bot.messages import Inbound, Outbound
 from bot.models import utcnow
 
 _DIALECT = asyncpg_dialect.dialect()  # type: ignore[no-untyped-call]
-_SQL = Statements.compile(_DIALECT)
 _MESSAGE = conversations.MESSAGE_TABLE
 _ROW_COLUMNS = [c for c in _MESSAGE.c if c.name != "id"]
 
@@ -117,6 +116,7 @@ def _answer_with(replies: int) -> Prepared:
 
 _RECEIVE = _receive()
 _STORED_ON_DISK = Prepared(conversations.STORED.with_for_update(key_share=True), _DIALECT)
+_PICK_UP = Prepared(outbox.PICK_UP, _DIALECT)
 
 
 def _dsn(url: str) -> str:
@@ -196,9 +196,7 @@ class PostgresInbox:
             picked: list[Any] = []
             if answer.delivered and waiting:
                 pick = {"pick_conversation": answer.conversation.id, "picked_at": now}
-                picked = [
-                    tuple(r) for r in await db.fetch(_SQL.pick_up.sql, *_SQL.pick_up.args(pick))
-                ]
+                picked = [tuple(r) for r in await db.fetch(_PICK_UP.sql, *_PICK_UP.args(pick))]
         found = None if state is None else (state, waiting)
         return answered(answer, rows, found, ids[0] if ids else [], picked)
 

@@ -184,6 +184,7 @@ async def background_ctx(app: web.Application) -> AsyncIterator[None]:
 
 
 def _telegram(app: web.Application) -> TelegramChannel:
+    """The Telegram channel on this worker's router and outbox, built alike by every worker."""
     settings = app[settings_key]
     wakes = app[wakes_key]
     telegram = TelegramChannel(
