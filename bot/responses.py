@@ -40,6 +40,8 @@ PRIVATE_PLACEHOLDERS = frozenset({"name"})
 """Placeholders that identify a customer and so never appear in a public X reply."""
 
 _SAVE_ATTEMPTS = 5
+REMOVED = ""
+"""The text of a version that removed a channel's own text (no saved text can be empty)."""
 
 
 class ResponseError(ValueError):
@@ -98,17 +100,20 @@ def check(key: str, channel: str, text: str, placeholders: tuple[str, ...]) -> l
 async def ensure_defaults(
     engine: AsyncEngine, catalogue: Mapping[str, ResponseDefault] | None = None
 ) -> int:
-    """Insert the shipped texts that the database lacks; return how many were added.
+    """Insert the shipped texts that the database has never had; return how many were added.
 
     ``catalogue`` defaults to the shipped ``data/responses.toml``.
 
-    Existing rows are never touched, so an edited response keeps its edit. Two workers
-    starting together may race; the loser's unique violation just means the work is done.
+    Existing rows are never touched, so an edited response keeps its edit, and a channel
+    text comms staff removed (:meth:`ResponseStore.use_default`) is not brought back: it
+    has a history. Two workers starting together may race; the loser's unique violation
+    just means the work is done.
     """
     if catalogue is None:
         catalogue = load_catalogue(ROOT / "data" / DEFAULTS_FILE)
     async with AsyncSession(engine, expire_on_commit=False) as session:
-        existing = {(r.key, r.channel) for r in (await session.exec(select(Response))).all()}
+        had = select(ResponseVersion.key, ResponseVersion.channel).distinct()
+        existing = {(key, channel) for key, channel in (await session.exec(had)).all()}
         added = 0
         now = utcnow()
         for entry in catalogue.values():
@@ -263,14 +268,37 @@ class ResponseStore:
             UnknownResponse: there is no response ``key``.
             ResponseError: the channel or the text is not acceptable; the message says why.
         """
+        self._check_edit(key, channel)
+        problems = check(key, channel, text, tuple(self.placeholders(key)))
+        if problems:
+            raise ResponseError("; ".join(problems))
+        return await self._edit(key, channel, text, author)
+
+    async def use_default(self, key: str, channel: str, author: str) -> dict[str, Any]:
+        """Remove ``key``'s own text for ``channel``, which uses the default text from now on.
+
+        The removal is a version in the history with an empty text (no saved text can be
+        empty), so the old text can be looked up and a shipped one does not come back at
+        the next start. Nothing happens when the channel has no text of its own.
+
+        Raises:
+            UnknownResponse: there is no response ``key``.
+            ResponseError: ``channel`` is ``default`` (it can be edited, not removed) or
+                not a channel.
+        """
+        self._check_edit(key, channel)
+        if channel == Variant.DEFAULT:
+            raise ResponseError("the default text cannot be removed, only edited")
+        return await self._edit(key, channel, REMOVED, author)
+
+    def _check_edit(self, key: str, channel: str) -> None:
         if key not in self._catalogue and key not in self._texts:
             raise UnknownResponse(key)
         variants = [v.value for v in Variant]
         if channel not in variants:
             raise ResponseError(f"channel must be one of {', '.join(variants)}, got {channel!r}")
-        problems = check(key, channel, text, tuple(self.placeholders(key)))
-        if problems:
-            raise ResponseError("; ".join(problems))
+
+    async def _edit(self, key: str, channel: str, text: str, author: str) -> dict[str, Any]:
         for _attempt in range(_SAVE_ATTEMPTS):
             try:
                 await self._write(key, channel, text, author)
@@ -283,9 +311,10 @@ class ResponseStore:
         return self.describe(key)
 
     async def _write(self, key: str, channel: str, text: str, author: str) -> None:
+        """Store ``text`` (:data:`REMOVED`: remove the channel's text) as a new version."""
         async with AsyncSession(self._engine, expire_on_commit=False) as session:
             row = await session.get(Response, (key, channel))
-            if row is not None and row.text == text:
+            if (row.text if row is not None else REMOVED) == text:
                 return
             latest = await session.exec(
                 select(func.max(ResponseVersion.version)).where(
@@ -294,10 +323,13 @@ class ResponseStore:
             )
             version = (latest.one() or 0) + 1
             now = utcnow()
-            if row is None:
-                row = Response(key=key, channel=channel, text=text)
-            row.text, row.version, row.updated_at, row.updated_by = text, version, now, author
-            session.add(row)
+            if text == REMOVED:
+                await session.delete(row)
+            else:
+                if row is None:
+                    row = Response(key=key, channel=channel, text=text)
+                row.text, row.version, row.updated_at, row.updated_by = text, version, now, author
+                session.add(row)
             session.add(
                 ResponseVersion(
                     key=key,

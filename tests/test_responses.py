@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import asyncio
 import tomllib
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -156,6 +157,62 @@ async def test_save_of_an_unknown_key(engine: AsyncEngine) -> None:
     responses = await store(engine)
     with pytest.raises(UnknownResponse):
         await responses.save("utter_nope", "default", "Hi", "x")
+
+
+async def test_a_removed_channel_text_falls_back_to_the_default_and_stays_removed(
+    engine: AsyncEngine,
+) -> None:
+    responses = await store(engine)
+    shipped = responses.text_for("utter_greet", Variant.X_PUBLIC)
+    assert shipped != responses.text_for("utter_greet")  # the shipped file has its own
+
+    described = await responses.use_default("utter_greet", "x_public", "grace")
+
+    assert described["variants"]["x_public"] == responses.text_for("utter_greet")
+    assert "x_public" not in described["overrides"]
+    assert responses.render("utter_greet", Variant.X_PUBLIC) == responses.render("utter_greet")
+    latest = (await responses.history("utter_greet"))[0]
+    assert (latest["channel"], latest["version"], latest["text"]) == ("x_public", 2, "")
+    assert latest["author"] == "grace"
+    # The next start does not bring it back, while a text new in the shipped file loads.
+    catalogue = load_catalogue(DATA / DEFAULTS_FILE)
+    thanks = catalogue["utter_thanks"]
+    catalogue["utter_thanks"] = replace(thanks, texts={**thanks.texts, "web": "Any time."})
+    assert await ensure_defaults(engine, catalogue) == 1
+    restarted = await store(engine)
+    assert restarted.text_for("utter_greet", Variant.X_PUBLIC) == restarted.text_for("utter_greet")
+    assert restarted.text_for("utter_thanks", Variant.WEB) == "Any time."
+    again = await restarted.save("utter_greet", "x_public", shipped, "grace")
+    assert (again["variants"]["x_public"], again["versions"]["x_public"]) == (shipped, 3)
+
+
+async def test_removing_a_channel_text_it_does_not_have_changes_nothing(
+    engine: AsyncEngine,
+) -> None:
+    responses = await store(engine)
+    before = await responses.history("utter_thanks")
+
+    described = await responses.use_default("utter_thanks", "web", "grace")
+
+    assert "web" not in described["overrides"]
+    assert await responses.history("utter_thanks") == before
+
+
+@pytest.mark.parametrize(
+    ("key", "channel", "error"),
+    [
+        ("utter_greet", "default", ResponseError),
+        ("utter_greet", "fax", ResponseError),
+        ("utter_nope", "telegram", UnknownResponse),
+    ],
+)
+async def test_what_cannot_be_removed(
+    engine: AsyncEngine, key: str, channel: str, error: type[Exception]
+) -> None:
+    responses = await store(engine)
+    with pytest.raises(error):
+        await responses.use_default(key, channel, "grace")
+    assert responses.text_for("utter_greet") == (await store(engine)).text_for("utter_greet")
 
 
 async def test_other_workers_see_edits_within_a_second(engine: AsyncEngine) -> None:

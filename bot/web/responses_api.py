@@ -61,3 +61,17 @@ async def put_response(request: web.Request) -> web.Response:
     except ResponseError as exc:
         fail(web.HTTPUnprocessableEntity, str(exc))
     return web.json_response(saved)
+
+
+@requires(*EDITORS)
+async def delete_variant(request: web.Request) -> web.Response:
+    """Remove one channel's own text, so that channel uses the default text from now on."""
+    try:
+        body = await request.app[responses_key].use_default(
+            request.match_info["key"], request.match_info["channel"], current_user(request).name
+        )
+    except UnknownResponse as exc:
+        fail(web.HTTPNotFound, str(exc))
+    except ResponseError as exc:
+        fail(web.HTTPUnprocessableEntity, str(exc))
+    return web.json_response(body)

@@ -46,6 +46,11 @@ def setup_routes(app: web.Application) -> None:
             web.get("/api/responses", responses_api.list_responses, name="responses"),
             web.get("/api/responses/{key}", responses_api.get_response, name="response"),
             web.put("/api/responses/{key}", responses_api.put_response, name="response-save"),
+            web.delete(
+                "/api/responses/{key}/{channel}",
+                responses_api.delete_variant,
+                name="response-variant-delete",
+            ),
             web.get("/admin", pages.admin, name="admin-page"),
             # agents: the hand-off queue and conversations taken over from the bot
             web.get("/api/escalations", escalations_api.list_escalations, name="escalations"),

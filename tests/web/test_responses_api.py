@@ -78,3 +78,34 @@ async def test_bad_texts_are_422_with_the_reason_and_change_nothing(staff: Staff
         assert status == 422, body
         assert reason in answer["error"], (body, answer)
     assert staff.app[responses_key].text_for("utter_outage", Variant.X_PUBLIC) == before
+
+
+async def test_a_channel_text_removed_is_the_default_for_that_channel_at_once(
+    staff: Staff,
+) -> None:
+    store = staff.app[responses_key]
+    default = store.text_for("utter_greet")
+
+    denied, _ = await staff.call("DELETE", "/api/responses/utter_greet/telegram", as_="agent")
+    status, body = await staff.call("DELETE", "/api/responses/utter_greet/telegram", as_="comms")
+
+    assert denied == 403
+    assert status == 200, body
+    assert body["variants"]["telegram"] == default
+    assert "telegram" not in body["overrides"]
+    assert store.render("utter_greet", Variant.TELEGRAM) == store.render("utter_greet")
+    _, detail = await staff.call("GET", "/api/responses/utter_greet")
+    assert detail["history"][0] == {**detail["history"][0], "channel": "telegram", "text": ""}
+
+
+async def test_removing_the_default_or_an_unknown_channel_or_key_is_refused(
+    staff: Staff,
+) -> None:
+    cases = [
+        ("/api/responses/utter_greet/default", 422, "cannot be removed"),
+        ("/api/responses/utter_greet/fax", 422, "channel must be one of"),
+        ("/api/responses/utter_nope/telegram", 404, "no canned response"),
+    ]
+    for path, expected, reason in cases:
+        status, body = await staff.call("DELETE", path)
+        assert (status, reason in body["error"]) == (expected, True), (path, body)
