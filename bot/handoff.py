@@ -13,14 +13,15 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import or_, update
+import sqlalchemy
+from sqlalchemy import func, or_, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot import conversations
 from bot.messages import Channel, Outbound, Variant
-from bot.models import Conversation, ConversationState, Escalation, Role, User, utcnow
+from bot.models import Conversation, ConversationState, Escalation, Message, Role, User, utcnow
 
 MAX_REPLY = 4000
 """The longest agent reply; Telegram's own limit is 4096 characters."""
@@ -119,6 +120,30 @@ async def queue(engine: AsyncEngine, now: datetime | None = None) -> list[QueueE
         )
         for escalation, conversation, agent_name in rows
     ]
+
+
+_ACTIVITY = sqlalchemy.select(
+    select(func.count()).select_from(Escalation).scalar_subquery(),
+    select(func.sum(Escalation.priority)).scalar_subquery(),
+    select(func.max(Escalation.claimed_at)).scalar_subquery(),
+    select(func.max(Escalation.closed_at)).scalar_subquery(),
+    select(func.max(Message.id)).scalar_subquery(),
+    select(func.count())
+    .select_from(Message)
+    .where(col(Message.direction) == "out", col(Message.state) == "pending")
+    .scalar_subquery(),
+)
+
+
+async def activity(engine: AsyncEngine) -> tuple[Any, ...]:
+    """A fingerprint of what the agents' console shows; it changes when the console should.
+
+    A hand-off opened, raised, claimed or closed; any message, in or out; a reply
+    delivered. Every part is a primary-key or index lookup or a count over the small
+    escalation table, so consoles may ask for it every second.
+    """
+    async with engine.connect() as connection:
+        return tuple((await connection.execute(_ACTIVITY)).one())
 
 
 async def _holder(session: AsyncSession, agent_id: int | None) -> str:

@@ -21,6 +21,7 @@ from bot.rasa_process import RasaProcess
 from bot.responses import ResponseStore
 from bot.router import ConversationRouter
 from bot.settings import Settings
+from bot.web.console_events import ConsoleEvents
 
 settings_key = web.AppKey("settings", Settings)
 engine_key = web.AppKey("engine", AsyncEngine)
@@ -37,3 +38,4 @@ router_key = web.AppKey("router", ConversationRouter)
 wakes_key = web.AppKey("wakes", dict[Channel, asyncio.Event])
 telegram_key = web.AppKey("telegram", TelegramChannel)
 x_key = web.AppKey("x", XChannel)
+console_events_key = web.AppKey("console_events", ConsoleEvents)

@@ -198,3 +198,24 @@ async def test_transcript_has_messages_in_order_with_authors(engine: AsyncEngine
     ]
     with pytest.raises(HandoffNotFound):
         await handoff.transcript(engine, 999)
+
+
+async def test_activity_changes_exactly_when_what_the_console_shows_does(
+    engine: AsyncEngine,
+) -> None:
+    agent = await _user(engine, "ann")
+    seen = [await handoff.activity(engine)]
+    seen.append(await handoff.activity(engine))  # nothing happened
+    conversation_id, escalation_id = await escalated(engine, "a")
+    seen.append(await handoff.activity(engine))
+    await escalate(engine, conversation_id, "vulnerable")  # the same hand-off, more urgent
+    seen.append(await handoff.activity(engine))
+    await handoff.claim(engine, escalation_id, agent)
+    seen.append(await handoff.activity(engine))
+    await handoff.reply(engine, conversation_id, agent, "Hello, I'm Ann.")
+    seen.append(await handoff.activity(engine))
+    await handoff.close(engine, conversation_id, agent, "fixed")
+    seen.append(await handoff.activity(engine))
+
+    assert seen[0] == seen[1]
+    assert len(set(seen[1:])) == len(seen) - 1

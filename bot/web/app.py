@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 import aiohttp
 from aiohttp import web
 
-from bot import areas, demo, subscriptions
+from bot import areas, demo, handoff, subscriptions
 from bot.actions import ActionDeps, build_executor
 from bot.brain import RasaBrain
 from bot.channels.canned import CannedReplies
@@ -26,6 +27,7 @@ from bot.inbox import open_inbox
 from bot.incidents import Incidents
 from bot.keys import (
     brain_key,
+    console_events_key,
     engine_key,
     executor_key,
     http_key,
@@ -49,6 +51,8 @@ from bot.rasa_process import RasaProcess, start_children, stop_children
 from bot.responses import ResponseStore
 from bot.router import ConversationRouter
 from bot.settings import Settings
+from bot.users import authenticate_token
+from bot.web.console_events import ConsoleEvents
 from bot.web.errors import json_errors
 from bot.web.routes import setup_routes
 
@@ -242,6 +246,23 @@ async def webhooks_ctx(app: web.Application) -> AsyncIterator[None]:
     await telegram.stop()
 
 
+async def console_ctx(app: web.Application) -> AsyncIterator[None]:
+    """The staff consoles' WebSockets; closed when the server stops, before the rest."""
+    engine = app[engine_key]
+    consoles = ConsoleEvents(
+        functools.partial(handoff.activity, engine),
+        functools.partial(authenticate_token, engine),
+    )
+    app[console_events_key] = consoles
+
+    async def close_sockets(_app: web.Application) -> None:
+        await consoles.close()
+
+    app.on_shutdown.append(close_sockets)
+    yield
+    await consoles.close()
+
+
 demo_key = web.AppKey("demo", bool)
 
 
@@ -259,7 +280,7 @@ def create_app(settings: Settings, *, demo: bool = False, primary: bool = True) 
     app = web.Application(middlewares=[json_errors], client_max_size=256 * 1024)
     app[settings_key] = settings
     app[demo_key] = demo
-    contexts = [database_ctx, http_ctx, rasa_ctx, router_ctx]
+    contexts = [database_ctx, http_ctx, rasa_ctx, router_ctx, console_ctx]
     contexts += [channels_ctx, background_ctx] if primary else [webhooks_ctx]
     app.cleanup_ctx.extend(contexts)
     setup_routes(app)

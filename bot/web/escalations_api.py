@@ -14,7 +14,7 @@ from aiohttp import web
 
 from bot import handoff
 from bot.handoff import HandoffConflict, HandoffError, HandoffNotFound
-from bot.keys import engine_key, wakes_key
+from bot.keys import console_events_key, engine_key, wakes_key
 from bot.models import Conversation
 from bot.web.auth import AGENTS, EVERYONE, current_user, requires
 from bot.web.errors import Handler, fail, read_json
@@ -129,3 +129,11 @@ async def close(request: web.Request) -> web.Response:
     conversation_id = _id(request, "conversation_id")
     agent = current_user(request)
     return _state(await handoff.close(request.app[engine_key], conversation_id, agent, outcome))
+
+
+async def events(request: web.Request) -> web.WebSocketResponse:
+    """``GET /console/events``: the WebSocket that tells consoles when to refresh.
+
+    It checks the token itself, from its first frame (see :mod:`bot.web.console_events`).
+    """
+    return await request.app[console_events_key].serve(request)

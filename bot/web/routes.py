@@ -54,6 +54,7 @@ def setup_routes(app: web.Application) -> None:
             web.get("/admin", pages.admin, name="admin-page"),
             # agents: the hand-off queue and conversations taken over from the bot
             web.get("/api/escalations", escalations_api.list_escalations, name="escalations"),
+            web.get("/console/events", escalations_api.events, name="console-events"),
             web.post(
                 "/api/escalations/{escalation_id}/claim", escalations_api.claim, name="claim"
             ),

@@ -132,5 +132,5 @@ const Staff = (() => {
     return target.isContentEditable || ["INPUT", "TEXTAREA", "SELECT"].includes(target.tagName);
   }
 
-  return { api, el, start, waited, when, typing };
+  return { api, el, start, waited, when, typing, token };
 })();

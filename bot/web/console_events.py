@@ -1,0 +1,130 @@
+"""``GET /console/events``: a WebSocket that tells staff consoles when to refresh.
+
+The console's views stay the plain REST calls; this socket only says ``changed`` within
+about a second of a customer writing, a reply going out or a hand-off moving, so
+consoles need not poll every few seconds. Each worker watches the database itself (one
+small query a second, only while a console is connected) rather than its own events,
+so a change made through any worker reaches every console.
+
+Browsers cannot put an ``Authorization`` header on a WebSocket, so the token comes in
+the first frame, ``{"token": "..."}``, and never in the URL (where proxies log it). An
+unknown token closes the socket with code 4401 and the reason.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiohttp import WSCloseCode, WSMsgType, web
+
+from bot.models import User
+from bot.web.errors import fail
+
+log = logging.getLogger(__name__)
+
+HELLO_SECONDS = 10.0
+"""How long a new socket may take to send its token."""
+
+CLOSE_SECONDS = 2.0
+"""How long closing waits for the other side's answer, so a stop is not held up."""
+
+Activity = Callable[[], Awaitable[tuple[Any, ...]]]
+Authenticate = Callable[[str], Awaitable[User | None]]
+
+
+class ConsoleEvents:
+    """The open console sockets of this worker and the watcher that tells them of changes."""
+
+    def __init__(
+        self, activity: Activity, authenticate: Authenticate, interval: float = 1.0
+    ) -> None:
+        """Watch ``activity`` (:func:`bot.handoff.activity`) for staff ``authenticate`` knows.
+
+        Every staff role may see the queue, as through ``GET /api/escalations``.
+        """
+        self._activity = activity
+        self._authenticate = authenticate
+        self._interval = interval
+        self._sockets: set[web.WebSocketResponse] = set()
+        self._watcher: asyncio.Task[None] | None = None
+
+    async def serve(self, request: web.Request) -> web.WebSocketResponse:
+        """Handle one console's socket until it closes."""
+        socket = web.WebSocketResponse(heartbeat=30.0, timeout=CLOSE_SECONDS)
+        if not socket.can_prepare(request).ok:
+            fail(web.HTTPBadRequest, "this is a WebSocket: connect with 'Upgrade: websocket'")
+        await socket.prepare(request)
+        user = await self._hello(socket)
+        if user is None:
+            return socket
+        self._sockets.add(socket)
+        if self._watcher is None or self._watcher.done():
+            self._watcher = asyncio.create_task(self._watch(), name="console-events")
+        try:
+            await socket.send_json({"type": "ready", "user": user.name})
+            async for message in socket:  # nothing is expected; this waits for the close
+                if message.type == WSMsgType.ERROR:
+                    break
+        finally:
+            self._sockets.discard(socket)
+        return socket
+
+    async def _hello(self, socket: web.WebSocketResponse) -> User | None:
+        """The user the first frame's token belongs to, or ``None`` (the socket is closed)."""
+        try:
+            message = await socket.receive(timeout=HELLO_SECONDS)
+        except TimeoutError:
+            await _refuse(socket, 4401, 'send {"token": ...} first')
+            return None
+        token = ""
+        if message.type == WSMsgType.TEXT:
+            with contextlib.suppress(ValueError, AttributeError):
+                token = str(json.loads(message.data).get("token") or "")
+        user = await self._authenticate(token) if token else None
+        if user is None:
+            await _refuse(socket, 4401, "the API token is not valid")
+        return user
+
+    async def _watch(self) -> None:
+        """Tell every socket when the console's data changed; stops when none is left."""
+        seen: tuple[Any, ...] | None = None
+        while self._sockets:
+            now: tuple[Any, ...] | None = seen
+            try:
+                now = await self._activity()
+            except Exception:  # a database blip must not end the consoles' updates
+                log.exception("could not check for console changes")
+            if seen is not None and now != seen:
+                await asyncio.gather(
+                    *(_tell(socket, {"type": "changed"}) for socket in list(self._sockets))
+                )
+            seen = now
+            await asyncio.sleep(self._interval)
+
+    async def close(self) -> None:
+        """Close every socket (the server is stopping) and the watcher."""
+        await asyncio.gather(
+            *(
+                socket.close(code=WSCloseCode.GOING_AWAY, message=b"server stopping")
+                for socket in list(self._sockets)
+            )
+        )
+        if self._watcher is not None:
+            self._watcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._watcher
+
+
+async def _refuse(socket: web.WebSocketResponse, code: int, reason: str) -> None:
+    await socket.send_json({"type": "error", "error": reason})
+    await socket.close(code=code, message=reason.encode()[:120])
+
+
+async def _tell(socket: web.WebSocketResponse, event: dict[str, str]) -> None:
+    with contextlib.suppress(ConnectionError, RuntimeError):
+        await socket.send_json(event)
