@@ -247,7 +247,11 @@ async def webhooks_ctx(app: web.Application) -> AsyncIterator[None]:
 
 
 async def console_ctx(app: web.Application) -> AsyncIterator[None]:
-    """The staff consoles' WebSockets; closed when the server stops, before the rest."""
+    """The staff consoles' WebSockets.
+
+    They are closed on shutdown rather than at cleanup: aiohttp waits for open handlers
+    before it cleans up, and a console socket's handler runs until the socket closes.
+    """
     engine = app[engine_key]
     consoles = ConsoleEvents(
         functools.partial(handoff.activity, engine),
@@ -260,7 +264,6 @@ async def console_ctx(app: web.Application) -> AsyncIterator[None]:
 
     app.on_shutdown.append(close_sockets)
     yield
-    await consoles.close()
 
 
 demo_key = web.AppKey("demo", bool)

@@ -7,6 +7,9 @@ the new text; this module only maps its errors to 404 and 422.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
+from typing import Any
+
 from aiohttp import web
 
 from bot.keys import responses_key
@@ -52,26 +55,24 @@ async def put_response(request: web.Request) -> web.Response:
         fail(web.HTTPUnprocessableEntity, "'channel' must be a string")
     if not isinstance(text, str):
         fail(web.HTTPUnprocessableEntity, "'text' must be a string")
-    try:
-        saved = await request.app[responses_key].save(
-            request.match_info["key"], channel, text, current_user(request).name
-        )
-    except UnknownResponse as exc:
-        fail(web.HTTPNotFound, str(exc))
-    except ResponseError as exc:
-        fail(web.HTTPUnprocessableEntity, str(exc))
-    return web.json_response(saved)
+    store = request.app[responses_key]
+    key, author = request.match_info["key"], current_user(request).name
+    return await _edited(store.save(key, channel, text, author))
 
 
 @requires(*EDITORS)
 async def delete_variant(request: web.Request) -> web.Response:
     """Remove one channel's own text, so that channel uses the default text from now on."""
+    store = request.app[responses_key]
+    key, channel = request.match_info["key"], request.match_info["channel"]
+    return await _edited(store.use_default(key, channel, current_user(request).name))
+
+
+async def _edited(edit: Awaitable[dict[str, Any]]) -> web.Response:
+    """The response as edited, or why not: 404 for an unknown key, 422 with the reason."""
     try:
-        body = await request.app[responses_key].use_default(
-            request.match_info["key"], request.match_info["channel"], current_user(request).name
-        )
+        return web.json_response(await edit)
     except UnknownResponse as exc:
         fail(web.HTTPNotFound, str(exc))
     except ResponseError as exc:
         fail(web.HTTPUnprocessableEntity, str(exc))
-    return web.json_response(body)
