@@ -12,6 +12,7 @@ import logging
 from pathlib import Path
 
 from sqlalchemy import func
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -30,13 +31,21 @@ def read_area_codes(data_dir: Path) -> dict[str, str]:
 
 
 async def load_area_codes(engine: AsyncEngine, data_dir: Path) -> int:
-    """Fill the ``area_code`` table from ``data_dir`` if it is empty; return rows added."""
+    """Fill the ``area_code`` table from ``data_dir`` if it is empty; return rows added.
+
+    Workers starting together on a new database race to fill it; the loser's unique
+    violation just means the table is full.
+    """
     async with AsyncSession(engine) as session:
         count = (await session.exec(select(func.count()).select_from(AreaCode))).one()
         if count:
             return 0
         codes = read_area_codes(data_dir)
         session.add_all(AreaCode(code=code, place=place) for code, place in codes.items())
-        await session.commit()
+        try:
+            await session.commit()
+        except IntegrityError:
+            log.info("another worker loaded the area codes first")
+            return 0
     log.info("loaded %d area codes", len(codes))
     return len(codes)

@@ -1,19 +1,22 @@
 """``outage-bot serve`` and ``outage-bot chat``: running the service and talking to it.
 
 One process serves everything by default. With ``--workers N`` the parent runs Rasa
-(unless ``RASA_URL`` points at one) and N identical workers share the port through
+(unless ``RASA_URL`` points at one) and N workers share the port through
 ``SO_REUSEPORT``; they coordinate through PostgreSQL and Redis, which is why both are
-required then.
+required then. The first worker is the primary (platform polling, reply delivery,
+background jobs); the parent starts any worker that dies again.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
 import os
 import signal
 import sys
+import time
 
 import aiohttp
 from aiohttp import web
@@ -112,26 +115,48 @@ async def _supervise_workers(settings: Settings, *, demo: bool, workers: int) ->
     if not settings.rasa_url:
         rasa = await start_children(settings, f"http://{settings.host}:{settings.port}")
         environ["RASA_URL"] = ",".join(child.url for child in rasa)
-    children = [
-        await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "bot",
-            "worker",
-            *(["--demo"] if demo and i == 0 else []),
-            env=environ,
-        )
-        for i in range(workers)
-    ]
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    await stop.wait()
-    for child in children:
-        child.terminate()
-    await asyncio.gather(*(child.wait() for child in children))
+    flags = [["--primary", *(["--demo"] if demo else [])], *([[]] * (workers - 1))]
+    await asyncio.gather(*(_keep_running(worker, environ, stop) for worker in flags))
     await stop_children(rasa)
+
+
+async def _keep_running(flags: list[str], environ: dict[str, str], stop: asyncio.Event) -> None:
+    """Run one worker until ``stop``, starting it again whenever it dies.
+
+    The first worker is the primary (it polls the platforms, sends every reply and runs
+    the background jobs), so it must never stay down; restarts back off from 1 to 30 s
+    while a worker keeps dying within a minute of starting.
+    """
+    delay = 1.0
+    while not stop.is_set():
+        started = time.monotonic()
+        child = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "bot", "worker", *flags, env=environ
+        )
+        exited = asyncio.ensure_future(child.wait())
+        stopping = asyncio.ensure_future(stop.wait())
+        await asyncio.wait({exited, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        stopping.cancel()
+        if stop.is_set():
+            if child.returncode is None:
+                child.terminate()
+            await exited
+            return
+        if time.monotonic() - started > 60:
+            delay = 1.0
+        log.error(
+            "a worker %s exited with %s; starting it again in %.0f s",
+            flags,
+            child.returncode,
+            delay,
+        )
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=delay)
+        delay = min(delay * 2, 30.0)
 
 
 def run_worker(settings: Settings, *, demo: bool, primary: bool) -> None:

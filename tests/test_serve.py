@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
+import signal
 import subprocess
 import sys
+import time
+import urllib.request
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
@@ -13,6 +18,7 @@ import pytest
 from bot.rasa_process import train
 from bot.serve import ServeError, banner, check_workers
 from bot.settings import ROOT, Settings
+from tests.scratch import POSTGRES_ADMIN, free_port, recreate_database
 
 SETTINGS = Settings.from_env(environ={}, env_file=Path("/nonexistent"))
 
@@ -71,3 +77,77 @@ def test_train_skips_when_intents_are_unchanged(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "model is up to date (intents/ unchanged)"
     assert not (tmp_path / "untouched.db").exists()  # training needs no database
+
+
+def workers_of(supervisor: int) -> dict[int, bool]:
+    """The supervisor's worker processes: pid -> whether it is the primary."""
+    found = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            parent = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+            command = (stat.parent / "cmdline").read_bytes().split(b"\0")
+        except (OSError, ValueError, IndexError):
+            continue
+        if parent == supervisor and b"worker" in command:
+            found[int(stat.parent.name)] = b"--primary" in command
+    return found
+
+
+def until(check: Callable[[], bool], within: float = 60.0) -> None:
+    deadline = time.monotonic() + within
+    while not check():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.2)
+
+
+def healthy(port: int) -> bool:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as response:
+            return bool(response.status in (200, 503))
+    except OSError:
+        return False
+
+
+def test_workers_one_primary_a_dead_one_started_again_and_all_stopped(tmp_path: Path) -> None:
+    name = f"outage_bot_workers_{os.getpid()}"
+    asyncio.run(recreate_database(name))
+    port = free_port()
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "X_"))}
+    env = {
+        **clean,
+        "DATABASE_URL": f"{POSTGRES_ADMIN.rsplit('/', 1)[0]}/{name}",
+        "REDIS_URL": "redis://127.0.0.1:6379/15",
+        "RASA_URL": "http://127.0.0.1:9",
+        "OUTAGE_BOT_PORT": str(port),
+        "OUTAGE_BOT_VAR_DIR": str(tmp_path),
+    }
+    supervisor = subprocess.Popen(
+        [sys.executable, "-m", "bot", "serve", "--workers", "2"],
+        env=env,
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+        stderr=(tmp_path / "serve.log").open("wb"),
+    )
+    try:
+        until(lambda: len(workers_of(supervisor.pid)) == 2 and healthy(port))
+        first = workers_of(supervisor.pid)
+        time.sleep(3)  # both workers past start-up (a new database: both load it at once)
+        assert workers_of(supervisor.pid) == first, (tmp_path / "serve.log").read_text()[-3000:]
+        primary = next(pid for pid, is_primary in first.items() if is_primary)
+        os.kill(primary, signal.SIGKILL)
+        until(lambda: sorted(workers_of(supervisor.pid).values()) == [False, True])
+        again = workers_of(supervisor.pid)
+        until(lambda: healthy(port))
+        supervisor.send_signal(signal.SIGTERM)
+        code = supervisor.wait(timeout=30)
+    finally:
+        if supervisor.poll() is None:  # the test failed: leave no process behind
+            for pid in workers_of(supervisor.pid):
+                os.kill(pid, signal.SIGKILL)
+            supervisor.kill()
+        asyncio.run(recreate_database(name, drop_only=True))
+
+    assert list(first.values()).count(True) == 1
+    assert primary not in again
+    assert code == 0
+    assert not any(Path(f"/proc/{pid}").exists() for pid in again)
