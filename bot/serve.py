@@ -142,15 +142,15 @@ async def _keep_running(flags: list[str], environ: dict[str, str], stop: asyncio
         await asyncio.wait({exited, stopping}, return_when=asyncio.FIRST_COMPLETED)
         stopping.cancel()
         if stop.is_set():
-            if child.returncode is None:
+            with contextlib.suppress(ProcessLookupError):  # it may be exiting on its own
                 child.terminate()
             await exited
             return
         if time.monotonic() - started > 60:
             delay = 1.0
         log.error(
-            "a worker %s exited with %s; starting it again in %.0f s",
-            flags,
+            "%s exited with %s; starting it again in %.0f s",
+            "the primary worker" if "--primary" in flags else "a worker",
             child.returncode,
             delay,
         )
