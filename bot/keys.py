@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
-
 import aiohttp
 from aiohttp import web
 from rasa_sdk.executor import ActionExecutor
+from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.brain import RasaBrain
@@ -15,12 +14,12 @@ from bot.channels.x import XChannel
 from bot.inbox import Inbox
 from bot.incidents import Incidents
 from bot.locations import Locator
-from bot.messages import Channel
 from bot.outbox import Outbox
 from bot.rasa_process import RasaProcess
 from bot.responses import ResponseStore
 from bot.router import ConversationRouter
 from bot.settings import Settings
+from bot.wakes import Wakes
 from bot.web.console_events import ConsoleEvents
 
 settings_key = web.AppKey("settings", Settings)
@@ -35,7 +34,8 @@ brain_key = web.AppKey("brain", RasaBrain)
 rasa_children_key = web.AppKey("rasa_children", list[RasaProcess])
 inbox_key = web.AppKey("inbox", Inbox)
 router_key = web.AppKey("router", ConversationRouter)
-wakes_key = web.AppKey("wakes", dict[Channel, asyncio.Event])
+wakes_key = web.AppKey("wakes", Wakes)
 telegram_key = web.AppKey("telegram", TelegramChannel)
 x_key = web.AppKey("x", XChannel)
+redis_key = web.AppKey("redis", Redis)
 console_events_key = web.AppKey("console_events", ConsoleEvents)

@@ -207,8 +207,8 @@ class TelegramChannel:
         ``deliver=False`` is for the other workers of ``serve --workers N`` in webhook
         mode: the workers share the port, so Telegram's posts reach any of them, and
         each stores and answers what reaches it, while the primary worker alone sets
-        the webhook and delivers the replies from the outbox (which it looks at at least
-        every ``outbox_poll_seconds``).
+        the webhook and delivers the replies from the outbox (woken through Redis, see
+        :mod:`bot.wakes`, and looking there every ``outbox_poll_seconds`` anyway).
 
         Raises:
             ValueError: ``deliver=False`` in polling mode, where nothing would come in.

@@ -36,6 +36,7 @@ from bot.keys import (
     locator_key,
     outbox_key,
     rasa_children_key,
+    redis_key,
     responses_key,
     router_key,
     settings_key,
@@ -52,6 +53,7 @@ from bot.responses import ResponseStore
 from bot.router import ConversationRouter
 from bot.settings import Settings
 from bot.users import authenticate_token
+from bot.wakes import Wakes
 from bot.web.console_events import ConsoleEvents
 from bot.web.errors import json_errors
 from bot.web.routes import setup_routes
@@ -114,8 +116,6 @@ async def router_ctx(app: web.Application) -> AsyncIterator[None]:
     """The conversation router and the actions Rasa calls back."""
     settings = app[settings_key]
     engine = app[engine_key]
-    wakes = {channel: asyncio.Event() for channel in Channel}
-    app[wakes_key] = wakes
     locks: ConversationLocks = LocalLocks()
     redis = None
     if settings.redis_url:
@@ -123,6 +123,10 @@ async def router_ctx(app: web.Application) -> AsyncIterator[None]:
 
         redis = Redis.from_url(settings.redis_url)
         locks = RedisLocks(redis)
+        app[redis_key] = redis
+    # Only the primary worker delivers; the others pass their wake-ups on to it.
+    wakes = Wakes(relay_to=None if app[primary_key] else redis)
+    app[wakes_key] = wakes
     app[executor_key] = build_executor(
         ActionDeps(
             engine=engine,
@@ -140,7 +144,7 @@ async def router_ctx(app: web.Application) -> AsyncIterator[None]:
             app[brain_key],
             app[responses_key],
             locks,
-            wake=lambda c: wakes[c].set(),
+            wake=wakes,
         )
         yield
     if redis is not None:
@@ -175,7 +179,7 @@ async def background_ctx(app: web.Application) -> AsyncIterator[None]:
         for channel in await subscriptions.notify_resolved(
             app[engine_key], responses.render, settings.tz, app[locator_key].place_for
         ):
-            wakes[channel].set()
+            wakes(channel)
 
     tasks = [
         asyncio.create_task(
@@ -183,6 +187,12 @@ async def background_ctx(app: web.Application) -> AsyncIterator[None]:
         ),
         asyncio.create_task(_every(BACKGROUND_SECONDS, notify, "notify"), name="notify"),
     ]
+    redis = app.get(redis_key)
+    if redis is not None:
+        relayed = functools.partial(wakes.listen, redis)  # the other workers' wake-ups
+        tasks.append(
+            asyncio.create_task(_every(BACKGROUND_SECONDS, relayed, "wakes"), name="wakes")
+        )
     yield
     await _cancel(tasks)
 
@@ -195,8 +205,8 @@ def _telegram(app: web.Application) -> TelegramChannel:
         settings,
         app[router_key],
         app[outbox_key],
-        CannedReplies(app[inbox_key], app[responses_key], wake=lambda c: wakes[c].set()),
-        wake=wakes[Channel.TELEGRAM],
+        CannedReplies(app[inbox_key], app[responses_key], wake=wakes),
+        wake=wakes.events[Channel.TELEGRAM],
         towns=NearestTown.load(settings.data_dir / "town_coordinates.csv"),
     )
     app[telegram_key] = telegram
@@ -218,7 +228,7 @@ async def channels_ctx(app: web.Application) -> AsyncIterator[None]:
             app[outbox_key],
             engine,
             responses=app[responses_key],
-            wake=wakes[Channel.X],
+            wake=wakes.events[Channel.X],
             session=app[http_key],
         )
         app[x_key] = x
@@ -267,6 +277,7 @@ async def console_ctx(app: web.Application) -> AsyncIterator[None]:
 
 
 demo_key = web.AppKey("demo", bool)
+primary_key = web.AppKey("primary", bool)
 
 
 def create_app(settings: Settings, *, demo: bool = False, primary: bool = True) -> web.Application:
@@ -283,6 +294,7 @@ def create_app(settings: Settings, *, demo: bool = False, primary: bool = True) 
     app = web.Application(middlewares=[json_errors], client_max_size=256 * 1024)
     app[settings_key] = settings
     app[demo_key] = demo
+    app[primary_key] = primary
     contexts = [database_ctx, http_ctx, rasa_ctx, router_ctx, console_ctx]
     contexts += [channels_ctx, background_ctx] if primary else [webhooks_ctx]
     app.cleanup_ctx.extend(contexts)

@@ -96,7 +96,7 @@ async def reply(request: web.Request) -> web.Response:
     outbound = await handoff.reply(
         request.app[engine_key], _id(request, "conversation_id"), current_user(request), text
     )
-    request.app[wakes_key][outbound.channel].set()
+    request.app[wakes_key](outbound.channel)
     return web.json_response(
         {
             "message": {

@@ -583,8 +583,8 @@ async def test_through_rasa_greeting_question_and_media_are_answered(
         settings,
         app[router_key],
         app[outbox_key],
-        CannedReplies(app[inbox_key], responses, wake=lambda c: wakes[c].set()),
-        wake=wakes[Channel.TELEGRAM],
+        CannedReplies(app[inbox_key], responses, wake=wakes),
+        wake=wakes.events[Channel.TELEGRAM],
         poll_timeout=1.0,
     )
     async with running(channel):

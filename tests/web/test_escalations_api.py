@@ -73,7 +73,7 @@ async def test_reply_reaches_the_outbox_and_wakes_the_channel(
     staff: Staff, engine: AsyncEngine
 ) -> None:
     conversation_id, _ = await escalated(engine, "tg-user", channel=Channel.TELEGRAM)
-    wake = staff.app[wakes_key][Channel.TELEGRAM]
+    wake = staff.app[wakes_key].events[Channel.TELEGRAM]
     wake.clear()
     status, body = await staff.call(
         "POST",
