@@ -122,6 +122,7 @@ async def queue(engine: AsyncEngine, now: datetime | None = None) -> list[QueueE
     ]
 
 
+# SQLAlchemy's own select: sqlmodel's is typed for at most four columns.
 _ACTIVITY = sqlalchemy.select(
     select(func.count()).select_from(Escalation).scalar_subquery(),
     select(func.sum(Escalation.priority)).scalar_subquery(),
