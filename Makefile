@@ -9,12 +9,18 @@ SHELL       := /bin/bash
 .SHELLFLAGS := -o pipefail -ec
 FILTER      := 2>&1 | { grep -v "is ignored: it is neither a file nor a directory" || true; }
 
-.PHONY: run test install install-rasa train lint typecheck unit e2e bench clean
+# The pages' browser tests drive these; Debian's packages unless told otherwise.
+CHROMIUM     ?= /usr/bin/chromium
+CHROMEDRIVER ?= /usr/bin/chromedriver
+export CHROMIUM CHROMEDRIVER
+BROWSER_PACKAGES := chromium chromium-driver
+
+.PHONY: run test install install-rasa install-browser train lint typecheck unit e2e bench clean
 
 run: install install-rasa train
 	$(VENV)/bin/outage-bot serve --demo
 
-test: install install-rasa
+test: install install-rasa install-browser
 	@echo "==> lint and types"
 	$(MAKE) --no-print-directory lint typecheck
 	@echo "==> tests"
@@ -23,7 +29,7 @@ test: install install-rasa
 unit: install
 	$(VENV)/bin/python -m pytest -q -m "not e2e"
 
-e2e: install install-rasa
+e2e: install install-rasa install-browser
 	$(VENV)/bin/python -m pytest -q -m e2e
 
 install: $(VENV)/.installed
@@ -46,6 +52,18 @@ $(RASA_VENV)/.installed: intents/requirements-rasa.txt pyproject.toml
 	$(RASA_VENV)/bin/pip install $(PIP_QUIET) --no-deps -e . $(FILTER)
 	$(RASA_VENV)/bin/rasa --version
 	touch $@
+
+# Headless Chromium for tests/web/test_*_page.py; installed only where it is missing.
+install-browser:
+	@if [ -x "$(CHROMIUM)" ] && [ -x "$(CHROMEDRIVER)" ]; then exit 0; fi; \
+	if [ "$$(id -u)" != 0 ] || ! command -v apt-get >/dev/null; then \
+	  echo "make: the browser tests need Chromium and ChromeDriver: install $(BROWSER_PACKAGES) as root, or set CHROMIUM and CHROMEDRIVER" >&2; \
+	  exit 1; \
+	fi; \
+	echo "==> installing Chromium and ChromeDriver for the browser tests (Debian packages, about a minute)"; \
+	export DEBIAN_FRONTEND=noninteractive; \
+	apt-get install -y -q --no-install-recommends $(BROWSER_PACKAGES) \
+	  || { apt-get update -q && apt-get install -y -q --no-install-recommends $(BROWSER_PACKAGES); }
 
 train: install install-rasa
 	$(VENV)/bin/outage-bot train

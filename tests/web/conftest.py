@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable, Coroutine
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -18,6 +18,7 @@ from bot.models import User
 from bot.settings import Settings
 from bot.users import token_digest
 from bot.web.app import create_app
+from tests.web.browser import Tab
 
 DEAD_RASA = "http://127.0.0.1:9"
 """The staff APIs never need Rasa; a dead loopback URL keeps the factory from starting one."""
@@ -59,6 +60,11 @@ async def staff(
         var_dir=tmp_path,
     )
     client = await aiohttp_client(create_app(settings))
+    return Staff(client, await add_staff(engine))
+
+
+async def add_staff(engine: AsyncEngine) -> dict[str, str]:
+    """Users ``agent``, ``agent2``, ``comms`` and ``admin``; their API tokens by name."""
     roles = {"agent": "agent", "agent2": "agent", "comms": "comms", "admin": "admin"}
     tokens = {name: f"token-of-{name}-{secrets.token_hex(8)}" for name in roles}
     # Stored as `outage-bot user add` stores them, minus the deliberately slow password hash.
@@ -68,4 +74,21 @@ async def staff(
             for name, role in roles.items()
         )
         await session.commit()
-    return Staff(client, tokens)
+    return tokens
+
+
+StartBrowser = Callable[[str], Awaitable[Tab]]
+
+
+@pytest.fixture
+async def browsers() -> AsyncIterator[StartBrowser]:
+    """Start a browser per person in the test (each its own profile); all quit afterwards."""
+    tabs: list[Tab] = []
+
+    async def start(base_url: str) -> Tab:
+        tabs.append(await Tab.start(base_url))
+        return tabs[-1]
+
+    yield start
+    for tab in tabs:
+        await tab.close()

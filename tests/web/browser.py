@@ -1,0 +1,153 @@
+"""Headless Chromium, driven by Selenium, for what the pages' own JavaScript does.
+
+Selenium's calls block and the app under test serves from the test's event loop, so
+each call runs in a worker thread. Chromium and ChromeDriver come from the system
+(Debian's ``chromium`` and ``chromium-driver``; ``make install-browser``), or from the
+paths in ``CHROMIUM`` and ``CHROMEDRIVER``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pytest
+from selenium import webdriver
+from selenium.common.exceptions import StaleElementReferenceException, TimeoutException
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.remote.webelement import WebElement
+from selenium.webdriver.support.ui import WebDriverWait
+
+T = TypeVar("T")
+
+CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+CHROMEDRIVER = os.environ.get("CHROMEDRIVER", "/usr/bin/chromedriver")
+# As a closed network needs: no background calls home, no QUIC, no first-run dialogs.
+FLAGS = (
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-quic",
+    "--no-first-run",
+    "--window-size=1280,900",
+)
+
+
+def _driver() -> webdriver.Chrome:
+    missing = [path for path in (CHROMIUM, CHROMEDRIVER) if not Path(path).is_file()]
+    if missing:
+        pytest.fail(f"browser tests need {', '.join(missing)}: run `make install-browser`")
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in FLAGS:
+        options.add_argument(flag)
+    return webdriver.Chrome(options=options, service=Service(CHROMEDRIVER))
+
+
+class Tab:
+    """One person's browser (its own profile), on one page of the app at a time."""
+
+    def __init__(self, driver: webdriver.Chrome, base_url: str) -> None:
+        self.driver = driver
+        self._base_url = base_url
+
+    @classmethod
+    async def start(cls, base_url: str) -> Tab:
+        """A new browser, as a person who has never used the app."""
+        return cls(await asyncio.to_thread(_driver), base_url)
+
+    async def close(self) -> None:
+        """Quit the browser."""
+        await asyncio.to_thread(self.driver.quit)
+
+    async def _run(self, call: Callable[..., T], *args: Any) -> T:
+        return await asyncio.to_thread(call, *args)
+
+    async def open(self, path: str) -> None:
+        """Load ``path`` of the app."""
+        await self._run(self.driver.get, self._base_url + path)
+
+    async def keys(self, *keys: str) -> None:
+        """Type into whatever has the keyboard focus, as a person would."""
+        await self._run(lambda: self.driver.switch_to.active_element.send_keys(*keys))
+
+    async def focused(self, attribute: str = "id") -> str:
+        """An attribute (its id unless told) of the element that has the keyboard focus."""
+        return str(
+            await self._run(lambda: self.driver.switch_to.active_element.get_attribute(attribute))
+        )
+
+    async def texts(self, css: str) -> list[str]:
+        """The visible text of every element ``css`` matches, in page order."""
+        return await self._run(
+            lambda: [e.text for e in self.driver.find_elements(By.CSS_SELECTOR, css)]
+        )
+
+    async def value(self, css: str) -> str:
+        """The current value of the form field ``css``."""
+        return str(await self._run(lambda: self._element(css).get_property("value")))
+
+    async def fill(self, css: str, *keys: str) -> None:
+        """Empty the form field ``css``, then type ``keys`` into it."""
+
+        def fill() -> None:
+            field = self._element(css)
+            field.clear()
+            field.send_keys(*keys)
+
+        await self._run(fill)
+
+    async def click(self, css: str) -> None:
+        """Click the element ``css``."""
+        await self._run(lambda: self._element(css).click())
+
+    async def wait_until(
+        self, what: str, check: Callable[[webdriver.Chrome], T], within: float = 15
+    ) -> T:
+        """The first truthy result of ``check``, polled for ``within`` seconds."""
+        # The pages redraw lists whole, so an element found a moment ago may be gone.
+        wait = WebDriverWait(
+            self.driver,
+            within,
+            poll_frequency=0.05,
+            ignored_exceptions=(StaleElementReferenceException,),
+        )
+        try:
+            return await self._run(functools.partial(wait.until, check))
+        except TimeoutException:
+            raise AssertionError(f"after {within} s still waiting for {what}") from None
+
+    async def wait_for_text(self, css: str, fragment: str, within: float = 15) -> str:
+        """The text of the first element ``css`` matches whose text has ``fragment``.
+
+        An element with no text never matches, so ``""`` waits for any text at all.
+        """
+
+        def found(driver: webdriver.Chrome) -> str | None:
+            for element in driver.find_elements(By.CSS_SELECTOR, css):
+                if element.text and fragment in element.text:
+                    return element.text
+            return None
+
+        return await self.wait_until(f"{fragment!r} in {css}", found, within)
+
+    async def wait_for_count(self, css: str, count: int, within: float = 15) -> list[str]:
+        """The texts of the elements ``css`` matches, once there are at least ``count``."""
+
+        def enough(driver: webdriver.Chrome) -> list[str] | None:
+            texts = [e.text for e in driver.find_elements(By.CSS_SELECTOR, css)]
+            return texts if len(texts) >= count else None
+
+        return await self.wait_until(f"{count} of {css}", enough, within)
+
+    def _element(self, css: str) -> WebElement:
+        return self.driver.find_element(By.CSS_SELECTOR, css)
