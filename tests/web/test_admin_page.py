@@ -1,0 +1,68 @@
+"""The comms console in a real browser: what staff do there reaches the next customer.
+
+The real app and Rasa: after each change made on the page a customer writes on the web
+chat and must hear it.
+"""
+
+from __future__ import annotations
+
+import pytest
+from selenium.webdriver.common.keys import Keys
+
+from bot.keys import engine_key, responses_key
+from bot.messages import Variant
+from tests.conftest import LiveApp
+from tests.web.browser import Tab
+from tests.web.conftest import StartBrowser, add_staff
+from tests.web.test_chat import sender, texts
+
+pytestmark = pytest.mark.e2e
+
+
+async def comms_console(live: LiveApp, browsers: StartBrowser) -> Tab:
+    tokens = await add_staff(live.app[engine_key])
+    comms = await browsers(live.url)
+    await comms.open("/admin")
+    await comms.keys(tokens["comms"], Keys.ENTER)
+    await comms.wait_for_text("#who", "comms (comms)")
+    return comms
+
+
+async def test_incident_created_on_the_page_is_told_to_the_next_customer(
+    live_app: LiveApp, browsers: StartBrowser
+) -> None:
+    comms = await comms_console(live_app, browsers)
+    await comms.fill("#f-cause", "a power failure at a partner's site in London")
+    await comms.fill("#f-title", "Power failure at a London peering site")
+    await comms.fill("#f-areas", "0161, Leeds", Keys.ENTER)
+    created = await comms.wait_for_text("#form-ok", "Created")
+    assert "0161" in created and "0113" in created, created
+    await comms.wait_for_text("#incident-rows", "Power failure at a London peering site")
+
+    answer = texts(await live_app.chat(sender(), "any problem in leeds"))
+    assert "a power failure at a partner's site in London" in answer[0], answer
+
+
+async def test_edited_response_is_the_next_reply_and_a_bad_one_is_refused(
+    live_app: LiveApp, browsers: StartBrowser
+) -> None:
+    comms = await comms_console(live_app, browsers)
+    await comms.click("#tab-responses")
+    await comms.fill("#response-filter", "greet")
+    await comms.click("#response-keys button")
+    await comms.wait_for_text("#response-editor h2", "utter_greet")
+    web_text = "[data-channel='web'] textarea"
+
+    await comms.fill(web_text, "Hello from the status team. Which area code are you in?")
+    await comms.click("[data-channel='web'] .variant-actions button:last-child")
+    await comms.wait_for_text("[data-channel='web'] .ok", "Saved")
+    greeting = texts(await live_app.chat(sender(), "hi"))
+    assert greeting == ["Hello from the status team. Which area code are you in?"]
+
+    await comms.fill(web_text, "Hello {nonsense}")
+    await comms.click("[data-channel='web'] .variant-actions button:last-child")
+    refusal = await comms.wait_for_text("[data-channel='web'] .error", "nonsense")
+    assert refusal
+    assert texts(await live_app.chat(sender(), "hi")) == greeting
+    store = live_app.app[responses_key]
+    assert store.render("utter_greet", Variant.WEB, {}) == greeting[0]

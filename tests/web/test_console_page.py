@@ -1,0 +1,76 @@
+"""The agent console in a real browser, with a customer on the web chat page beside it.
+
+The whole hand-off as the two people live it: the customer asks for a person, the agent
+(keyboard only) sees them arrive, opens, claims and answers; the customer reads the
+answer; the agent gives the conversation back and the bot answers again.
+"""
+
+from __future__ import annotations
+
+import pytest
+from selenium.webdriver.common.keys import Keys
+
+from bot.keys import engine_key, responses_key
+from bot.messages import Variant
+from tests.conftest import LiveApp
+from tests.web.browser import Tab
+from tests.web.conftest import StartBrowser, add_staff
+
+pytestmark = pytest.mark.e2e
+
+
+async def signed_in(live: LiveApp, browsers: StartBrowser, token: str) -> Tab:
+    agent = await browsers(live.url)
+    await agent.open("/console")
+    assert await agent.focused("type") == "password", "the token box should have the focus"
+    await agent.keys(token, Keys.ENTER)
+    return agent
+
+
+async def test_customer_asks_for_a_person_and_an_agent_answers_from_the_keyboard(
+    live_app: LiveApp, browsers: StartBrowser
+) -> None:
+    tokens = await add_staff(live_app.app[engine_key])
+    agent = await signed_in(live_app, browsers, tokens["agent"])
+    await agent.wait_for_text("#who", "agent (agent)")
+    await agent.wait_for_text("#queue", "Nobody is waiting")
+
+    customer = await browsers(live_app.url)
+    await customer.open("/chat")
+    await customer.keys("my line is dead and my dad relies on his care alarm", Keys.ENTER)
+    await customer.wait_until("the hand-off", lambda d: "Waiting for an agent" in d.title)
+
+    # The live link brings the customer in; polling alone would take 30 s.
+    arrival = await agent.wait_for_text("#queue li", "vulnerable", within=5)
+    assert "waiting for an agent" in arrival and "web" in arrival
+
+    await agent.keys(Keys.ENTER)
+    await agent.wait_for_text("#transcript", "care alarm")
+    await agent.keys("c")
+    await agent.wait_for_text("#status", "Claimed")
+    await agent.wait_for_text("#facts", "held by agent")
+    await agent.keys("r")
+    assert await agent.focused() == "reply"
+    answer = "Hello, this is Sam. I have booked an engineer for today."
+    await agent.keys(answer, Keys.CONTROL, Keys.ENTER)
+    await agent.wait_for_text("#status", "Reply queued for delivery.")
+    await agent.wait_for_text("#transcript .msg.agent", answer)
+    assert await agent.value("#reply") == ""
+
+    await customer.wait_for_text(".msg.bot", answer)
+    await customer.wait_until("the title to say so", lambda d: "Talking to an agent" in d.title)
+
+    await agent.click("#release")
+    await agent.wait_for_text("#status", "Given back to the bot.")
+    await agent.wait_for_text("#queue", "Nobody is waiting")
+    await customer.keys("hello", Keys.ENTER)
+    greeting = live_app.app[responses_key].render("utter_greet", Variant.WEB, {})
+    await customer.wait_for_text(".msg.bot", greeting)
+
+
+async def test_a_wrong_token_is_refused_in_the_dialog(
+    live_app: LiveApp, browsers: StartBrowser
+) -> None:
+    agent = await signed_in(live_app, browsers, "not-a-real-token")
+    await agent.wait_for_text("#login .error", "")
+    assert await agent.texts("#who") == [""]
