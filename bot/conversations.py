@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Table, bindparam, case, exists, insert, update
@@ -21,6 +21,17 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from bot.messages import Channel, Inbound, Outbound, Variant
 from bot.models import Conversation, ConversationState, Message, new_key, utcnow
 from bot.outbox import addressed, pick_up
+
+RECEIVED = "received"
+"""An inbound message being answered right now (or left so by a crash)."""
+WAITING = "waiting"
+"""An inbound message that got the holding reply and waits for Rasa to be back."""
+ABANDONED_AFTER = timedelta(minutes=1)
+"""How long before a message still being answered counts as left by a crash.
+
+Twice Rasa's 30 s timeout: no worker alive takes that long over one message. Were one
+to, the catch-up would still not answer it twice: it re-checks under the lock.
+"""
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,7 +113,7 @@ def inbound_row(inbound: Inbound, conversation_id: int, now: datetime) -> dict[s
         "external_id": inbound.external_id,
         "reply_to": inbound.reply_to,
         "context": inbound.variant.value,
-        "state": "received",
+        "state": RECEIVED,
         "attempts": 0,
         "next_attempt_at": None,
         "last_error": "",
@@ -193,14 +204,21 @@ ANSWERED = (
 
 
 async def unanswered(engine: AsyncEngine, limit: int = 100) -> Sequence[Message]:
-    """Inbound messages the bot has not answered yet (e.g. while Rasa was down), oldest first."""
+    """Inbound messages the bot owes an answer and nobody is answering, oldest first.
+
+    Those that got the holding reply while Rasa was down, and those a crash left
+    half-answered. Messages being answered right now are not among them: a catch-up
+    that took them in turn would queue for every busy customer's lock.
+    """
+    abandoned = utcnow() - ABANDONED_AFTER
     async with AsyncSession(engine, expire_on_commit=False) as session:
         query = (
             select(Message)
             .join(Conversation, col(Conversation.id) == col(Message.conversation_id))
             .where(
                 Message.direction == "in",
-                Message.state == "received",
+                (col(Message.state) == WAITING)
+                | ((col(Message.state) == RECEIVED) & (col(Message.created_at) < abandoned)),
                 Conversation.state == ConversationState.BOT,
             )
             .order_by(col(Message.id))
@@ -221,7 +239,7 @@ async def standing(engine: AsyncEngine, message_id: int) -> tuple[str, bool]:
     if row is None:
         return "", False
     conversation_state, message_state = row
-    return conversation_state, message_state == "received"
+    return conversation_state, message_state in (RECEIVED, WAITING)
 
 
 async def get(engine: AsyncEngine, conversation_id: int) -> Conversation | None:
@@ -319,7 +337,7 @@ class Answer:
         return {
             "answered_id": self.message_id,
             "answered_conversation": self.conversation.id,
-            "answered_state": "processed" if self.processed else "received",
+            "answered_state": "processed" if self.processed else WAITING,
         }
 
 

@@ -177,7 +177,8 @@ class Conversation(SQLModel, table=True):
 class Message(SQLModel, table=True):
     """A message in or out; outbound ones double as the outbox until they are sent.
 
-    Inbound ``state`` goes received -> processed; outbound goes pending -> sent | failed.
+    Inbound ``state`` goes received -> processed, or received -> waiting (the holding reply
+    went out while Rasa was down) -> processed; outbound goes pending -> sent | failed.
     ``external_id`` is the platform's id, unique per channel, which makes inbound
     deduplication a database constraint rather than a hope.
     """

@@ -2,8 +2,8 @@
 
 Store it (once) -> if a person has the conversation, leave it for them -> otherwise ask
 Rasa -> queue the replies in the outbox and wake the channel's delivery loop. When Rasa
-is down the customer gets a holding reply and the message stays unanswered until
-:meth:`ConversationRouter.answer_unanswered` runs on Rasa's return.
+is down the customer gets a holding reply and the message waits until
+:meth:`ConversationRouter.answer_unanswered` finds Rasa back (it looks every few seconds).
 """
 
 from __future__ import annotations
@@ -153,7 +153,7 @@ class ConversationRouter:
         return handled, asked and processed
 
     async def answer_unanswered(self) -> int:
-        """Answer messages that arrived while Rasa was down; returns how many were answered.
+        """Answer what waited for Rasa or a crash left; returns how many were answered.
 
         Oldest first. When one fails again, the rest of its conversation keeps waiting
         (its order is kept) while other conversations carry on, so with several Rasa

@@ -5,11 +5,14 @@ from __future__ import annotations
 import contextlib
 import os
 import socket
+from datetime import timedelta
 
 import asyncpg
-from sqlalchemy import text
+from sqlalchemy import text, update
 from sqlalchemy.ext.asyncio import AsyncEngine
-from sqlmodel import SQLModel
+from sqlmodel import SQLModel, col, select
+
+from bot.models import Message
 
 POSTGRES_ADMIN = os.environ.get(
     "TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -53,3 +56,18 @@ async def empty_tables(engine: AsyncEngine) -> None:
     async with engine.begin() as conn:
         for table in reversed(SQLModel.metadata.sorted_tables):
             await conn.execute(text(f'DELETE FROM "{table.name}"'))
+
+
+async def age_messages(engine: AsyncEngine, by: timedelta) -> None:
+    """Make every stored message older by ``by`` and a second, as time passing would.
+
+    Row by row: SQLite has no date arithmetic to do it in one UPDATE.
+    """
+    async with engine.begin() as connection:
+        rows = (await connection.execute(select(Message.id, Message.created_at))).all()
+        for message_id, created_at in rows:
+            await connection.execute(
+                update(Message)
+                .where(col(Message.id) == message_id)
+                .values(created_at=created_at - by - timedelta(seconds=1))
+            )

@@ -10,6 +10,7 @@ from bot import conversations
 from bot.conversations import Answer
 from bot.messages import Channel, Inbound, Variant
 from bot.models import Conversation, ConversationState, Message
+from tests.scratch import age_messages
 
 
 def tg(text: str, external_id: str, user: str = "42") -> Inbound:
@@ -159,21 +160,21 @@ async def test_delivered_replies_are_stored_as_sent(engine: AsyncEngine) -> None
     assert reply.sent_at is not None
 
 
-async def test_unanswered_lists_received_messages_of_bot_conversations_only(
+async def test_unanswered_lists_what_waits_for_rasa_or_a_crash_left_in_bot_conversations(
     engine: AsyncEngine,
 ) -> None:
-    waiting = await received(engine, tg("waiting 1", "m1", user="1"))
+    waiting = await received(engine, tg("waiting for rasa", "m1", user="1"))
     answered = await received(engine, tg("answered", "m2", user="1"))
     escalated = await received(engine, tg("escalated", "m3", user="2"))
     agent = await received(engine, tg("with agent", "m4", user="3"))
     closed = await received(engine, tg("closed", "m5", user="4"))
-    later = await received(engine, tg("waiting 2", "m6", user="5"))
-    conversation = waiting.conversation
-    assert conversation.id is not None
-    await conversations.queue_replies(engine, conversation, ["a reply"], Variant.TELEGRAM)
-    assert answered.message.id is not None
-    answer = Answer(answered.conversation, answered.message.id, [], Variant.TELEGRAM)
-    await conversations.answer(engine, answer)  # marked answered, nothing to say
+    abandoned = await received(engine, tg("left by a crash", "m6", user="5"))
+    for message, processed in ((waiting, False), (answered, True)):
+        assert message.message.id is not None
+        answer = Answer(
+            message.conversation, message.message.id, [], Variant.TELEGRAM, processed=processed
+        )
+        await conversations.answer(engine, answer)
     for result, state in (
         (escalated, ConversationState.ESCALATED),
         (agent, ConversationState.AGENT),
@@ -181,11 +182,13 @@ async def test_unanswered_lists_received_messages_of_bot_conversations_only(
     ):
         assert result.conversation.id is not None
         await conversations.set_state(engine, result.conversation.id, state)
+    await age_messages(engine, conversations.ABANDONED_AFTER)
+    await received(engine, tg("being answered now", "m7", user="6"))
 
     pending = await conversations.unanswered(engine)
 
-    assert [m.text for m in pending] == ["waiting 1", "waiting 2"]
-    assert [m.id for m in pending] == [waiting.message.id, later.message.id]
+    assert [m.text for m in pending] == ["waiting for rasa", "left by a crash"]
+    assert [m.id for m in pending] == [waiting.message.id, abandoned.message.id]
     assert len(await conversations.unanswered(engine, limit=1)) == 1
 
 
