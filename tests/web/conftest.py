@@ -77,16 +77,20 @@ async def add_staff(engine: AsyncEngine) -> dict[str, str]:
     return tokens
 
 
-StartBrowser = Callable[[str], Awaitable[Tab]]
+StartBrowser = Callable[[str, str], Awaitable[Tab]]
 
 
 @pytest.fixture
 async def browsers() -> AsyncIterator[StartBrowser]:
-    """Start a browser per person in the test (each its own profile); all quit afterwards."""
+    """Start a browser per person in the test (each its own profile); all quit afterwards.
+
+    ``await browsers(base_url, "/chat")``: a new browser showing that page.
+    """
     tabs: list[Tab] = []
 
-    async def start(base_url: str) -> Tab:
+    async def start(base_url: str, path: str) -> Tab:
         tabs.append(await Tab.start(base_url))
+        await tabs[-1].open(path)
         return tabs[-1]
 
     yield start

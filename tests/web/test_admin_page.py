@@ -11,7 +11,7 @@ from selenium.webdriver.common.keys import Keys
 
 from bot.keys import engine_key, responses_key
 from bot.messages import Variant
-from tests.conftest import LiveApp
+from tests.conftest import LiveApp, add_outage
 from tests.web.browser import Tab
 from tests.web.conftest import StartBrowser, add_staff
 from tests.web.test_chat import sender, texts
@@ -21,8 +21,7 @@ pytestmark = pytest.mark.e2e
 
 async def comms_console(live: LiveApp, browsers: StartBrowser) -> Tab:
     tokens = await add_staff(live.app[engine_key])
-    comms = await browsers(live.url)
-    await comms.open("/admin")
+    comms = await browsers(live.url, "/admin")
     await comms.keys(tokens["comms"], Keys.ENTER)
     await comms.wait_for_text("#who", "comms (comms)")
     return comms
@@ -66,3 +65,26 @@ async def test_edited_response_is_the_next_reply_and_a_bad_one_is_refused(
     assert texts(await live_app.chat(sender(), "hi")) == greeting
     store = live_app.app[responses_key]
     assert store.render("utter_greet", Variant.WEB, {}) == greeting[0]
+
+
+async def test_resolving_on_the_page_tells_the_customer_who_asked_on_theirs(
+    live_app: LiveApp, browsers: StartBrowser
+) -> None:
+    reference = await add_outage(live_app.app, ["0113"])
+    customer = await browsers(live_app.url, "/chat")
+    await customer.keys("broadband down in leeds", Keys.ENTER)
+    await customer.wait_for_text(".msg.bot", reference)
+    await customer.keys("yes please", Keys.ENTER)
+    await customer.wait_for_count(".msg.bot", 3)
+    told = len(await customer.texts(".msg.bot"))
+
+    comms = await comms_console(live_app, browsers)
+    await comms.click(f"#incident-rows tr[data-reference='{reference}']")
+    await comms.wait_for_text("#form-title", reference)
+    await comms.click("#resolve")
+    await comms.wait_for_text("#form-ok", "Resolved")
+    assert reference not in " ".join(await comms.texts("#incident-rows"))  # active only
+
+    notices = await customer.wait_for_count(".msg.bot", told + 1)
+    fixed = notices[told]
+    assert "Leeds" in fixed or reference in fixed, fixed

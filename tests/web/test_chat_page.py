@@ -6,15 +6,19 @@ canned response store, as in ``test_chat``.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from selenium.webdriver.common.keys import Keys
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.eta import eta_phrase
 from bot.keys import engine_key, incidents_key, responses_key, settings_key
 from bot.messages import Variant
 from bot.models import utcnow
-from tests.conftest import LiveApp, add_outage
-from tests.web.conftest import StartBrowser, add_staff
+from tests.conftest import LiveApp, add_outage, app_settings, running_app
+from tests.scratch import free_port
+from tests.web.conftest import DEAD_RASA, StartBrowser, add_staff
 
 pytestmark = pytest.mark.e2e
 
@@ -27,8 +31,7 @@ async def test_customer_types_and_hears_cause_eta_then_a_follow_up(
     live_app: LiveApp, browsers: StartBrowser
 ) -> None:
     reference = await add_outage(live_app.app, ["0161"])
-    customer = await browsers(live_app.url)
-    await customer.open("/chat")
+    customer = await browsers(live_app.url, "/chat")
     assert await customer.focused() == "text", "the message box should have the focus"
 
     await customer.keys("broadband down in 0161", Keys.ENTER)
@@ -48,8 +51,7 @@ async def test_customer_types_and_hears_cause_eta_then_a_follow_up(
 
 
 async def test_blank_message_is_not_sent(live_app: LiveApp, browsers: StartBrowser) -> None:
-    customer = await browsers(live_app.url)
-    await customer.open("/chat")
+    customer = await browsers(live_app.url, "/chat")
     await customer.keys("   ", Keys.ENTER)
     await customer.keys("hi", Keys.ENTER)
     await customer.wait_for_text(".msg.bot", render(live_app, "utter_greet"))
@@ -59,8 +61,7 @@ async def test_blank_message_is_not_sent(live_app: LiveApp, browsers: StartBrows
 async def test_page_shows_the_wait_for_an_agent_and_its_end(
     live_app: LiveApp, browsers: StartBrowser
 ) -> None:
-    customer = await browsers(live_app.url)
-    await customer.open("/chat")
+    customer = await browsers(live_app.url, "/chat")
     default_title = customer.driver.title
     await customer.keys("i want to talk to a real person", Keys.ENTER)
     await customer.wait_for_text(".msg.bot", render(live_app, "utter_handoff"))
@@ -74,3 +75,16 @@ async def test_page_shows_the_wait_for_an_agent_and_its_end(
     async with live_app.client.post(release, headers=headers) as released:
         assert released.status == 200, await released.text()
     await customer.wait_until("the title to be the page's own", lambda d: d.title == default_title)
+
+
+async def test_a_message_that_cannot_be_sent_stays_in_the_box_to_send_again(
+    database_url: str, engine: AsyncEngine, tmp_path: Path, browsers: StartBrowser
+) -> None:
+    settings = app_settings(database_url, DEAD_RASA, free_port(), tmp_path)
+    async with running_app(settings) as live:
+        customer = await browsers(live.url, "/chat")
+    # The server has gone away.
+    await customer.keys("is my broadband down", Keys.ENTER)
+    note = await customer.wait_for_text(".msg.note", "")
+    assert "server" in note, note
+    assert await customer.value("#text") == "is my broadband down"

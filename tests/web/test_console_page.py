@@ -20,8 +20,7 @@ pytestmark = pytest.mark.e2e
 
 
 async def signed_in(live: LiveApp, browsers: StartBrowser, token: str) -> Tab:
-    agent = await browsers(live.url)
-    await agent.open("/console")
+    agent = await browsers(live.url, "/console")
     assert await agent.focused("type") == "password", "the token box should have the focus"
     await agent.keys(token, Keys.ENTER)
     return agent
@@ -35,8 +34,7 @@ async def test_customer_asks_for_a_person_and_an_agent_answers_from_the_keyboard
     await agent.wait_for_text("#who", "agent (agent)")
     await agent.wait_for_text("#queue", "Nobody is waiting")
 
-    customer = await browsers(live_app.url)
-    await customer.open("/chat")
+    customer = await browsers(live_app.url, "/chat")
     await customer.keys("my line is dead and my dad relies on his care alarm", Keys.ENTER)
     await customer.wait_until("the hand-off", lambda d: "Waiting for an agent" in d.title)
 
@@ -74,3 +72,30 @@ async def test_a_wrong_token_is_refused_in_the_dialog(
     agent = await signed_in(live_app, browsers, "not-a-real-token")
     await agent.wait_for_text("#login .error", "")
     assert await agent.texts("#who") == [""]
+
+
+async def test_closing_needs_an_outcome_then_the_customer_starts_afresh_with_the_bot(
+    live_app: LiveApp, browsers: StartBrowser
+) -> None:
+    tokens = await add_staff(live_app.app[engine_key])
+    customer = await browsers(live_app.url, "/chat")
+    await customer.keys("i want compensation for this", Keys.ENTER)
+    await customer.wait_until("the hand-off", lambda d: "Waiting for an agent" in d.title)
+    agent = await signed_in(live_app, browsers, tokens["agent"])
+    await agent.wait_for_text("#queue li", "compensation")
+    await agent.keys(Keys.ENTER, "c")
+    await agent.wait_for_text("#facts", "held by agent")
+
+    await agent.click("#close")
+    await agent.wait_for_text("#status", "Say how it ended")
+    assert await agent.focused() == "outcome"
+    await agent.keys("goodwill credit applied")
+    await agent.click("#close")
+    await agent.wait_for_text("#status", "Conversation closed.")
+    await agent.wait_for_text("#queue", "Nobody is waiting")
+    await agent.wait_for_text("#facts", "state: closed")
+
+    await customer.wait_until("the page's own title", lambda d: "agent" not in d.title)
+    await customer.keys("hi", Keys.ENTER)
+    greeting = live_app.app[responses_key].render("utter_greet", Variant.WEB, {})
+    await customer.wait_for_text(".msg.bot", greeting)
