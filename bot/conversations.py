@@ -26,6 +26,8 @@ RECEIVED = "received"
 """An inbound message being answered right now (or left so by a crash)."""
 WAITING = "waiting"
 """An inbound message that got the holding reply and waits for Rasa to be back."""
+PROCESSED = "processed"
+"""An inbound message answered, or left for the person who has the conversation."""
 ABANDONED_AFTER = timedelta(minutes=1)
 """How long before a message still being answered counts as left by a crash.
 
@@ -337,7 +339,7 @@ class Answer:
         return {
             "answered_id": self.message_id,
             "answered_conversation": self.conversation.id,
-            "answered_state": "processed" if self.processed else WAITING,
+            "answered_state": PROCESSED if self.processed else WAITING,
         }
 
 
