@@ -88,3 +88,4 @@ async def test_a_message_that_cannot_be_sent_stays_in_the_box_to_send_again(
     note = await customer.wait_for_text(".msg.note", "")
     assert "server" in note, note
     assert await customer.value("#text") == "is my broadband down"
+    assert await customer.texts(".msg.me.unsent") == ["is my broadband down"]
