@@ -53,13 +53,13 @@ async def test_edited_response_is_the_next_reply_and_a_bad_one_is_refused(
     web_text = "[data-channel='web'] textarea"
 
     await comms.fill(web_text, "Hello from the status team. Which area code are you in?")
-    await comms.click("[data-channel='web'] .variant-actions button:last-child")
+    await comms.click("[data-channel='web'] .save")
     await comms.wait_for_text("[data-channel='web'] .ok", "Saved")
     greeting = texts(await live_app.chat(sender(), "hi"))
     assert greeting == ["Hello from the status team. Which area code are you in?"]
 
     await comms.fill(web_text, "Hello {nonsense}")
-    await comms.click("[data-channel='web'] .variant-actions button:last-child")
+    await comms.click("[data-channel='web'] .save")
     refusal = await comms.wait_for_text("[data-channel='web'] .error", "nonsense")
     assert refusal
     assert texts(await live_app.chat(sender(), "hi")) == greeting
@@ -88,3 +88,21 @@ async def test_resolving_on_the_page_tells_the_customer_who_asked_on_theirs(
     notices = await customer.wait_for_count(".msg.bot", told + 1)
     fixed = notices[told]
     assert "Leeds" in fixed or reference in fixed, fixed
+
+
+async def test_the_common_moves_need_no_mouse(live_app: LiveApp, browsers: StartBrowser) -> None:
+    comms = await comms_console(live_app, browsers)
+    await comms.keys("n")
+    assert await comms.focused() == "f-title"
+    await comms.keys("Cable cut in Leeds", Keys.ESCAPE, "2", "/")
+    assert await comms.focused() == "response-filter"
+    await comms.keys("greet", Keys.TAB, Keys.ENTER)
+    await comms.wait_for_text("#response-editor h2", "utter_greet")
+    web_text = "[data-channel='web'] textarea"
+    await comms.fill(web_text, "Hi, which area code are you in?", Keys.CONTROL, Keys.ENTER)
+    await comms.wait_for_text("[data-channel='web'] .ok", "Saved")
+    assert texts(await live_app.chat(sender(), "hello")) == ["Hi, which area code are you in?"]
+
+    await comms.keys(Keys.ESCAPE, "1", "/")
+    assert await comms.focused() == "filter-area"
+    assert await comms.value("#f-title") == "Cable cut in Leeds", "a tab switch keeps a draft"
