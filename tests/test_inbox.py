@@ -136,7 +136,7 @@ async def test_the_same_rows_as_the_engine_path(native: tuple[AsyncEngine, Inbox
         ),
         ("telegram", "out", "bot", "sorry", None, "m1", "telegram", "pending", False),
         ("telegram", "out", "bot", "fixed by 6", None, "m1", "telegram", "pending", False),
-        ("telegram", "in", "customer", "still down", "m2", None, "default", "received", False),
+        ("telegram", "in", "customer", "still down", "m2", None, "default", "waiting", False),
         ("telegram", "out", "bot", "please wait", None, None, "telegram", "pending", False),
         ("telegram", "in", "customer", "ok", "m3", None, "default", "processed", False),
         ("web", "in", "customer", "hi", None, None, "web", "processed", False),
