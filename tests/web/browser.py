@@ -9,7 +9,6 @@ paths in ``CHROMIUM`` and ``CHROMEDRIVER``.
 from __future__ import annotations
 
 import asyncio
-import functools
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -122,7 +121,7 @@ class Tab:
             ignored_exceptions=(StaleElementReferenceException,),
         )
         try:
-            return await self._run(functools.partial(wait.until, check))
+            return await self._run(wait.until, check)
         except TimeoutException:
             raise AssertionError(f"after {within} s still waiting for {what}") from None
 
