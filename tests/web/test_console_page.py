@@ -7,14 +7,18 @@ answer; the agent gives the conversation back and the bot answers again.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from selenium.webdriver.common.keys import Keys
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.keys import engine_key, responses_key
 from bot.messages import Variant
-from tests.conftest import LiveApp
+from tests.conftest import LiveApp, app_settings, running_app
+from tests.scratch import free_port
 from tests.web.browser import Tab
-from tests.web.conftest import StartBrowser, add_staff
+from tests.web.conftest import DEAD_RASA, StartBrowser, add_staff
 
 pytestmark = pytest.mark.e2e
 
@@ -99,3 +103,14 @@ async def test_closing_needs_an_outcome_then_the_customer_starts_afresh_with_the
     await customer.keys("hi", Keys.ENTER)
     greeting = live_app.app[responses_key].render("utter_greet", Variant.WEB, {})
     await customer.wait_for_text(".msg.bot", greeting)
+
+
+async def test_the_console_says_when_its_live_link_is_down(
+    database_url: str, engine: AsyncEngine, tmp_path: Path, browsers: StartBrowser
+) -> None:
+    tokens = await add_staff(engine)
+    async with running_app(app_settings(database_url, DEAD_RASA, free_port(), tmp_path)) as live:
+        agent = await signed_in(live, browsers, tokens["agent"])
+        await agent.wait_for_text("#link", "live")
+    # The server has gone away under the page.
+    await agent.wait_for_text("#link", "offline")
