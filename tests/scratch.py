@@ -1,4 +1,4 @@
-"""Throw-away databases and loopback ports, shared by the tests and the bench scripts."""
+"""Throw-away databases, loopback ports and aged messages, shared by the tests and benches."""
 
 from __future__ import annotations
 
