@@ -41,6 +41,13 @@ FLAGS = (
 )
 
 
+# Roles a person operates, each of which needs a name to be usable by ear.
+CONTROLS = frozenset(
+    {"button", "checkbox", "combobox", "dialog", "link", "listbox", "option", "radio"}
+    | {"searchbox", "spinbutton", "tab", "textbox"}
+)
+
+
 def _driver() -> webdriver.Chrome:
     missing = [path for path in (CHROMIUM, CHROMEDRIVER) if not Path(path).is_file()]
     if missing:
@@ -147,6 +154,23 @@ class Tab:
             return texts if len(texts) >= count else None
 
         return await self.wait_until(f"{count} of {css}", enough, within)
+
+    async def unnamed_controls(self) -> list[str]:
+        """The controls on screen that a screen reader could not name, from Chromium's own
+        accessibility tree (what assistive technology reads): ``role#id`` each."""
+
+        def unnamed() -> list[str]:
+            tree = self.driver.execute_cdp_cmd("Accessibility.getFullAXTree", {})
+            found = []
+            for node in tree["nodes"]:
+                role = node.get("role", {}).get("value")
+                if node.get("ignored") or role not in CONTROLS:
+                    continue
+                if not node.get("name", {}).get("value", "").strip():
+                    found.append(f"{role}#{node.get('backendDOMNodeId')}")
+            return found
+
+        return await self._run(unnamed)
 
     def _element(self, css: str) -> WebElement:
         return self.driver.find_element(By.CSS_SELECTOR, css)

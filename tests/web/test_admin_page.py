@@ -31,6 +31,7 @@ async def test_incident_created_on_the_page_is_told_to_the_next_customer(
     live_app: LiveApp, browsers: StartBrowser
 ) -> None:
     comms = await comms_console(live_app, browsers)
+    assert await comms.unnamed_controls() == []
     await comms.fill("#f-cause", "a power failure at a partner's site in London")
     await comms.fill("#f-title", "Power failure at a London peering site")
     await comms.fill("#f-areas", "0161, Leeds", Keys.ENTER)
@@ -50,6 +51,7 @@ async def test_edited_response_is_the_next_reply_and_a_bad_one_is_refused(
     await comms.fill("#response-filter", "greet")
     await comms.click("#response-keys button")
     await comms.wait_for_text("#response-editor h2", "utter_greet")
+    assert await comms.unnamed_controls() == []
     web_text = "[data-channel='web'] textarea"
 
     await comms.fill(web_text, "Hello from the status team. Which area code are you in?")

@@ -33,6 +33,7 @@ async def test_customer_types_and_hears_cause_eta_then_a_follow_up(
     reference = await add_outage(live_app.app, ["0161"])
     customer = await browsers(live_app.url, "/chat")
     assert await customer.focused() == "text", "the message box should have the focus"
+    assert await customer.unnamed_controls() == []
 
     await customer.keys("broadband down in 0161", Keys.ENTER)
     apology = await customer.wait_for_text(".msg.bot", reference)

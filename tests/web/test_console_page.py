@@ -48,6 +48,7 @@ async def test_customer_asks_for_a_person_and_an_agent_answers_from_the_keyboard
 
     await agent.keys(Keys.ENTER)
     await agent.wait_for_text("#transcript", "care alarm")
+    assert await agent.unnamed_controls() == []
     await agent.keys("c")
     await agent.wait_for_text("#status", "Claimed")
     await agent.wait_for_text("#facts", "held by agent")
