@@ -32,7 +32,7 @@ Handler = Callable[[argparse.Namespace, Settings], int]
 
 EXTENSIONS: dict[str, str | None] = {
     "serve": "bot.serve:serve_command",
-    "chat": "bot.serve:chat_command",
+    "chat": "bot.terminal_chat:chat_command",
     "train": "bot.serve:train_command",
     "worker": "bot.serve:worker_command",
 }

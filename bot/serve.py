@@ -1,4 +1,4 @@
-"""``outage-bot serve`` and ``outage-bot chat``: running the service and talking to it.
+"""``outage-bot serve`` and ``outage-bot train``: running the service and its model.
 
 One process serves everything by default. With ``--workers N`` the parent runs Rasa
 (unless ``RASA_URL`` points at one) and N workers share the port through
@@ -18,7 +18,6 @@ import signal
 import sys
 import time
 
-import aiohttp
 from aiohttp import web
 from sqlalchemy.engine import make_url
 
@@ -171,56 +170,6 @@ def run_worker(settings: Settings, *, demo: bool, primary: bool) -> None:
     )
 
 
-async def _reachable(session: aiohttp.ClientSession, url: str) -> bool:
-    try:
-        async with session.get(f"{url}/healthz", timeout=aiohttp.ClientTimeout(total=2)):
-            return True
-    except (aiohttp.ClientError, TimeoutError):
-        return False
-
-
-async def chat(settings: Settings, sender: str) -> None:
-    """A terminal conversation through the web-chat channel of a running (or local) server.
-
-    Uses the server at ``OUTAGE_BOT_HOST:PORT`` if one answers; otherwise starts the
-    whole service in this process first.
-    """
-    url = f"http://{settings.host}:{settings.port}"
-    runner: web.AppRunner | None = None
-    async with aiohttp.ClientSession() as session:
-        if not await _reachable(session, url):
-            print("No server running; starting one (Rasa takes about half a minute)...")
-            if not settings.rasa_url:
-                await asyncio.to_thread(train, settings.intents_dir)
-            runner = web.AppRunner(create_app(settings, demo=True))
-            await runner.setup()
-            await web.TCPSite(runner, settings.host, settings.port).start()
-        print("Type your message and press Enter; Ctrl-D to quit.")
-        try:
-            while True:
-                try:
-                    text = await asyncio.to_thread(input, "you> ")
-                except EOFError:
-                    print()
-                    break
-                if not text.strip():
-                    continue
-                async with session.post(
-                    f"{url}/api/chat", json={"sender": sender, "text": text}
-                ) as response:
-                    body = await response.json()
-                if response.status != 200:
-                    print(f"error: {body.get('error', response.status)}")
-                    continue
-                for reply in body["replies"]:
-                    print(f"bot> {reply['text']}")
-                if body["conversation"]["state"] != "bot":
-                    print(f"[conversation is {body['conversation']['state']}]")
-        finally:
-            if runner is not None:
-                await runner.cleanup()
-
-
 def _settings_error(error: Exception) -> UsageError:
     return UsageError(str(error))
 
@@ -246,15 +195,6 @@ def worker_command(args: argparse.Namespace, settings: Settings) -> int:
     """``outage-bot worker``: one worker of ``serve --workers N`` (not for direct use)."""
     _log_to_terminal()
     run_worker(settings, demo=args.demo, primary=args.primary)
-    return 0
-
-
-def chat_command(args: argparse.Namespace, settings: Settings) -> int:
-    """``outage-bot chat``: talk to the bot in this terminal."""
-    try:
-        asyncio.run(chat(settings, args.sender))
-    except RasaError as error:
-        raise _settings_error(error) from None
     return 0
 
 
