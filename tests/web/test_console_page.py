@@ -45,6 +45,7 @@ async def test_customer_asks_for_a_person_and_an_agent_answers_from_the_keyboard
     # The live link brings the customer in; polling alone would take 30 s.
     arrival = await agent.wait_for_text("#queue li", "vulnerable", within=5)
     assert "waiting for an agent" in arrival and "web" in arrival
+    assert agent.driver.title.startswith("(1) "), "the tab's title counts who waits"
 
     await agent.keys(Keys.ENTER)
     await agent.wait_for_text("#transcript", "care alarm")
@@ -66,6 +67,7 @@ async def test_customer_asks_for_a_person_and_an_agent_answers_from_the_keyboard
     await agent.click("#release")
     await agent.wait_for_text("#status", "Given back to the bot.")
     await agent.wait_for_text("#queue", "Nobody is waiting")
+    assert not agent.driver.title.startswith("(")
     await customer.keys("hello", Keys.ENTER)
     greeting = live_app.app[responses_key].render("utter_greet", Variant.WEB, {})
     await customer.wait_for_text(".msg.bot", greeting)
