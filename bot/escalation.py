@@ -8,10 +8,11 @@ next; things the bot cannot do (billing, compensation, cancelling) after that.
 from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncEngine
-from sqlmodel import select
+from sqlmodel import col, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.models import Conversation, ConversationState, Escalation, utcnow
+from bot.conversations import PROCESSED, WAITING
+from bot.models import Conversation, ConversationState, Escalation, Message, utcnow
 
 PRIORITY: dict[str, int] = {
     "vulnerable": 3,
@@ -46,6 +47,9 @@ async def escalate(engine: AsyncEngine, conversation_id: int, reason: str) -> Es
     Idempotent: a conversation that already has an open escalation keeps it (raised to
     the higher priority), so a customer repeating "human please" does not queue twice.
     Returns ``None`` when the conversation does not exist.
+
+    Messages that were waiting for Rasa are the agent's from now on: the bot owes them
+    nothing, so it will not answer them late once the conversation comes back to it.
     """
     async with AsyncSession(engine, expire_on_commit=False) as session:
         conversation = await session.get(Conversation, conversation_id)
@@ -72,6 +76,15 @@ async def escalate(engine: AsyncEngine, conversation_id: int, reason: str) -> Es
         session.add(escalation)
         if conversation.state == ConversationState.BOT:
             conversation.state = ConversationState.ESCALATED
+            await session.exec(
+                update(Message)
+                .where(
+                    col(Message.conversation_id) == conversation_id,
+                    col(Message.direction) == "in",
+                    col(Message.state) == WAITING,
+                )
+                .values(state=PROCESSED)
+            )
         conversation.updated_at = utcnow()
         session.add(conversation)
         await session.commit()

@@ -237,6 +237,25 @@ async def test_answer_unanswered_leaves_conversations_a_person_took(setup: Setup
     assert setup.brain.calls == []
 
 
+async def test_what_waited_for_rasa_is_not_answered_late_after_a_person_had_it(
+    setup: Setup,
+) -> None:
+    setup.brain.down = True
+    first = await setup.router.handle(tg("is it down in leeds", "m1"))
+    setup.brain.down = False
+    await escalate(setup.engine, first.conversation_id, "request_human")
+    await conversations.set_state(setup.engine, first.conversation_id, ConversationState.BOT)
+    setup.brain.calls.clear()
+
+    assert await setup.router.answer_unanswered() == 0
+    assert setup.brain.calls == []
+    assert (await setup.states(first.conversation_id))[0] == (
+        "in",
+        "is it down in leeds",
+        "processed",
+    )
+
+
 async def test_a_message_in_flight_is_left_to_its_answer(setup: Setup) -> None:
     setup.brain.gate = asyncio.Event()
     in_flight = asyncio.create_task(setup.router.handle(tg("0113", "m1")))
