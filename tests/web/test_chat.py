@@ -133,6 +133,8 @@ async def test_offer_to_notify_then_told_when_fixed(live_app: LiveApp) -> None:
     [
         ("can i speak to a real person please", "request_human", 2),
         ("my mum has a care alarm on the phone line and she's 89", "vulnerable", 3),
+        # Asking for a person does not hide a vulnerability: the hand-off is urgent.
+        ("can i speak to someone please my nan's alarm runs on the phone", "vulnerable", 3),
         ("i want compensation for this outage", "compensation", 1),
         ("why is my bill so high this month", "billing", 1),
         ("i want to cancel my contract", "cancel", 1),
