@@ -132,5 +132,26 @@ const Staff = (() => {
     return target.isContentEditable || ["INPUT", "TEXTAREA", "SELECT"].includes(target.tagName);
   }
 
-  return { api, el, start, waited, when, typing, token };
+  // The page's keys, for people who keep a console open all day. ``keys`` run when no
+  // field has the focus and no modifier is held; ``inField`` handlers get Escape and
+  // "Ctrl+Enter" typed in a field, with the field, and return false when it is not
+  // theirs. Nothing runs while the sign-in dialog is open.
+  function shortcuts(keys, inField) {
+    document.addEventListener("keydown", (event) => {
+      if (document.getElementById("login").open) return;
+      if (typing(event)) {
+        const ctrlEnter = event.key === "Enter" && (event.ctrlKey || event.metaKey);
+        const run = inField[ctrlEnter ? "Ctrl+Enter" : event.key];
+        if (run && run(event.target) !== false) event.preventDefault();
+        return;
+      }
+      if (event.ctrlKey || event.metaKey || event.altKey) return;
+      // Enter and Space press a focused button; they are not shortcuts there.
+      if (event.target.tagName === "BUTTON" && (event.key === "Enter" || event.key === " ")) return;
+      const run = keys[event.key];
+      if (run) { event.preventDefault(); run(); }
+    });
+  }
+
+  return { api, el, start, waited, when, shortcuts, token };
 })();
