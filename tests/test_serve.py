@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import os
 import signal
 import subprocess
@@ -14,10 +15,14 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from aiohttp import web
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.rasa_process import train
-from bot.serve import ServeError, banner, check_workers
+from bot.serve import ServeError, banner, check_workers, serving
 from bot.settings import ROOT, Settings
+from bot.web.app import create_app
+from tests.conftest import app_settings
 from tests.scratch import POSTGRES_ADMIN, free_port, recreate_database
 
 SETTINGS = Settings.from_env(environ={}, env_file=Path("/nonexistent"))
@@ -71,6 +76,23 @@ def test_banner_shows_every_url_and_first_run_credentials_once() -> None:
 
 
 @pytest.mark.e2e  # trains with the real Rasa first when the model is stale
+async def test_served_app_leaves_its_start_up_heap_out_of_collections(
+    engine: AsyncEngine, database_url: str, tmp_path: Path
+) -> None:
+    """After start-up a full collection walks only what came later, not the whole app."""
+    settings = app_settings(database_url, "http://127.0.0.1:9", free_port(), tmp_path)
+    assert gc.get_freeze_count() == 0
+    runner = web.AppRunner(serving(create_app(settings)))
+    await runner.setup()
+    try:
+        frozen, tracked = gc.get_freeze_count(), len(gc.get_objects())
+    finally:
+        await runner.cleanup()
+        gc.unfreeze()
+    assert frozen > 100_000, frozen
+    assert tracked < frozen / 20, (tracked, frozen)
+
+
 def test_train_skips_when_intents_are_unchanged(tmp_path: Path) -> None:
     train(SETTINGS.intents_dir)
     result = outage_bot("train", DATABASE_URL=f"sqlite:///{tmp_path}/untouched.db")
