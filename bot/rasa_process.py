@@ -107,6 +107,15 @@ def train(intents_dir: Path, force: bool = False) -> bool:
     return True
 
 
+TRACKER_STORE = [
+    "tracker_store:",
+    "  type: tracker_store.ExpiringTrackerStore",
+    "  idle_hours: 48",
+    "  max_conversations: 50000",
+]
+"""Conversations in Rasa's memory, forgotten after two idle days or beyond 50,000."""
+
+
 def endpoints_yaml(app_url: str, redis_url: str | None) -> str:
     """Rasa's endpoints file: actions and NLG from our app, and Redis locks when scaled out."""
     lines = [
@@ -114,6 +123,7 @@ def endpoints_yaml(app_url: str, redis_url: str | None) -> str:
         f'  url: "{app_url}/webhooks/actions"',
         "nlg:",
         f'  url: "{app_url}/webhooks/nlg"',
+        *TRACKER_STORE,
     ]
     if redis_url:
         parts = urlsplit(redis_url)

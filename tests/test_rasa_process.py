@@ -128,6 +128,10 @@ def test_endpoints_without_redis_point_rasa_at_our_app() -> None:
         '  url: "http://127.0.0.1:8080/webhooks/actions"\n'
         "nlg:\n"
         '  url: "http://127.0.0.1:8080/webhooks/nlg"\n'
+        "tracker_store:\n"
+        "  type: tracker_store.ExpiringTrackerStore\n"
+        "  idle_hours: 48\n"
+        "  max_conversations: 50000\n"
     )
 
 
