@@ -1,7 +1,7 @@
 """Rasa's conversations in memory are forgotten when idle too long or beyond the limit.
 
 The store runs inside Rasa, so these checks run in ``.venv-rasa`` on Rasa's own classes,
-starting from the endpoints files Rasa is given: Rasa falls back to its unbounded
+starting from each endpoints file Rasa may be given: Rasa falls back to its unbounded
 in-memory store, with only a warning, when the configured one cannot be loaded.
 """
 
@@ -78,11 +78,14 @@ def run_check(endpoints: Path) -> dict[str, object]:
     return found
 
 
-@pytest.mark.parametrize("source", ["generated", "intents/endpoints.yml"])
+@pytest.mark.parametrize(
+    "source", ["generated", "intents/endpoints.yml", "deploy/rasa-endpoints.yml"]
+)
 def test_rasa_loads_the_expiring_store_which_forgets_idle_and_surplus_conversations(
     source: str, tmp_path: Path
 ) -> None:
-    endpoints = INTENTS / "endpoints.yml"
+    """Every endpoints file: ``serve``'s generated one, Rasa's default, docker compose's."""
+    endpoints = ROOT / source
     if source == "generated":
         endpoints = tmp_path / "endpoints.yml"
         endpoints.write_text(endpoints_yaml("http://127.0.0.1:8080", None))
