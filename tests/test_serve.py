@@ -75,7 +75,6 @@ def test_banner_shows_every_url_and_first_run_credentials_once() -> None:
     assert "pw-123" not in banner(SETTINGS, None)
 
 
-@pytest.mark.e2e  # trains with the real Rasa first when the model is stale
 async def test_served_app_leaves_its_start_up_heap_out_of_collections(
     engine: AsyncEngine, database_url: str, tmp_path: Path
 ) -> None:
@@ -93,6 +92,7 @@ async def test_served_app_leaves_its_start_up_heap_out_of_collections(
     assert tracked < frozen / 20, (tracked, frozen)
 
 
+@pytest.mark.e2e  # trains with the real Rasa first when the model is stale
 def test_train_skips_when_intents_are_unchanged(tmp_path: Path) -> None:
     train(SETTINGS.intents_dir)
     result = outage_bot("train", DATABASE_URL=f"sqlite:///{tmp_path}/untouched.db")

@@ -16,6 +16,8 @@ import pytest
 from bot.rasa_process import endpoints_yaml
 from bot.settings import ROOT
 
+pytestmark = pytest.mark.e2e  # runs in .venv-rasa
+
 INTENTS = ROOT / "intents"
 RASA_PYTHON = ROOT / ".venv-rasa" / "bin" / "python"
 
