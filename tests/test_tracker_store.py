@@ -10,11 +10,17 @@ from __future__ import annotations
 import json
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from bot import conversations
+from bot.keys import engine_key
+from bot.messages import Channel
 from bot.rasa_process import endpoints_yaml
 from bot.settings import ROOT
+from tests.conftest import LiveApp, add_outage
+from tests.web.test_chat import render, sender, texts
 
 pytestmark = pytest.mark.e2e  # runs in .venv-rasa
 
@@ -59,9 +65,57 @@ print(json.dumps(asyncio.run(main())))
 """
 
 
-def run_check(endpoints: Path) -> dict[str, object]:
+SHORTEN = """
+import asyncio, json
+from rasa.shared.core.domain import Domain
+from rasa.shared.core.events import (
+    ActionExecuted, ActiveLoop, BotUttered, SlotSet, UserUttered, SessionStarted
+)
+from rasa.shared.core.trackers import DialogueStateTracker
+from tracker_store import ExpiringTrackerStore
+
+domain = Domain.load("domain.yml")
+store = ExpiringTrackerStore(domain, max_session_events=30, keep_turns=3)
+
+def conversation(sender, turns, form=False):
+    events = [ActionExecuted("action_listen")]
+    for n in range(turns):
+        events.append(UserUttered(f"message {n}", intent={"name": "ask_eta"}))
+        if n == 0:
+            events += [SlotSet("area_code", "0161"), SlotSet("place", "Manchester")]
+        if n == 1:
+            events.append(SlotSet("place", "Salford"))
+        events += [ActionExecuted("action_check_outage"), BotUttered(f"answer {n}")]
+        events.append(ActionExecuted("action_listen"))
+    if form:
+        events[-1:] = [ActiveLoop("location_form"), ActionExecuted("action_listen")]
+    return DialogueStateTracker.from_events(sender, events, slots=domain.slots)
+
+async def saved(tracker):
+    await store.save(tracker)
+    back = await store.retrieve(tracker.sender_id)
+    return {
+        "events": len(back.events),
+        "said": [e.text for e in back.events if isinstance(e, UserUttered)],
+        "slots": [back.get_slot("area_code"), back.get_slot("place")],
+        "sessions": sum(isinstance(e, SessionStarted) for e in back.events),
+        "listening": back.latest_action_name,
+    }
+
+async def main():
+    return {
+        "long": await saved(conversation("long", 20)),
+        "short": await saved(conversation("short", 5)),
+        "form": await saved(conversation("form", 20, form=True)),
+    }
+
+print(json.dumps(asyncio.run(main())))
+"""
+
+
+def run_check(endpoints: Path, script: str = CHECK) -> dict[str, object]:
     result = subprocess.run(
-        [str(RASA_PYTHON), "-c", CHECK, str(endpoints)],
+        [str(RASA_PYTHON), "-c", script, str(endpoints)],
         cwd=INTENTS,
         capture_output=True,
         text=True,
@@ -99,3 +153,48 @@ def test_rasa_loads_the_expiring_store_which_forgets_idle_and_surplus_conversati
     assert found["kept"] == ["d", "b", "e"]
     assert found["forgotten"] == ["a", "c"]
     assert found["b"] == ["hi from b"]
+
+
+def test_a_long_conversation_continues_from_its_slots_and_last_turns() -> None:
+    """Past the limit a session starts afresh, as when Rasa's expire, keeping the context."""
+    found: dict[str, Any] = run_check(INTENTS / "endpoints.yml", SHORTEN)
+
+    long = found["long"]
+    assert long["said"] == ["message 17", "message 18", "message 19"]
+    assert long["slots"] == ["0161", "Salford"]
+    assert long["sessions"] == 1
+    assert long["listening"] == "action_listen"
+    assert long["events"] <= 30
+
+    assert found["short"]["said"] == [f"message {n}" for n in range(5)]
+    assert found["short"]["sessions"] == 0
+    # Mid-form the conversation is left whole until the form is done.
+    assert len(found["form"]["said"]) == 20
+
+
+async def test_a_long_chat_keeps_its_context_while_rasa_keeps_it_short(
+    live_app: LiveApp, rasa_server: str
+) -> None:
+    """Through the real app and Rasa: 40 turns, then a follow-up still knows the place."""
+    await add_outage(live_app.app, ["020"])
+    customer = sender()
+    assert "London" in texts(await live_app.chat(customer, "is there an outage in 020?"))[0]
+    for _ in range(40):
+        assert texts(await live_app.chat(customer, "when will it be back?"))
+
+    follow_up = texts(await live_app.chat(customer, "any news?? when is it fixed"))
+
+    assert render(live_app, "utter_ask_area_code") not in follow_up
+    assert "London" in follow_up[0] and "(020)" in follow_up[0]
+    conversation = await conversations.by_channel_user(
+        live_app.app[engine_key], Channel.WEB, customer
+    )
+    assert conversation is not None
+    async with live_app.client.get(
+        f"{rasa_server}/conversations/{conversation.key}/tracker?include_events=ALL"
+    ) as response:
+        events = (await response.json())["events"]
+    said = [event["text"] for event in events if event["event"] == "user"]
+    assert len(events) <= 200 + 40, len(events)
+    assert said[-1] == "any news?? when is it fixed"
+    assert len(said) < 42
