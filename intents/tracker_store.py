@@ -80,12 +80,12 @@ class ExpiringTrackerStore(InMemoryTrackerStore):
 
         Only while Rasa listens with no form running: nothing is half done then.
         """
-        events = list(tracker.events)
         quiet = tracker.active_loop_name is None and tracker.latest_action_name == (
             ACTION_LISTEN_NAME
         )
-        if len(events) <= self._max_session_events or not quiet:
+        if len(tracker.events) <= self._max_session_events or not quiet:
             return tracker
+        events = list(tracker.events)
         turns = [i for i, event in enumerate(events) if isinstance(event, UserUttered)]
         if len(turns) <= self._keep_turns:
             return tracker
