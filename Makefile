@@ -48,7 +48,7 @@ $(RASA_VENV)/.installed: intents/requirements-rasa.txt pyproject.toml
 	test -x $(RASA_VENV)/bin/python || $(PY) -m venv $(RASA_VENV)
 	$(RASA_VENV)/bin/pip install $(PIP_QUIET) --progress-bar off -r intents/requirements-rasa.txt $(FILTER)
 	$(RASA_VENV)/bin/pip install $(PIP_QUIET) --no-deps --ignore-requires-python rasa==3.6.21 rasa-sdk==3.6.2 $(FILTER)
-	@# Our package without its dependencies: Rasa's NLU imports bot.locations (intents/location_entities.py).
+	@# Our package without its dependencies: Rasa's NLU imports bot.locations.locator (intents/location_entities.py).
 	$(RASA_VENV)/bin/pip install $(PIP_QUIET) --no-deps -e . $(FILTER)
 	$(RASA_VENV)/bin/rasa --version
 	touch $@

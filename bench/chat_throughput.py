@@ -41,8 +41,8 @@ import aiohttp
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bot.brain import server_for
-from bot.rasa_process import start_children, stop_children, train
+from bot.rasa.brain import server_for
+from bot.rasa.process import start_children, stop_children, train
 from bot.settings import Settings
 from tests.scratch import free_port, free_ports
 

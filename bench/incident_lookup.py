@@ -9,7 +9,7 @@ Fills a SQLite file and a PostgreSQL database (created/emptied; default
 (1% still open, the rest resolved over the past year), then times, over random area
 codes:
 
-- ``db query``: one indexed query per lookup (``bot.incidents.query_active_for``);
+- ``db query``: one indexed query per lookup (``bot.incidents.book.query_active_for``);
 - ``index``: ``Incidents.active_for`` on the live in-memory index, checking the database
   for changes inline once a second (no ``watch`` task running);
 - ``watched``: the same with ``Incidents.watch()`` running, as the service runs it: lookups
@@ -37,10 +37,10 @@ from sqlalchemy import delete, insert, text
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bot.areas import read_area_codes
 from bot.db import create_engine, migrate, safe_url
-from bot.incidents import Incidents, query_active_for
-from bot.locations import Locator
+from bot.incidents.book import Incidents, query_active_for
+from bot.locations.areas import read_area_codes
+from bot.locations.locator import Locator
 from bot.models import Incident, IncidentArea, IncidentUpdate, utcnow
 from bot.settings import ROOT, Settings
 

@@ -15,7 +15,7 @@ import random
 import statistics
 import time
 
-from bot.locations import Locator
+from bot.locations.locator import Locator
 from bot.settings import ROOT
 
 MIX: dict[str, list[str]] = {

@@ -29,14 +29,14 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bot.conversations.locks import LocalLocks
+from bot.conversations.router import ConversationRouter
 from bot.db import create_engine, migrate
-from bot.inbox import open_inbox
-from bot.locks import LocalLocks
+from bot.delivery.outbox import Outbox
+from bot.inbox.store import open_inbox
 from bot.messages import Channel, Inbound
 from bot.models import Message
-from bot.outbox import Outbox
-from bot.responses import ResponseStore
-from bot.router import ConversationRouter
+from bot.responses.store import ResponseStore
 from bot.settings import Settings
 from tests.scratch import recreate_database
 

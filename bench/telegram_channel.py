@@ -41,14 +41,14 @@ from telegram.ext import AIORateLimiter
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bot.channels.canned import CannedReplies
-from bot.channels.telegram import TelegramChannel
+from bot.channels.telegram.channel import TelegramChannel
+from bot.conversations.locks import LocalLocks
+from bot.conversations.router import ConversationRouter
 from bot.db import create_engine, migrate
-from bot.inbox import open_inbox
-from bot.locks import LocalLocks
+from bot.delivery.outbox import Outbox
+from bot.inbox.store import open_inbox
 from bot.models import Message
-from bot.outbox import Outbox
-from bot.responses import ResponseStore
-from bot.router import ConversationRouter
+from bot.responses.store import ResponseStore
 from bot.settings import ROOT, Secret, Settings
 from tests.fakes.telegram_api import FakeTelegram
 from tests.scratch import empty_tables

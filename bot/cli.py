@@ -25,7 +25,7 @@ from bot.settings import Settings, SettingsError
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncEngine
 
-    from bot.incidents import IncidentRecord, Incidents, Locator
+    from bot.incidents.book import IncidentRecord, Incidents, Locator
 
 Handler = Callable[[argparse.Namespace, Settings], int]
 """A command: parsed arguments and settings in, exit status out."""
@@ -193,7 +193,7 @@ def _prepare(settings: Settings) -> None:
 
 
 def _locator(settings: Settings) -> Locator:
-    from bot.locations import Locator
+    from bot.locations.locator import Locator
 
     return Locator.from_data(settings.data_dir)
 
@@ -201,9 +201,9 @@ def _locator(settings: Settings) -> Locator:
 async def _with_database(
     settings: Settings, work: Callable[[AsyncEngine, Locator], Awaitable[int]]
 ) -> int:
-    from bot.areas import load_area_codes
     from bot.db import create_engine
-    from bot.responses import DEFAULTS_FILE, ensure_defaults, load_catalogue
+    from bot.locations.areas import load_area_codes
+    from bot.responses.store import DEFAULTS_FILE, ensure_defaults, load_catalogue
 
     engine = create_engine(settings.database_url)
     try:
@@ -233,7 +233,7 @@ def _describe(record: IncidentRecord, settings: Settings) -> str:
 
 
 async def _incident_add(book: Incidents, args: argparse.Namespace, settings: Settings) -> None:
-    from bot.incidents import parse_when
+    from bot.incidents.book import parse_when
 
     record = await book.create(
         title=args.title,
@@ -249,7 +249,7 @@ async def _incident_add(book: Incidents, args: argparse.Namespace, settings: Set
 
 
 async def _incident_update(book: Incidents, args: argparse.Namespace, settings: Settings) -> None:
-    from bot.incidents import parse_when
+    from bot.incidents.book import parse_when
 
     clear = args.eta is not None and args.eta.strip().lower() == "none"
     record = await book.update(
@@ -299,7 +299,7 @@ INCIDENT_ACTIONS = {
 
 
 def _incident(args: argparse.Namespace, settings: Settings) -> int:
-    from bot.incidents import Incidents
+    from bot.incidents.book import Incidents
 
     async def work(engine: AsyncEngine, locator: Locator) -> int:
         await INCIDENT_ACTIONS[args.action](Incidents(engine, locator), args, settings)
@@ -369,8 +369,8 @@ NO_DATABASE = frozenset({"locate", "train"})
 
 def _is_bad_input(error: ValueError) -> bool:
     # Imported here, not at the top, so `locate` and `--help` never load SQLAlchemy.
-    from bot.incidents import IncidentError
-    from bot.responses import ResponseError
+    from bot.incidents.book import IncidentError
+    from bot.responses.store import ResponseError
     from bot.users import UserError
 
     return isinstance(error, SettingsError | IncidentError | UserError | ResponseError)

@@ -19,7 +19,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import PoolResetState, StaticPool
 
-from bot import sqlite_connection
+from bot.inbox import sqlite_connection
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
@@ -84,7 +84,7 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
     return engine
 
 
-# What every SQLite connection is set to, the engine's and bot.sqlite_inbox's alike.
+# What every SQLite connection is set to, the engine's and bot.inbox.sqlite's alike.
 SQLITE_PRAGMAS = ("PRAGMA foreign_keys=ON", "PRAGMA journal_mode=WAL", "PRAGMA synchronous=NORMAL")
 
 

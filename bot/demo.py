@@ -15,9 +15,9 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.eta import round_up
-from bot.incidents import Incidents, Locator
+from bot.incidents.book import Incidents, Locator
 from bot.models import IncidentStatus, utcnow
+from bot.responses.eta import round_up
 
 log = logging.getLogger(__name__)
 

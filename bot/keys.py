@@ -8,18 +8,18 @@ from rasa_sdk.executor import ActionExecutor
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.brain import RasaBrain
-from bot.channels.telegram import TelegramChannel
-from bot.channels.x import XChannel
-from bot.inbox import Inbox
-from bot.incidents import Incidents
-from bot.locations import Locator
-from bot.outbox import Outbox
-from bot.rasa_process import RasaProcess
-from bot.responses import ResponseStore
-from bot.router import ConversationRouter
+from bot.channels.telegram.channel import TelegramChannel
+from bot.channels.x.channel import XChannel
+from bot.conversations.router import ConversationRouter
+from bot.delivery.outbox import Outbox
+from bot.delivery.wakes import Wakes
+from bot.inbox.store import Inbox
+from bot.incidents.book import Incidents
+from bot.locations.locator import Locator
+from bot.rasa.brain import RasaBrain
+from bot.rasa.process import RasaProcess
+from bot.responses.store import ResponseStore
 from bot.settings import Settings
-from bot.wakes import Wakes
 from bot.web.console_events import ConsoleEvents
 
 settings_key = web.AppKey("settings", Settings)

@@ -24,7 +24,7 @@ from sqlalchemy.engine import make_url
 
 from bot.cli import UsageError
 from bot.db import create_engine, migrate
-from bot.rasa_process import RasaError, RasaProcess, start_children, stop_children, train
+from bot.rasa.process import RasaError, RasaProcess, start_children, stop_children, train
 from bot.settings import Settings
 from bot.users import add_user, has_users
 from bot.web.app import create_app
@@ -107,7 +107,7 @@ def serve(settings: Settings, *, demo: bool, workers: int) -> None:
 
     Raises:
         ServeError: the configuration cannot work (see :func:`check_workers`).
-        bot.rasa_process.RasaError: Rasa is missing or the model cannot be trained.
+        bot.rasa.process.RasaError: Rasa is missing or the model cannot be trained.
     """
     check_workers(settings, workers)
     if not settings.rasa_url:

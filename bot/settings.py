@@ -56,7 +56,7 @@ def default_rasa_processes() -> int:
     Rasa answers one message at a time per process (its NLU and policies are plain
     Python), so a second process on a second core nearly doubles what it can take;
     beyond four, memory (about 0.5 GB each) buys little. Conversations stick to one
-    process, which keeps its tracker in memory (bot.brain).
+    process, which keeps its tracker in memory (bot.rasa.brain).
     """
     return max(1, min(4, os.cpu_count() or 1))
 

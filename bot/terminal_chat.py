@@ -19,7 +19,7 @@ import aiohttp
 from aiohttp import web
 
 from bot.cli import UsageError
-from bot.rasa_process import RasaError, train
+from bot.rasa.process import RasaError, train
 from bot.settings import Settings
 from bot.web.app import create_app
 

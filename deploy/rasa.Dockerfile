@@ -1,5 +1,5 @@
 # Rasa for the compose deployment: the official image plus what our NLU imports
-# (intents/location_entities.py runs bot.locations on the reference data in data/).
+# (intents/location_entities.py runs bot.locations.locator on the reference data in data/).
 FROM rasa/rasa:3.6.21-full
 USER root
 COPY pyproject.toml README.md /opt/outage-bot/

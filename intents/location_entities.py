@@ -1,7 +1,7 @@
 """Where the customer is, read inside Rasa's NLU from the raw text of every message.
 
 The CRF extractor is good at spotting *that* a message names a location; our
-:class:`bot.locations.Locator` is what turns "+44 161 496 0000", "LS6" or "machester"
+:class:`bot.locations.locator.Locator` is what turns "+44 161 496 0000", "LS6" or "machester"
 into an area code and a place. Running it here, as the last step of NLU, adds two
 entities (``located_area_code`` and ``located_place``) that the ``area_code`` and
 ``place`` slots map from. It used to be a custom slot-mapping action, which cost Rasa an
@@ -27,11 +27,11 @@ from rasa.shared.nlu.constants import ENTITIES, TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
-import bot.locations
-from bot.locations import Locator
+import bot
+from bot.locations.locator import Locator
 
 # Beside the package, wherever it is installed (the repository, or the Rasa image).
-DATA_DIR = Path(bot.locations.__file__).resolve().parent.parent / "data"
+DATA_DIR = Path(bot.__file__).resolve().parent.parent / "data"
 AREA_CODE = "located_area_code"
 PLACE = "located_place"
 

@@ -16,7 +16,7 @@ from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.db import create_engine, migrate_sync
-from bot.inbox import Inbox, open_inbox
+from bot.inbox.store import Inbox, open_inbox
 from bot.settings import Settings
 from bot.web.app import create_app
 from tests.scratch import POSTGRES_ADMIN, empty_tables, free_port, recreate_database
@@ -70,7 +70,7 @@ def rasa_server(app_port: int, tmp_path_factory: pytest.TempPathFactory) -> Iter
 
     Trains first when the model is missing or stale (minutes, once per machine).
     """
-    from bot.rasa_process import RasaProcess, train
+    from bot.rasa.process import RasaProcess, train
 
     settings = Settings.from_env(environ={}, env_file=Path("/nonexistent"))
     train(settings.intents_dir)

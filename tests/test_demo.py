@@ -6,8 +6,8 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.demo import LONDON_2016_AREAS, load_demo
-from bot.incidents import Incidents
-from bot.locations import Locator
+from bot.incidents.book import Incidents
+from bot.locations.locator import Locator
 from bot.models import IncidentStatus
 from bot.settings import Settings
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.rasa_process import RASA_BIN, model_path, train
+from bot.rasa.process import RASA_BIN, model_path, train
 from bot.settings import Settings
 
 pytestmark = pytest.mark.e2e

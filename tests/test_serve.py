@@ -18,7 +18,7 @@ import pytest
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.rasa_process import train
+from bot.rasa.process import train
 from bot.serve import ServeError, banner, check_workers, serving
 from bot.settings import ROOT, Settings
 from bot.web.app import create_app

@@ -9,12 +9,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot import conversations
-from bot.incidents import IncidentRecord, Incidents
-from bot.locations import Locator
+from bot.conversations import store as conversations
+from bot.incidents.book import IncidentRecord, Incidents
+from bot.locations.locator import Locator
 from bot.messages import Channel, Inbound, Variant
 from bot.models import Message, Subscription
-from bot.responses import ResponseStore
+from bot.responses.store import ResponseStore
 from bot.settings import Settings
 from bot.subscriptions import notify_resolved, subscribe
 

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.keys import engine_key
 from bot.messages import Variant
-from bot.responses import ResponseStore
+from bot.responses.store import ResponseStore
 from bot.settings import Settings
 from tests.conftest import LiveApp, add_outage
 from tests.web.conftest import add_staff

@@ -14,10 +14,10 @@ from typing import Any
 
 import pytest
 
-from bot import conversations
+from bot.conversations import store as conversations
 from bot.keys import engine_key
 from bot.messages import Channel
-from bot.rasa_process import endpoints_yaml
+from bot.rasa.process import endpoints_yaml
 from bot.settings import ROOT
 from tests.conftest import LiveApp, add_outage
 from tests.web.test_chat import render, sender, texts

@@ -15,8 +15,8 @@ import logging
 from collections.abc import Callable
 from typing import Protocol
 
-from bot.conversations import Answer
-from bot.inbox import Inbox
+from bot.conversations.store import Answer
+from bot.inbox.store import Inbox
 from bot.messages import Channel, Handled, Inbound, Variant
 from bot.models import ConversationState
 

@@ -15,16 +15,18 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 import aiohttp
 from aiohttp import web
 
-from bot import areas, demo, handoff, subscriptions
-from bot.actions import ActionDeps, build_executor
-from bot.brain import RasaBrain
+from bot import demo, subscriptions
 from bot.channels.canned import CannedReplies
-from bot.channels.nearest_town import NearestTown
-from bot.channels.telegram import TelegramChannel
-from bot.channels.x import XChannel
+from bot.channels.telegram.channel import TelegramChannel
+from bot.channels.x.channel import XChannel
+from bot.conversations.locks import ConversationLocks, LocalLocks, RedisLocks
+from bot.conversations.router import ConversationRouter
 from bot.db import create_engine, migrate, safe_url
-from bot.inbox import open_inbox
-from bot.incidents import Incidents
+from bot.delivery.outbox import Outbox
+from bot.delivery.wakes import Wakes
+from bot.handoff import queue as handoff
+from bot.inbox.store import open_inbox
+from bot.incidents.book import Incidents
 from bot.keys import (
     brain_key,
     console_events_key,
@@ -44,16 +46,16 @@ from bot.keys import (
     wakes_key,
     x_key,
 )
-from bot.locations import Locator
-from bot.locks import ConversationLocks, LocalLocks, RedisLocks
+from bot.locations import areas
+from bot.locations.locator import Locator
+from bot.locations.nearest_town import NearestTown
 from bot.messages import Channel
-from bot.outbox import Outbox
-from bot.rasa_process import RasaProcess, start_children, stop_children
-from bot.responses import ResponseStore
-from bot.router import ConversationRouter
+from bot.rasa.actions import ActionDeps, build_executor
+from bot.rasa.brain import RasaBrain
+from bot.rasa.process import RasaProcess, start_children, stop_children
+from bot.responses.store import ResponseStore
 from bot.settings import Settings
 from bot.users import authenticate_token
-from bot.wakes import Wakes
 from bot.web.console_events import ConsoleEvents
 from bot.web.errors import json_errors
 from bot.web.routes import setup_routes

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from bot import conversations
+from bot.conversations import store as conversations
 from bot.keys import engine_key, outbox_key, router_key
 from bot.messages import Channel, Inbound, Outbound, Variant
 from bot.web.errors import fail, read_json

@@ -43,7 +43,7 @@ class ConsoleEvents:
     def __init__(
         self, activity: Activity, authenticate: Authenticate, interval: float = 1.0
     ) -> None:
-        """Watch ``activity`` (:func:`bot.handoff.activity`) for staff ``authenticate`` knows.
+        """Watch ``activity`` (:func:`bot.handoff.queue.activity`) for known staff.
 
         Every staff role may see the queue, as through ``GET /api/escalations``.
         """

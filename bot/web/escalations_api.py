@@ -1,6 +1,6 @@
 """The agents' API: the hand-off queue and the conversations taken over from the bot.
 
-The rules (who holds what, atomic claims) are in :mod:`bot.handoff`; here they become
+The rules (who holds what, atomic claims) are in :mod:`bot.handoff.queue`; here they become
 404 (no such thing), 409 (someone else has it) and 422 (bad text or outcome). After an
 agent's reply is queued the channel's delivery loop is woken so it goes out at once;
 web chat has no push, so its page collects the reply from ``/api/chat/updates``.
@@ -12,8 +12,8 @@ import functools
 
 from aiohttp import web
 
-from bot import handoff
-from bot.handoff import HandoffConflict, HandoffError, HandoffNotFound
+from bot.handoff import queue as handoff
+from bot.handoff.queue import HandoffConflict, HandoffError, HandoffNotFound
 from bot.keys import console_events_key, engine_key, wakes_key
 from bot.models import Conversation
 from bot.web.auth import AGENTS, EVERYONE, current_user, requires

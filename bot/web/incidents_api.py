@@ -1,6 +1,6 @@
 """``/api/incidents``: comms staff keep incidents up to date; everyone on the staff reads them.
 
-Handlers only translate JSON to :class:`bot.incidents.Incidents` calls and back; all rules
+Handlers only translate JSON to :class:`bot.incidents.book.Incidents` calls and back; all rules
 (known areas, statuses, ETA in the future...) live there and come back as 422 reasons.
 """
 
@@ -12,7 +12,7 @@ from typing import Any
 
 from aiohttp import web
 
-from bot.incidents import IncidentError, IncidentNotFound, IncidentRecord, parse_when
+from bot.incidents.book import IncidentError, IncidentNotFound, IncidentRecord, parse_when
 from bot.keys import incidents_key, settings_key
 from bot.models import IncidentUpdate
 from bot.web.auth import EDITORS, EVERYONE, current_user, requires

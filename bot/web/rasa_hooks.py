@@ -11,8 +11,8 @@ from rasa_sdk.interfaces import (
     ActionNotFoundException,
 )
 
-from bot import nlg
 from bot.keys import executor_key, responses_key
+from bot.rasa import nlg
 from bot.web.errors import fail, read_json
 
 log = logging.getLogger(__name__)

@@ -1,6 +1,6 @@
 """``/api/responses``: comms staff edit what the bot says, per channel, live.
 
-:class:`bot.responses.ResponseStore` validates each text (known placeholders only, public X
+:class:`bot.responses.store.ResponseStore` validates each text (known placeholders only, public X
 replies within 280 characters) and refreshes its cache on save, so the next customer gets
 the new text; this module only maps its errors to 404 and 422.
 """
@@ -14,8 +14,8 @@ from aiohttp import web
 
 from bot.keys import responses_key
 from bot.messages import Variant
-from bot.responses import ResponseError, UnknownResponse
-from bot.templates import PLACEHOLDERS
+from bot.responses.store import ResponseError, UnknownResponse
+from bot.responses.templates import PLACEHOLDERS
 from bot.web.auth import EDITORS, EVERYONE, current_user, requires
 from bot.web.errors import fail, read_json
 

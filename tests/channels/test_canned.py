@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot import conversations
 from bot.channels.canned import FALLBACK, CannedReplies
-from bot.inbox import Inbox
+from bot.conversations import store as conversations
+from bot.delivery.outbox import Outbox
+from bot.inbox.store import Inbox
 from bot.messages import Channel, Inbound, Variant
 from bot.models import ConversationState
-from bot.outbox import Outbox
-from bot.responses import ResponseStore
+from bot.responses.store import ResponseStore
 from bot.settings import Settings
 
 

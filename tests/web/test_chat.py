@@ -15,10 +15,10 @@ import pytest
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.eta import eta_phrase
 from bot.keys import engine_key, incidents_key, responses_key, settings_key
 from bot.messages import Variant
 from bot.models import Conversation, Escalation, Message, utcnow
+from bot.responses.eta import eta_phrase
 from tests.conftest import LiveApp, add_outage, app_settings, free_port, running_app
 
 pytestmark = pytest.mark.e2e

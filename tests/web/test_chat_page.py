@@ -12,10 +12,10 @@ import pytest
 from selenium.webdriver.common.keys import Keys
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.eta import eta_phrase
 from bot.keys import engine_key, incidents_key, responses_key, settings_key
 from bot.messages import Variant
 from bot.models import utcnow
+from bot.responses.eta import eta_phrase
 from tests.conftest import LiveApp, add_outage, app_settings, running_app
 from tests.scratch import free_port
 from tests.web.conftest import DEAD_RASA, StartBrowser, add_staff

@@ -1,0 +1,474 @@
+"""The Telegram channel: python-telegram-bot in, the persisted outbox out.
+
+Inbound, exactly once. Every update is handed to the router (which stores it first,
+unique per ``chat_id:message_id``) *before* Telegram is told we have it:
+
+- Long polling (the default) is our own loop around ``Bot.get_updates`` rather than
+  PTB's ``Updater``, because the Updater confirms a batch (by asking for the next offset)
+  as soon as it has queued it in memory, so a crash before the router stored it would
+  lose the customer's message. Here the offset moves past a batch only once every update
+  in it was stored; after a crash Telegram sends the batch again and the router drops
+  what it already has. Different chats in a batch are processed concurrently, one chat's
+  messages in order.
+- In webhook mode (``TELEGRAM_WEBHOOK_URL``) our aiohttp app serves
+  ``POST /webhooks/telegram``, refuses requests without the right
+  ``X-Telegram-Bot-Api-Secret-Token`` (403), and answers 200 only after the router has
+  stored the update; any failure answers 500 so that Telegram delivers it again.
+
+What each kind of message becomes (text, commands, locations, media, group mentions)
+is in :mod:`bot.channels.telegram.updates`.
+
+Outbound, from the outbox (as :func:`bot.delivery.outbox.deliver_forever` does):
+replies are plain text (see
+:mod:`bot.channels.telegram.text`) split at 4096 characters. PTB's ``AIORateLimiter``
+keeps us under Telegram's flood limits and honours ``retry_after`` on a 429 up to
+``max_retries`` times; past that the reply goes back to the outbox with that delay.
+Network errors and 5xx are retried with the outbox's backoff; 403 (the customer blocked
+the bot) and 400 fail the reply for good.
+
+A crash between "Telegram accepted the reply" and "the outbox marked it sent" leaves
+the row in ``sending``. Telegram has no idempotency key and a bot cannot read back its
+chat history, so it cannot be checked. We **resend** such replies at start-up
+(at-least-once): a customer who sees an outage answer twice is mildly annoyed, while
+one whose answer (or hand-off notice) silently vanished waits for something that never
+comes. The window is one HTTP response plus one database commit wide.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hmac
+import logging
+import re
+import warnings
+from collections import defaultdict
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import timedelta
+from typing import Any
+
+from aiohttp import web
+from telegram import ReplyParameters, Update
+from telegram.error import (
+    BadRequest,
+    ChatMigrated,
+    Conflict,
+    Forbidden,
+    InvalidToken,
+    RetryAfter,
+    TelegramError,
+)
+from telegram.ext import (
+    AIORateLimiter,
+    Application,
+    BaseRateLimiter,
+)
+
+from bot.channels.telegram.text import split_text
+from bot.channels.telegram.updates import CannedRouter, UpdateHandlers
+from bot.delivery.outbox import Outbox, PermanentFailure, RetryLater, deliver_once
+from bot.locations.nearest_town import NearestTown
+from bot.messages import Channel, Outbound, Router
+from bot.settings import Settings, SettingsError
+
+log = logging.getLogger(__name__)
+
+ALLOWED_UPDATES = ["message"]
+"""The only update type we ask for: edits, channel posts and callbacks are not customers."""
+
+SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
+_SECRET_TOKEN = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
+_MAX_POLL_BACKOFF = 60.0
+
+
+class TelegramUnavailable(Exception):
+    """Telegram could not be reached or answered 5xx; the outbox retries with backoff.
+
+    Raised instead of PTB's exception so that the stored error text is ours (no URLs).
+    """
+
+
+def file_url_for(api_url: str) -> str:
+    """Return the file download base matching a Bot API base (``.../bot`` -> ``.../file/bot``)."""
+    base = api_url.rstrip("/")
+    if base.endswith("/bot"):
+        return base[: -len("bot")] + "file/bot"
+    return base + "/file/bot"
+
+
+def retry_after_seconds(error: RetryAfter) -> float:
+    """Return how long Telegram asked us to wait, whatever type PTB reports it as."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # PTB 22 warns that the int form is deprecated
+        value = error.retry_after
+    return value.total_seconds() if isinstance(value, timedelta) else float(value)
+
+
+class TelegramChannel:
+    """Connects one Telegram bot to the router and the outbox.
+
+    Args:
+        settings: needs ``telegram_bot_token``, ``telegram_api_url`` and, for webhook
+            mode, ``telegram_webhook_url`` and ``telegram_webhook_secret``.
+        router: the conversation router (stores, answers and queues replies).
+        outbox: the persisted outbox this channel delivers from.
+        canned: answers stickers, photos and the like with a canned response.
+        wake: set by the router when it queues Telegram replies.
+        towns: resolves a shared location to a town; ``None`` answers locations with
+            ``utter_location_not_found``.
+        rate_limiter: PTB rate limiter; default ``AIORateLimiter(max_retries=max_retries)``
+            (Telegram's limits: 30 messages/s overall, 20/min per group).
+        max_retries: how many 429s the rate limiter waits out before the outbox takes over.
+        poll_timeout: long-polling timeout in seconds.
+        concurrency: how many updates (of different chats) are processed at once.
+        drain_seconds: how long :meth:`stop` lets the reply in hand finish.
+        outbox_poll_seconds: how often retries that came due are looked for.
+
+    Raises:
+        SettingsError: the token is missing, or webhook mode lacks a valid secret.
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        router: Router,
+        outbox: Outbox,
+        canned: CannedRouter,
+        *,
+        wake: asyncio.Event | None = None,
+        towns: NearestTown | None = None,
+        rate_limiter: BaseRateLimiter[Any] | None = None,
+        max_retries: int = 2,
+        poll_timeout: float = 30.0,
+        concurrency: int = 16,
+        drain_seconds: float = 10.0,
+        outbox_poll_seconds: float = 1.0,
+    ) -> None:
+        if settings.telegram_bot_token is None:
+            raise SettingsError("TELEGRAM_BOT_TOKEN is not set")
+        self.webhook_url = settings.telegram_webhook_url
+        self._secret: str | None = None
+        if self.webhook_url:
+            secret = settings.telegram_webhook_secret
+            if secret is None or not _SECRET_TOKEN.match(secret.reveal()):
+                raise SettingsError(
+                    "TELEGRAM_WEBHOOK_SECRET must be set with TELEGRAM_WEBHOOK_URL "
+                    "(1-256 characters: letters, digits, _ and -)"
+                )
+            self._secret = secret.reveal()
+        self._outbox = outbox
+        self._handlers = UpdateHandlers(router, canned, towns)
+        self.wake = wake if wake is not None else asyncio.Event()
+        self._poll_timeout = poll_timeout
+        self._limit = asyncio.Semaphore(concurrency)
+        self.application = (
+            Application.builder()
+            .token(settings.telegram_bot_token.reveal())
+            .base_url(settings.telegram_api_url)
+            .base_file_url(file_url_for(settings.telegram_api_url))
+            .updater(None)
+            .rate_limiter(rate_limiter or AIORateLimiter(max_retries=max_retries))
+            .build()
+        )
+        self._handlers.install(self.application)
+        self.ready = asyncio.Event()
+        self.last_error = ""
+        self._connecting: asyncio.Task[None] | None = None
+        self._delivery: asyncio.Task[None] | None = None
+        self._cancellable = False
+        self._gave_up = False
+        self._progress: dict[int, int] = {}
+        self._offset = 0
+        self._stopping = asyncio.Event()
+        self._poll_task: asyncio.Task[None] | None = None
+        self._drain = drain_seconds
+        self._outbox_poll = outbox_poll_seconds
+
+    @property
+    def mode(self) -> str:
+        """``webhook`` or ``polling``."""
+        return "webhook" if self.webhook_url else "polling"
+
+    def health(self) -> str:
+        """Return this channel's status for ``/healthz``: ``ok`` or what is wrong."""
+        if self.ready.is_set():
+            return "ok"
+        if self._gave_up:
+            return f"down: {self.last_error}"
+        return f"connecting: {self.last_error}" if self.last_error else "connecting"
+
+    # -- lifecycle --------------------------------------------------------------------------
+
+    async def start(self, *, deliver: bool = True) -> None:
+        """Connect in the background: start polling (or set the webhook) and delivery.
+
+        Returns at once; :attr:`ready` is set when Telegram has answered. A Telegram
+        outage at start-up is retried rather than stopping the whole service.
+
+        ``deliver=False`` is for the other workers of ``serve --workers N`` in webhook
+        mode: the workers share the port, so Telegram's posts reach any of them, and
+        each stores and answers what reaches it, while the primary worker alone sets
+        the webhook and delivers the replies from the outbox (woken through Redis, see
+        :mod:`bot.delivery.wakes`, and looking there every ``outbox_poll_seconds`` anyway).
+
+        Raises:
+            ValueError: ``deliver=False`` in polling mode, where nothing would come in.
+        """
+        if not deliver and not self.webhook_url:
+            raise ValueError("only a webhook channel can leave delivery to another worker")
+        run = self._run() if deliver else self._receive_only()
+        self._connecting = asyncio.create_task(run, name="telegram-connect")
+
+    async def stop(self) -> None:
+        """Stop polling and delivery, confirm what was processed, close the client.
+
+        Work in hand is allowed to finish (for up to ``drain_seconds``): the update batch
+        being stored and the reply being sent, so that a planned restart leaves nothing
+        in doubt. Only an idle long poll is cancelled at once.
+        """
+        self._stopping.set()
+        if self._connecting is not None and not self._connecting.done():
+            self._connecting.cancel()
+        if self._poll_task is not None and self._cancellable:
+            self._poll_task.cancel()
+        tasks = [t for t in (self._connecting, self._poll_task, self._delivery) if t is not None]
+        if tasks:
+            _done, pending = await asyncio.wait(tasks, timeout=self._drain)
+            for task in pending:
+                task.cancel()
+            for task in tasks:
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
+        self._connecting = self._poll_task = self._delivery = None
+        if self.application.running:
+            await self.application.stop()
+        if self.ready.is_set() and not self.webhook_url and self._offset:
+            # Confirm the last stored batch so a clean restart does not fetch it again.
+            with contextlib.suppress(TelegramError):
+                await self.application.bot.get_updates(offset=self._offset, timeout=0, limit=1)
+        self.ready.clear()
+        await self.application.shutdown()
+
+    async def _run(self) -> None:
+        await self._connect()
+        await self._retry(self._resend_in_doubt, "looking for replies in doubt")
+        if self.webhook_url:
+            await self._retry(
+                lambda: self.application.bot.set_webhook(
+                    url=self.webhook_url or "",
+                    secret_token=self._secret,
+                    allowed_updates=ALLOWED_UPDATES,
+                ),
+                "setting the webhook",
+            )
+        else:
+            await self._retry(
+                lambda: self.application.bot.delete_webhook(drop_pending_updates=False),
+                "removing a webhook before polling",
+            )
+        await self.application.start()
+        self._delivery = asyncio.create_task(self._deliver(), name="telegram-delivery")
+        if not self.webhook_url:
+            self._poll_task = asyncio.create_task(self._poll_forever(), name="telegram-poll")
+        self.ready.set()
+        log.info("telegram channel @%s ready (%s)", self.application.bot.username, self.mode)
+
+    async def _deliver(self) -> None:
+        """Deliver replies as they are queued until :meth:`stop` asks us to finish.
+
+        Like :func:`bot.delivery.outbox.deliver_forever`, but a stop lets the batch in hand finish
+        (reply sent *and* marked sent) instead of cancelling between the two, which would
+        turn every restart into a possible duplicate.
+        """
+        while not self._stopping.is_set():
+            # Cleared before claiming, so a reply queued during the claim wakes us again.
+            self.wake.clear()
+            try:
+                if await deliver_once(self._outbox, Channel.TELEGRAM, self.send):
+                    continue
+            except Exception:
+                log.exception("telegram outbox failed; retrying")
+            waits = [
+                asyncio.create_task(self.wake.wait()),
+                asyncio.create_task(self._stopping.wait()),
+            ]
+            try:
+                await asyncio.wait(waits, timeout=self._outbox_poll, return_when="FIRST_COMPLETED")
+            finally:
+                for wait in waits:
+                    wait.cancel()
+
+    async def _receive_only(self) -> None:
+        await self._connect()
+        self.ready.set()
+        log.info("telegram channel @%s taking webhook posts", self.application.bot.username)
+
+    async def _connect(self) -> None:
+        await self._retry(self.application.initialize, "connecting")
+
+    async def _retry(self, call: Callable[[], Awaitable[object]], what: str) -> None:
+        """Await ``call`` until it succeeds: Telegram or the database may be down at start."""
+        delay = 1.0
+        while True:
+            try:
+                await call()
+                self.last_error = ""
+                return
+            except InvalidToken:
+                self._give_up(f"Telegram rejected the bot token while {what}")
+                raise
+            except Exception as exc:  # TelegramError, or the database (in-doubt replies)
+                self.last_error = f"{type(exc).__name__} while {what}"
+                log.warning("telegram: %s; retrying in %.0f s", self.last_error, delay)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, _MAX_POLL_BACKOFF)
+
+    def _give_up(self, reason: str) -> None:
+        """Stop for good: only a new token (and a restart) can fix this."""
+        self.last_error = reason
+        self._gave_up = True
+        self.ready.clear()
+        log.error("telegram: %s; channel stopped", reason)
+
+    async def _resend_in_doubt(self) -> None:
+        for outbound in await self._outbox.in_doubt(Channel.TELEGRAM):
+            log.warning("telegram reply %s may have been sent; resending", outbound.message_id)
+            await self._outbox.resolve_in_doubt(outbound.message_id, False, None)
+
+    # -- inbound: polling -------------------------------------------------------------------
+
+    async def _poll_forever(self) -> None:
+        delay = 1.0
+        while not self._stopping.is_set():
+            self._cancellable = True
+            try:
+                updates = await self.application.bot.get_updates(
+                    offset=self._offset,
+                    timeout=int(self._poll_timeout),
+                    allowed_updates=ALLOWED_UPDATES,
+                )
+            except InvalidToken:
+                self._give_up("Telegram rejected the bot token while polling")
+                raise
+            except RetryAfter as exc:
+                await asyncio.sleep(retry_after_seconds(exc))
+                continue
+            except TelegramError as exc:  # NetworkError, TimedOut, Conflict, 5xx
+                self.last_error = f"{type(exc).__name__} while polling"
+                if isinstance(exc, Conflict):
+                    log.warning("telegram: another poller or a webhook is active")
+                log.warning("telegram: %s; retrying in %.0f s", self.last_error, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, _MAX_POLL_BACKOFF)
+                continue
+            finally:
+                self._cancellable = False
+            if not updates:
+                continue
+            if await self.process_batch(updates):
+                self._offset = updates[-1].update_id + 1
+                self.last_error = ""
+                delay = 1.0
+            else:
+                # Not confirmed: Telegram sends the batch again; stored ones are dropped.
+                self.last_error = "an update could not be stored; retrying"
+                self._cancellable = True
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, _MAX_POLL_BACKOFF)
+
+    async def process_batch(self, updates: Sequence[Update]) -> bool:
+        """Process updates, chats concurrently and each chat in order; ``True`` if all stored."""
+        by_chat: dict[int, list[Update]] = defaultdict(list)
+        for update in updates:
+            chat = update.effective_chat
+            by_chat[chat.id if chat else 0].append(update)
+
+        async def in_order(chat_updates: list[Update]) -> bool:
+            for update in chat_updates:
+                if not await self.process(update):
+                    return False  # later messages of this chat wait, to keep the order
+            return True
+
+        results = await asyncio.gather(*(in_order(group) for group in by_chat.values()))
+        return all(results)
+
+    async def process(self, update: Update) -> bool:
+        """Run one update through the handlers; ``False`` if it could not be stored."""
+        async with self._limit:
+            return await self._handlers.process(self.application, update)
+
+    # -- inbound: webhook -------------------------------------------------------------------
+
+    async def webhook(self, request: web.Request) -> web.Response:
+        """Serve ``POST /webhooks/telegram``: check the secret, store the update, answer.
+
+        200 means stored (Telegram will not send it again); 403 for a wrong or missing
+        secret; 400 for a body that is not an update; 500/503 make Telegram retry.
+        """
+        given = request.headers.get(SECRET_HEADER, "")
+        if self._secret is None or not hmac.compare_digest(given.encode(), self._secret.encode()):
+            return web.json_response({"error": "wrong or missing secret token"}, status=403)
+        if not self.ready.is_set():
+            return web.json_response({"error": "telegram channel is starting"}, status=503)
+        try:
+            payload = await request.json()
+        except ValueError:
+            return web.json_response({"error": "body is not JSON"}, status=400)
+        if not isinstance(payload, dict) or not isinstance(payload.get("update_id"), int):
+            return web.json_response({"error": "body is not a Telegram update"}, status=400)
+        try:
+            update = Update.de_json(payload, self.application.bot)
+        except (AttributeError, KeyError, TypeError, ValueError):
+            return web.json_response({"error": "body is not a Telegram update"}, status=400)
+        if not await self.process(update):
+            return web.json_response({"error": "update not stored; retry"}, status=500)
+        return web.json_response({"ok": True})
+
+    # -- outbound ---------------------------------------------------------------------------
+
+    async def send(self, outbound: Outbound) -> str | None:
+        """Deliver one outbox reply, split into parts of at most 4096 characters.
+
+        Parts already accepted by Telegram are remembered (in memory), so a retry after a
+        failure in the middle continues where it stopped instead of repeating them.
+
+        Returns:
+            ``"chat_id:message_id"`` of the last part, unique like inbound ids.
+
+        Raises:
+            RetryLater: Telegram's flood control asked us to wait (beyond the limiter).
+            PermanentFailure: the customer blocked the bot, or Telegram refused the message.
+            TelegramUnavailable: a network error or 5xx; the outbox backs off and retries.
+        """
+        parts = split_text(outbound.text)
+        if not parts:
+            raise PermanentFailure("empty reply")
+        try:
+            chat_id = int(outbound.external_user_id)
+        except ValueError:
+            raise PermanentFailure("not a Telegram chat id") from None
+        reply_to = None
+        if outbound.reply_to is not None and outbound.reply_to.isdigit():
+            reply_to = int(outbound.reply_to)
+        last_id: int | None = None
+        for index in range(self._progress.get(outbound.message_id, 0), len(parts)):
+            threading = None
+            if reply_to is not None and index == 0:
+                threading = ReplyParameters(reply_to, allow_sending_without_reply=True)
+            try:
+                sent = await self.application.bot.send_message(
+                    chat_id=chat_id, text=parts[index], reply_parameters=threading
+                )
+            except RetryAfter as exc:
+                raise RetryLater(
+                    retry_after_seconds(exc), "Telegram flood control (429)"
+                ) from None
+            except (Forbidden, BadRequest, ChatMigrated) as exc:
+                self._progress.pop(outbound.message_id, None)
+                raise PermanentFailure(f"Telegram refused: {exc.message}"[:300]) from None
+            except TelegramError as exc:
+                raise TelegramUnavailable(f"Telegram unavailable: {type(exc).__name__}") from None
+            self._progress[outbound.message_id] = index + 1
+            last_id = sent.message_id
+        self._progress.pop(outbound.message_id, None)
+        return f"{chat_id}:{last_id}" if last_id is not None else None

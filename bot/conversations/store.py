@@ -1,0 +1,422 @@
+"""Conversations and their messages: the inbox, the transcript and who answers.
+
+Storing an inbound message is the first thing that happens to it, and the unique
+``(channel, external_id)`` constraint makes a redelivered platform message a no-op, so
+a crash or a retried webhook never makes the bot answer twice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Table, bindparam, case, exists, insert, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from bot.delivery.outbox import addressed, pick_up
+from bot.messages import Channel, Inbound, Outbound, Variant
+from bot.models import Conversation, ConversationState, Message, new_key, utcnow
+
+RECEIVED = "received"
+"""An inbound message being answered right now (or left so by a crash)."""
+WAITING = "waiting"
+"""An inbound message that got the holding reply and waits for Rasa to be back."""
+PROCESSED = "processed"
+"""An inbound message answered, or left for the person who has the conversation."""
+ABANDONED_AFTER = timedelta(minutes=1)
+"""How long before a message still being answered counts as left by a crash.
+
+Twice Rasa's 30 s timeout: no worker alive takes that long over one message. Were one
+to, the catch-up would still not answer it twice: it re-checks under the lock.
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class Received:
+    """An inbound message newly stored, with the conversation it belongs to."""
+
+    conversation: Conversation
+    message: Message
+
+
+# Core statements on the tables themselves, built once: the ORM's flush and loading
+# machinery, and building the expressions, cost more than these small statements do.
+# They are public for bot.inbox.statements, which compiles them for the drivers the inboxes
+# (bot.inbox.sqlite, bot.inbox.postgres) call directly.
+CONVERSATION_TABLE: Table = Conversation.__table__  # type: ignore[attr-defined]
+MESSAGE_TABLE: Table = Message.__table__  # type: ignore[attr-defined]
+INSERT_REPLIES = insert(MESSAGE_TABLE).returning(MESSAGE_TABLE.c.id, sort_by_parameter_order=True)
+# One row needs no RETURNING: SQLite hands back the new id itself (lastrowid), which
+# saves fetching a result from aiosqlite's thread; PostgreSQL returns it either way.
+INSERT_INBOUND = insert(MESSAGE_TABLE)
+INSERT_CONVERSATION = insert(CONVERSATION_TABLE).returning(CONVERSATION_TABLE.c.id)
+
+_CLOSED = CONVERSATION_TABLE.c.state == ConversationState.CLOSED.value
+
+# Touch the customer's conversation and hand it back in one statement: a closed one
+# reopens with the bot (the SET expressions all see the row as it was).
+TOUCH = (
+    update(CONVERSATION_TABLE)
+    .where(
+        CONVERSATION_TABLE.c.channel == bindparam("touch_channel"),
+        CONVERSATION_TABLE.c.external_user_id == bindparam("touch_user"),
+    )
+    .values(
+        updated_at=bindparam("touch_now"),
+        state=case((_CLOSED, ConversationState.BOT.value), else_=CONVERSATION_TABLE.c.state),
+        failures=case((_CLOSED, 0), else_=CONVERSATION_TABLE.c.failures),
+    )
+    .returning(*CONVERSATION_TABLE.c)
+)
+
+
+STORED = select(MESSAGE_TABLE.c.id).where(
+    MESSAGE_TABLE.c.channel == bindparam("stored_channel"),
+    MESSAGE_TABLE.c.external_id == bindparam("stored_external_id"),
+)
+
+
+def touch_params(inbound: Inbound, now: datetime) -> dict[str, Any]:
+    """:data:`TOUCH`'s parameters for the conversation ``inbound`` belongs to."""
+    return {
+        "touch_channel": inbound.channel.value,
+        "touch_user": inbound.external_user_id,
+        "touch_now": now,
+    }
+
+
+def conversation_row(inbound: Inbound, now: datetime) -> dict[str, Any]:
+    """The row of the conversation ``inbound`` starts (:data:`INSERT_CONVERSATION`)."""
+    return {
+        "key": new_key(),
+        "channel": inbound.channel.value,
+        "external_user_id": inbound.external_user_id,
+        "display_name": inbound.display_name[:200],
+        "state": ConversationState.BOT.value,
+        "failures": 0,
+        "created_at": now,
+        "updated_at": now,
+    }
+
+
+def inbound_row(inbound: Inbound, conversation_id: int, now: datetime) -> dict[str, Any]:
+    """The message row of ``inbound`` (:data:`INSERT_INBOUND`, every column but the id)."""
+    return {
+        "conversation_id": conversation_id,
+        "channel": inbound.channel.value,
+        "direction": "in",
+        "author": "customer",
+        "text": inbound.text,
+        "external_id": inbound.external_id,
+        "reply_to": inbound.reply_to,
+        "context": inbound.variant.value,
+        "state": RECEIVED,
+        "attempts": 0,
+        "next_attempt_at": None,
+        "last_error": "",
+        "created_at": now,
+        "sent_at": None,
+    }
+
+
+def stored_params(inbound: Inbound) -> dict[str, Any]:
+    """:data:`STORED`'s parameters: is this platform message in the inbox already?"""
+    return {"stored_channel": inbound.channel.value, "stored_external_id": inbound.external_id}
+
+
+async def _conversation(
+    connection: AsyncConnection, inbound: Inbound, now: datetime
+) -> Conversation:
+    touch = touch_params(inbound, now)
+    found = (await connection.execute(TOUCH, touch)).first()
+    if found is None:
+        try:
+            await connection.execute(INSERT_CONVERSATION, conversation_row(inbound, now))
+        except IntegrityError:
+            # Another worker created it between our UPDATE and INSERT: use theirs.
+            await connection.rollback()
+        found = (await connection.execute(TOUCH, touch)).one()
+    return Conversation.model_construct(**found._mapping)
+
+
+async def receive(engine: AsyncEngine, inbound: Inbound) -> Received | None:
+    """Store ``inbound`` in its conversation; ``None`` when it was stored before.
+
+    A closed conversation reopens with the bot, since a customer writing again after
+    an agent closed it has a new question. The conversation comes back as it stands
+    after this message, so the caller need not read it again. A new conversation is
+    committed with its first message.
+    """
+    now = utcnow()
+    async with engine.connect() as connection:
+        conversation = await _conversation(connection, inbound, now)
+        row = inbound_row(inbound, conversation.id or 0, now)
+        try:
+            inserted = await connection.execute(INSERT_INBOUND, row)
+            await connection.commit()
+        except IntegrityError:
+            await connection.rollback()
+            if inbound.external_id is None or not await _stored(connection, inbound):
+                raise  # not a redelivery: never drop a customer's message silently
+            return None
+    message = Message.model_construct(id=inserted.inserted_primary_key[0], **row)  # type: ignore[index]
+    return Received(conversation, message)
+
+
+async def _stored(connection: AsyncConnection, inbound: Inbound) -> bool:
+    return (await connection.execute(STORED, stored_params(inbound))).first() is not None
+
+
+# The router's per-message statements are built once: building SQLAlchemy expressions
+# costs about as much as running these small queries.
+_STANDING = (
+    select(Conversation.state, Message.state)
+    .join(Conversation, col(Conversation.id) == col(Message.conversation_id))
+    .where(col(Message.id) == bindparam("message_id"))
+)
+_WAITING_REPLY = MESSAGE_TABLE.alias("waiting_reply")
+# Answering ends in one statement that also reads what the answer needs to know: the
+# conversation's state as the brain left it, and whether any other reply waits for
+# pick-up (rarely), so that the pick-up itself is skipped when there is none. The
+# subqueries name the conversation by parameter: SQLite renders RETURNING columns
+# unqualified, so a correlated subquery could not tell the two message tables apart.
+ANSWERED = (
+    update(MESSAGE_TABLE)
+    .where(MESSAGE_TABLE.c.id == bindparam("answered_id"))
+    .values(state=bindparam("answered_state"))
+    .returning(
+        select(CONVERSATION_TABLE.c.state)
+        .where(CONVERSATION_TABLE.c.id == bindparam("answered_conversation"))
+        .scalar_subquery()
+        .label("conversation_state"),
+        exists()
+        .where(
+            _WAITING_REPLY.c.conversation_id == bindparam("answered_conversation"),
+            _WAITING_REPLY.c.direction == "out",
+            _WAITING_REPLY.c.state == "pending",
+        )
+        .label("replies_waiting"),
+    )
+)
+
+
+async def unanswered(engine: AsyncEngine, limit: int = 100) -> Sequence[Message]:
+    """Inbound messages the bot owes an answer and nobody is answering, oldest first.
+
+    Those that got the holding reply while Rasa was down, and those a crash left
+    half-answered. Messages being answered right now are not among them: a catch-up
+    that took them in turn would queue for every busy customer's lock.
+    """
+    abandoned = utcnow() - ABANDONED_AFTER
+    async with AsyncSession(engine, expire_on_commit=False) as session:
+        query = (
+            select(Message)
+            .join(Conversation, col(Conversation.id) == col(Message.conversation_id))
+            .where(
+                Message.direction == "in",
+                (col(Message.state) == WAITING)
+                | ((col(Message.state) == RECEIVED) & (col(Message.created_at) < abandoned)),
+                Conversation.state == ConversationState.BOT,
+            )
+            .order_by(col(Message.id))
+            .limit(limit)
+        )
+        return (await session.exec(query)).all()
+
+
+async def standing(engine: AsyncEngine, message_id: int) -> tuple[str, bool]:
+    """Who answers an inbound message's conversation now, and whether it still waits.
+
+    One query for what the router must re-check once it holds the conversation's lock:
+    an agent may have taken the conversation, or another worker answered the message,
+    while the lock was awaited. ``("", False)`` for a message that does not exist.
+    """
+    async with AsyncSession(engine) as session:
+        row = (await session.exec(_STANDING, params={"message_id": message_id})).first()
+    if row is None:
+        return "", False
+    conversation_state, message_state = row
+    return conversation_state, message_state in (RECEIVED, WAITING)
+
+
+async def get(engine: AsyncEngine, conversation_id: int) -> Conversation | None:
+    """Return one conversation by id."""
+    async with AsyncSession(engine, expire_on_commit=False) as session:
+        return await session.get(Conversation, conversation_id)
+
+
+async def by_channel_user(
+    engine: AsyncEngine, channel: Channel, external_user_id: str
+) -> Conversation | None:
+    """Return a customer's conversation on a channel, if they have written before."""
+    async with AsyncSession(engine, expire_on_commit=False) as session:
+        query = select(Conversation).where(
+            Conversation.channel == channel.value,
+            Conversation.external_user_id == external_user_id,
+        )
+        return (await session.exec(query)).first()
+
+
+async def by_key(engine: AsyncEngine, key: str) -> Conversation | None:
+    """Return the conversation Rasa knows as ``key`` (its sender id)."""
+    async with AsyncSession(engine, expire_on_commit=False) as session:
+        query = select(Conversation).where(Conversation.key == key)
+        return (await session.exec(query)).first()
+
+
+async def set_state(
+    engine: AsyncEngine, conversation_id: int, state: ConversationState
+) -> Conversation | None:
+    """Change who answers a conversation; returns it, or ``None`` if there is none."""
+    async with AsyncSession(engine, expire_on_commit=False) as session:
+        conversation = await session.get(Conversation, conversation_id)
+        if conversation is None:
+            return None
+        conversation.state = state
+        conversation.updated_at = utcnow()
+        if state == ConversationState.BOT:
+            conversation.failures = 0
+        session.add(conversation)
+        await session.commit()
+        return conversation
+
+
+async def queue_replies(
+    engine: AsyncEngine,
+    conversation: Conversation,
+    texts: Sequence[str],
+    variant: Variant,
+    reply_to: str | None = None,
+    author: str = "bot",
+    delivered: bool = False,
+) -> list[Outbound]:
+    """Put replies in the outbox, in order, in one transaction.
+
+    ``delivered`` is for web chat, whose replies travel in the HTTP response itself.
+    """
+    rows = reply_rows(conversation, texts, variant, reply_to, author, delivered, utcnow())
+    async with engine.begin() as connection:
+        return await _insert(connection, conversation, rows)
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """The bot's replies to one inbound message, to be stored as one transaction.
+
+    ``processed=False`` queues them without marking the message answered (the holding
+    reply while Rasa is down). ``delivered`` is for web chat answered while the customer
+    waits: the replies travel in the HTTP response, and whatever else waits for pick-up
+    (:func:`pick_up`) goes with them, after them.
+    """
+
+    conversation: Conversation
+    message_id: int
+    texts: Sequence[str]
+    variant: Variant
+    processed: bool = True
+    reply_to: str | None = None
+    delivered: bool = False
+
+    def rows(self, now: datetime) -> list[dict[str, Any]]:
+        """The replies' outbox rows (:data:`INSERT_REPLIES`)."""
+        return reply_rows(
+            self.conversation,
+            self.texts,
+            self.variant,
+            self.reply_to,
+            "bot",
+            self.delivered,
+            now,
+        )
+
+    def answered_params(self) -> dict[str, Any]:
+        """:data:`ANSWERED`'s parameters."""
+        return {
+            "answered_id": self.message_id,
+            "answered_conversation": self.conversation.id,
+            "answered_state": PROCESSED if self.processed else WAITING,
+        }
+
+
+async def answer(engine: AsyncEngine, answer: Answer) -> tuple[str, list[Outbound]]:
+    """Queue the bot's replies to an inbound message and mark it processed, atomically.
+
+    One transaction, so a crash can neither leave an answered message unmarked (answered
+    twice) nor a marked one unanswered. Returns the conversation's state as the brain
+    left it (its actions may have handed it to a person) and the replies.
+    """
+    conversation = answer.conversation
+    async with engine.begin() as connection:
+        found = (await connection.execute(ANSWERED, answer.answered_params())).first()
+        state, waiting = found or (conversation.state, False)
+        replies = await _insert(connection, conversation, answer.rows(utcnow()))
+        if answer.delivered and waiting:
+            replies += await pick_up(connection, conversation)
+    return state, replies
+
+
+def reply_rows(
+    conversation: Conversation,
+    texts: Sequence[str],
+    variant: Variant,
+    reply_to: str | None,
+    author: str,
+    delivered: bool,
+    now: datetime,
+) -> list[dict[str, Any]]:
+    """The outbox rows of ``texts`` (:data:`INSERT_REPLIES`), in order; blank ones dropped."""
+    return [
+        {
+            "conversation_id": conversation.id or 0,
+            "channel": conversation.channel,
+            "direction": "out",
+            "author": author,
+            "text": text,
+            "external_id": None,
+            "reply_to": reply_to,
+            "context": variant.value,
+            "state": "sent" if delivered else "pending",
+            "attempts": 0,
+            "next_attempt_at": None,
+            "last_error": "",
+            "created_at": now,
+            "sent_at": now if delivered else None,
+        }
+        for text in texts
+        if text.strip()
+    ]
+
+
+def queued(
+    conversation: Conversation, rows: Sequence[Mapping[str, Any]], ids: Sequence[int]
+) -> list[Outbound]:
+    """The replies just stored as ``rows`` with ``ids``, addressed to the customer."""
+    return [
+        addressed(conversation, message_id, row["text"], Variant(row["context"]), row["reply_to"])
+        for message_id, row in zip(ids, rows, strict=True)
+    ]
+
+
+async def _insert(
+    connection: AsyncConnection, conversation: Conversation, rows: Sequence[dict[str, Any]]
+) -> list[Outbound]:
+    if not rows:
+        return []
+    ids = (await connection.execute(INSERT_REPLIES, rows)).scalars().all()
+    return queued(conversation, rows, ids)
+
+
+async def transcript(engine: AsyncEngine, conversation_id: int) -> Sequence[Message]:
+    """Every message of a conversation in the order it happened."""
+    async with AsyncSession(engine, expire_on_commit=False) as session:
+        query = (
+            select(Message)
+            .where(Message.conversation_id == conversation_id)
+            .order_by(col(Message.id))
+        )
+        return (await session.exec(query)).all()

@@ -1,0 +1,6 @@
+"""Every sentence the bot sends: comms-edited templates, rendered safely and cheaply.
+
+Owns the response store and its history (``store``), the placeholder templates
+(``templates``) and how fix times read to customers (``eta``). Imports nothing of ours
+beyond ``bot.models``.
+"""

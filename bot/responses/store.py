@@ -1,0 +1,408 @@
+"""Canned responses: every sentence the bot sends, editable by comms staff without a restart.
+
+Defaults ship in ``data/responses.toml`` and are copied into the database on first start
+(:func:`ensure_defaults` adds missing texts only, so console edits survive upgrades). Each
+save keeps the old text as a :class:`~bot.models.ResponseVersion` row (who, when).
+
+Rendering is on every reply's path, so :class:`ResponseStore` answers from memory. A save
+through the store refreshes its own cache at once; other workers notice within about a
+second through :meth:`ResponseStore.reload_if_changed` (one aggregate query over a table of
+a hundred rows) or the :meth:`ResponseStore.watch` loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import func
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from bot.messages import Variant
+from bot.models import Response, ResponseVersion, utcnow
+from bot.responses.templates import PLACEHOLDERS, X_PUBLIC_LIMIT, render, validate
+from bot.settings import ROOT
+
+log = logging.getLogger(__name__)
+
+DEFAULTS_FILE = "responses.toml"
+PRIVATE_PLACEHOLDERS = frozenset({"name"})
+"""Placeholders that identify a customer and so never appear in a public X reply."""
+
+_SAVE_ATTEMPTS = 5
+REMOVED = ""
+"""The text of a version that removed a channel's own text (no saved text can be empty)."""
+
+
+class ResponseError(ValueError):
+    """A text cannot be saved; the message says why, for the console (HTTP 422)."""
+
+
+class UnknownResponse(KeyError):
+    """No canned response has this key."""
+
+    def __str__(self) -> str:
+        return f"no canned response {self.args[0]!r}"
+
+
+@dataclass(frozen=True, slots=True)
+class ResponseDefault:
+    """A response as shipped: its key, the placeholders it may use and its texts by variant."""
+
+    key: str
+    placeholders: tuple[str, ...]
+    texts: Mapping[str, str]
+
+
+def load_catalogue(path: Path) -> dict[str, ResponseDefault]:
+    """Read the shipped defaults, refusing a file whose own texts would fail validation.
+
+    Raises:
+        ResponseError: the file is malformed; the message names the key and variant.
+    """
+    with path.open("rb") as handle:
+        raw = tomllib.load(handle)
+    catalogue: dict[str, ResponseDefault] = {}
+    variants = {v.value for v in Variant}
+    for key, table in raw.items():
+        if not isinstance(table, dict) or "default" not in table:
+            raise ResponseError(f"{path.name}: [{key}] needs a default text")
+        placeholders = tuple(table.get("placeholders", ()))
+        texts = {k: v for k, v in table.items() if k != "placeholders"}
+        for channel, text in texts.items():
+            if channel not in variants:
+                raise ResponseError(f"{path.name}: [{key}] has unknown variant {channel!r}")
+            problems = check(key, channel, text, placeholders)
+            if problems:
+                raise ResponseError(f"{path.name}: [{key}] {channel}: {problems[0]}")
+        catalogue[key] = ResponseDefault(key, placeholders, texts)
+    return catalogue
+
+
+def check(key: str, channel: str, text: str, placeholders: tuple[str, ...]) -> list[str]:
+    """Return why ``text`` cannot be the ``channel`` variant of ``key`` (empty if it can)."""
+    if channel != Variant.X_PUBLIC:
+        return validate(text, placeholders)
+    public = [p for p in placeholders if p not in PRIVATE_PLACEHOLDERS]
+    return validate(text, public, max_length=X_PUBLIC_LIMIT)
+
+
+async def ensure_defaults(
+    engine: AsyncEngine, catalogue: Mapping[str, ResponseDefault] | None = None
+) -> int:
+    """Insert the shipped texts that the database has never had; return how many were added.
+
+    ``catalogue`` defaults to the shipped ``data/responses.toml``.
+
+    Existing rows are never touched, so an edited response keeps its edit, and a channel
+    text comms staff removed (:meth:`ResponseStore.use_default`) is not brought back: it
+    has a history. Two workers starting together may race; the loser's unique violation
+    just means the work is done.
+    """
+    if catalogue is None:
+        catalogue = load_catalogue(ROOT / "data" / DEFAULTS_FILE)
+    async with AsyncSession(engine, expire_on_commit=False) as session:
+        had = select(ResponseVersion.key, ResponseVersion.channel).distinct()
+        existing = {(key, channel) for key, channel in (await session.exec(had)).all()}
+        added = 0
+        now = utcnow()
+        for entry in catalogue.values():
+            for channel, text in entry.texts.items():
+                if (entry.key, channel) in existing:
+                    continue
+                session.add(Response(key=entry.key, channel=channel, text=text, updated_at=now))
+                session.add(
+                    ResponseVersion(
+                        key=entry.key, channel=channel, version=1, text=text, created_at=now
+                    )
+                )
+                added += 1
+        try:
+            await session.commit()
+        except IntegrityError:
+            log.info("another worker loaded the default responses first")
+            return 0
+    if added:
+        log.info("loaded %d default response texts", added)
+    return added
+
+
+class ResponseStore:
+    """The canned responses, cached for rendering and saved with their history.
+
+    Args:
+        engine: the database.
+        catalogue: the shipped defaults (for each key's placeholders).
+        check_seconds: how often :meth:`reload_if_changed` really asks the database.
+    """
+
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        catalogue: Mapping[str, ResponseDefault],
+        *,
+        check_seconds: float = 1.0,
+    ) -> None:
+        self._engine = engine
+        self._catalogue = dict(catalogue)
+        self._check_seconds = check_seconds
+        self._texts: dict[str, dict[str, Response]] = {}
+        self._signature: tuple[Any, ...] = ()
+        self._checked_at = float("-inf")
+        self._lock = asyncio.Lock()
+
+    @classmethod
+    async def open(cls, engine: AsyncEngine, data_dir: Path, **kwargs: Any) -> ResponseStore:
+        """Load the defaults from ``data_dir``, store missing ones, fill the cache."""
+        catalogue = load_catalogue(data_dir / DEFAULTS_FILE)
+        await ensure_defaults(engine, catalogue)
+        store = cls(engine, catalogue, **kwargs)
+        await store.load()
+        return store
+
+    # ----- the hot path -------------------------------------------------------------
+
+    def keys(self) -> list[str]:
+        """Return every response key, sorted."""
+        return sorted(set(self._texts) | set(self._catalogue))
+
+    def placeholders(self, key: str) -> list[str]:
+        """Return the placeholders ``key`` may use (all of them for a key not shipped)."""
+        entry = self._catalogue.get(key)
+        return list(entry.placeholders) if entry is not None else sorted(PLACEHOLDERS)
+
+    def text_for(self, key: str, variant: Variant | str = Variant.DEFAULT) -> str:
+        """Return the current text of ``key`` for ``variant``, or its default text.
+
+        Raises:
+            UnknownResponse: there is no response ``key``.
+        """
+        texts = self._texts.get(key)
+        if texts is None:
+            entry = self._catalogue.get(key)
+            if entry is None:
+                raise UnknownResponse(key)
+            return entry.texts.get(str(variant)) or entry.texts["default"]
+        row = texts.get(str(variant)) or texts.get(Variant.DEFAULT)
+        if row is None:
+            raise UnknownResponse(key)
+        return row.text
+
+    def render(
+        self,
+        key: str,
+        variant: Variant | str = Variant.DEFAULT,
+        values: Mapping[str, str] | None = None,
+    ) -> str:
+        """Return ``key``'s text for ``variant`` with ``values`` filled in.
+
+        Public X texts are checked against 280 characters on save; one that still comes
+        out longer (a very long incident cause) is not cut here but sent as a numbered
+        thread by the X channel, so no words are lost.
+
+        Raises:
+            UnknownResponse: there is no response ``key``.
+        """
+        return render(self.text_for(key, variant), values or {})
+
+    # ----- freshness ------------------------------------------------------------------
+
+    async def load(self) -> None:
+        """Read every current text into the cache."""
+        async with AsyncSession(self._engine, expire_on_commit=False) as session:
+            rows = (await session.exec(select(Response))).all()
+            signature = await _signature(session)
+        texts: dict[str, dict[str, Response]] = {}
+        for row in rows:
+            texts.setdefault(row.key, {})[row.channel] = row
+        self._texts = texts
+        self._signature = signature
+        self._checked_at = time.monotonic()
+
+    async def reload_if_changed(self) -> bool:
+        """Reload the cache if another worker saved a text; return whether it did.
+
+        Asks the database at most once per ``check_seconds``, so callers may await this
+        before every render.
+        """
+        if time.monotonic() - self._checked_at < self._check_seconds:
+            return False
+        async with self._lock:
+            if time.monotonic() - self._checked_at < self._check_seconds:
+                return False
+            async with AsyncSession(self._engine) as session:
+                signature = await _signature(session)
+            self._checked_at = time.monotonic()
+            if signature == self._signature:
+                return False
+            await self.load()
+            return True
+
+    async def watch(self, interval: float = 1.0) -> None:
+        """Keep the cache fresh forever (run as a background task; cancel to stop)."""
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                await self.reload_if_changed()
+            except Exception:  # a database blip must not kill the refresher
+                log.exception("could not check canned responses for changes")
+
+    # ----- editing ----------------------------------------------------------------------
+
+    async def save(self, key: str, channel: str, text: str, author: str) -> dict[str, Any]:
+        """Validate and store a new text for ``key``'s ``channel`` variant; return the response.
+
+        Every save is a new version; the previous text stays in the history.
+
+        Raises:
+            UnknownResponse: there is no response ``key``.
+            ResponseError: the channel or the text is not acceptable; the message says why.
+        """
+        self._check_edit(key, channel)
+        problems = check(key, channel, text, tuple(self.placeholders(key)))
+        if problems:
+            raise ResponseError("; ".join(problems))
+        return await self._edit(key, channel, text, author)
+
+    async def use_default(self, key: str, channel: str, author: str) -> dict[str, Any]:
+        """Remove ``key``'s own text for ``channel``, which uses the default text from now on.
+
+        The removal is a version in the history with an empty text (no saved text can be
+        empty), so the old text can be looked up and a shipped one does not come back at
+        the next start. Nothing happens when the channel has no text of its own.
+
+        Raises:
+            UnknownResponse: there is no response ``key``.
+            ResponseError: ``channel`` is ``default`` (it can be edited, not removed) or
+                not a channel.
+        """
+        self._check_edit(key, channel)
+        if channel == Variant.DEFAULT:
+            raise ResponseError("the default text cannot be removed, only edited")
+        return await self._edit(key, channel, REMOVED, author)
+
+    def _check_edit(self, key: str, channel: str) -> None:
+        if key not in self._catalogue and key not in self._texts:
+            raise UnknownResponse(key)
+        variants = [v.value for v in Variant]
+        if channel not in variants:
+            raise ResponseError(f"channel must be one of {', '.join(variants)}, got {channel!r}")
+
+    async def _edit(self, key: str, channel: str, text: str, author: str) -> dict[str, Any]:
+        for _attempt in range(_SAVE_ATTEMPTS):
+            try:
+                await self._write(key, channel, text, author)
+                break
+            except IntegrityError:
+                log.info("concurrent edit of %s/%s; retrying", key, channel)
+        else:
+            raise ResponseError("the response was being edited by someone else; try again")
+        await self.load()
+        return self.describe(key)
+
+    async def _write(self, key: str, channel: str, text: str, author: str) -> None:
+        """Store ``text`` (:data:`REMOVED`: remove the channel's text) as a new version."""
+        async with AsyncSession(self._engine, expire_on_commit=False) as session:
+            row = await session.get(Response, (key, channel))
+            if (row.text if row is not None else REMOVED) == text:
+                return
+            latest = await session.exec(
+                select(func.max(ResponseVersion.version)).where(
+                    ResponseVersion.key == key, ResponseVersion.channel == channel
+                )
+            )
+            version = (latest.one() or 0) + 1
+            now = utcnow()
+            if text == REMOVED:
+                await session.delete(row)
+            else:
+                if row is None:
+                    row = Response(key=key, channel=channel, text=text)
+                row.text, row.version, row.updated_at, row.updated_by = text, version, now, author
+                session.add(row)
+            session.add(
+                ResponseVersion(
+                    key=key,
+                    channel=channel,
+                    version=version,
+                    text=text,
+                    author=author,
+                    created_at=now,
+                )
+            )
+            await session.commit()
+
+    # ----- the console's views --------------------------------------------------------
+
+    def describe(self, key: str) -> dict[str, Any]:
+        """Return ``key`` in the ``/api/responses`` shape (missing variants show the default).
+
+        Besides the contract's ``key``, ``variants`` and ``placeholders`` it lists which
+        variants have their own text (``overrides``) and each one's ``versions``.
+
+        Raises:
+            UnknownResponse: there is no response ``key``.
+        """
+        own = self._texts.get(key, {})
+        return {
+            "key": key,
+            "variants": {v.value: self.text_for(key, v) for v in Variant},
+            "placeholders": self.placeholders(key),
+            "overrides": sorted(own),
+            "versions": {channel: row.version for channel, row in sorted(own.items())},
+        }
+
+    async def history(self, key: str) -> list[dict[str, Any]]:
+        """Return every saved text of ``key``, newest first, with who saved it and when.
+
+        Raises:
+            UnknownResponse: there is no response ``key``.
+        """
+        if key not in self._catalogue and key not in self._texts:
+            raise UnknownResponse(key)
+        async with AsyncSession(self._engine, expire_on_commit=False) as session:
+            rows = await session.exec(
+                select(ResponseVersion)
+                .where(ResponseVersion.key == key)
+                .order_by(col(ResponseVersion.created_at).desc(), col(ResponseVersion.id).desc())
+            )
+            return [
+                {
+                    "channel": r.channel,
+                    "version": r.version,
+                    "text": r.text,
+                    "author": r.author,
+                    "created_at": _iso(r.created_at),
+                }
+                for r in rows.all()
+            ]
+
+    def list(self) -> list[dict[str, Any]]:
+        """Return every response in the ``GET /api/responses`` shape, sorted by key."""
+        return [self.describe(key) for key in self.keys()]
+
+
+def _iso(moment: datetime) -> str:
+    return moment.isoformat()
+
+
+async def _signature(session: AsyncSession) -> tuple[Any, ...]:
+    row = await session.exec(
+        select(
+            func.count(),
+            func.coalesce(func.sum(Response.version), 0),
+            func.max(Response.updated_at),
+        )
+    )
+    count, versions, latest = row.one()
+    return (int(count), int(versions), str(latest))

@@ -1,0 +1,88 @@
+"""The PostgreSQL inbox's own promise about the disk (the rows it writes: test_inbox).
+
+Storing a message commits without waiting for the WAL flush; storing its answer waits,
+and that flush carries the message too. Both are read from PostgreSQL's own counters of
+WAL flushes, on an inbox of one connection, so the counts are its alone.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator
+
+import asyncpg
+import pytest
+
+from bot.conversations.store import Answer, Received
+from bot.db import migrate
+from bot.inbox.postgres import PostgresInbox, open_pool
+from bot.messages import Channel, Inbound, Variant
+from tests.scratch import POSTGRES_ADMIN, recreate_database
+
+MESSAGES = 40
+
+
+@pytest.fixture
+async def pool() -> AsyncIterator[asyncpg.Pool]:
+    """The inbox's pool, of one connection, on a migrated database of this test's own."""
+    name = f"outage_bot_flush_{os.getpid()}"
+    await recreate_database(name)
+    url = f"{POSTGRES_ADMIN.rsplit('/', 1)[0]}/{name}"
+    await migrate(url)
+    pool = await open_pool(url, size=1)
+    yield pool
+    await pool.close()
+    await recreate_database(name, drop_only=True)
+
+
+async def flushes(pool: asyncpg.Pool) -> int:
+    """WAL flushes so far, with this connection's own counted up to now.
+
+    A backend hands its counts over when it goes idle, at most once a second unless
+    asked; asked, it does so before it answers.
+    """
+    await pool.execute("SELECT pg_stat_force_next_flush()")
+    return int(await pool.fetchval("SELECT wal_sync FROM pg_stat_wal"))
+
+
+async def receive(inbox: PostgresInbox, n: int) -> Received:
+    received = await inbox.receive(Inbound(Channel.WEB, f"customer-{n}", "broadband down?"))
+    assert received is not None
+    return received
+
+
+async def test_storing_a_message_does_not_wait_for_the_disk_but_its_answer_does(
+    pool: asyncpg.Pool,
+) -> None:
+    inbox = PostgresInbox(pool)
+
+    before = await flushes(pool)
+    stored = [await receive(inbox, n) for n in range(MESSAGES)]
+    after_receiving = await flushes(pool)
+    for received in stored:
+        answer = Answer(received.conversation, received.message.id or 0, ["sorry"], Variant.WEB)
+        await inbox.answer(answer)
+    after_answering = await flushes(pool)
+
+    # The WAL writer flushes in the background every 200 ms, whatever we do.
+    assert after_receiving - before < MESSAGES // 4
+    assert after_answering - after_receiving >= MESSAGES
+
+
+async def test_a_redelivered_message_is_on_disk_before_it_is_called_a_duplicate(
+    pool: asyncpg.Pool,
+) -> None:
+    inbox = PostgresInbox(pool)
+    update = Inbound(Channel.TELEGRAM, "42", "broadband down?", external_id="42:1")
+    assert await inbox.receive(update) is not None  # and, say, the answer failed
+
+    before = await flushes(pool)
+    assert await inbox.receive(update) is None
+
+    assert await flushes(pool) > before
+
+
+async def test_the_relaxed_commit_does_not_outlive_its_transaction(pool: asyncpg.Pool) -> None:
+    await receive(PostgresInbox(pool), 0)
+
+    assert await pool.fetchval("SHOW synchronous_commit") == "on"

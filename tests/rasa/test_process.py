@@ -1,0 +1,156 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bot.rasa import process as rasa_process
+from bot.rasa.process import (
+    RasaError,
+    endpoints_yaml,
+    model_is_current,
+    model_path,
+    train,
+    training_hash,
+)
+
+
+@pytest.fixture
+def intents(tmp_path: Path) -> Path:
+    root = tmp_path / "intents"
+    (root / "data").mkdir(parents=True)
+    (root / "tests").mkdir()
+    (root / "models").mkdir()
+    (root / "config.yml").write_text("language: en\n")
+    (root / "domain.yml").write_text("version: '3.1'\nintents: [greet]\n")
+    (root / "data" / "nlu.yml").write_text("nlu:\n- intent: greet\n  examples: |\n    - hi\n")
+    (root / "tests" / "test_stories.yml").write_text("stories: []\n")
+    (root / "credentials.yml").write_text("rest:\n")
+    return root
+
+
+def stamp(intents: Path) -> None:
+    model_path(intents).write_bytes(b"model")
+    model_path(intents).with_name("outage-bot.sha256").write_text(training_hash(intents) + "\n")
+
+
+def test_training_hash_follows_the_training_data(intents: Path) -> None:
+    before = training_hash(intents)
+    assert training_hash(intents) == before
+
+    (intents / "data" / "nlu.yml").write_text("nlu:\n- intent: greet\n  examples: |\n    - hey\n")
+    after_edit = training_hash(intents)
+    (intents / "data" / "extra").mkdir()
+    (intents / "data" / "extra" / "rules.yml").write_text("rules: []\n")
+    after_new_file = training_hash(intents)
+    (intents / "domain.yml").write_text("version: '3.1'\nintents: [greet, bye]\n")
+    after_domain = training_hash(intents)
+
+    assert len({before, after_edit, after_new_file, after_domain}) == 4
+
+
+def test_training_hash_ignores_tests_models_and_other_files(intents: Path) -> None:
+    before = training_hash(intents)
+
+    (intents / "tests" / "test_stories.yml").write_text("stories: [changed]\n")
+    (intents / "tests" / "more.yml").write_text("x\n")
+    (intents / "models" / "outage-bot.tar.gz").write_bytes(b"new model")
+    (intents / "credentials.yml").write_text("socketio:\n")
+    (intents / "endpoints.yml").write_text("nlg:\n")
+
+    assert training_hash(intents) == before
+
+
+def test_training_hash_notices_a_renamed_data_file(intents: Path) -> None:
+    before = training_hash(intents)
+
+    (intents / "data" / "nlu.yml").rename(intents / "data" / "nlu2.yml")
+
+    assert training_hash(intents) != before
+
+
+def test_model_is_current_needs_the_model_and_a_matching_stamp(intents: Path) -> None:
+    assert not model_is_current(intents)
+
+    stamp(intents)
+    assert model_is_current(intents)
+
+    (intents / "data" / "nlu.yml").write_text("nlu: []\n")
+    assert not model_is_current(intents)
+
+    stamp(intents)
+    model_path(intents).unlink()
+    assert not model_is_current(intents)
+
+
+def test_train_skips_a_current_model_without_needing_rasa(
+    intents: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(rasa_process, "RASA_BIN", tmp_path / "no" / "rasa")
+    stamp(intents)
+
+    assert train(intents) is False
+
+
+def test_train_without_rasa_installed_is_a_clear_error(
+    intents: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    missing = tmp_path / "no" / "rasa"
+    monkeypatch.setattr(rasa_process, "RASA_BIN", missing)
+
+    with pytest.raises(RasaError, match="make install-rasa") as caught:
+        train(intents)
+    assert str(missing) in str(caught.value)
+
+    stamp(intents)
+    with pytest.raises(RasaError):
+        train(intents, force=True)
+
+
+def test_train_reports_a_failed_training_run(
+    intents: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    failing = tmp_path / "rasa"
+    failing.write_text("#!/bin/sh\nexit 3\n")
+    failing.chmod(0o755)
+    monkeypatch.setattr(rasa_process, "RASA_BIN", failing)
+
+    with pytest.raises(RasaError, match="exit code 3"):
+        train(intents)
+    assert not model_is_current(intents)
+
+
+def test_endpoints_without_redis_point_rasa_at_our_app() -> None:
+    text = endpoints_yaml("http://127.0.0.1:8080", None)
+
+    assert text == (
+        "action_endpoint:\n"
+        '  url: "http://127.0.0.1:8080/webhooks/actions"\n'
+        "nlg:\n"
+        '  url: "http://127.0.0.1:8080/webhooks/nlg"\n'
+        "tracker_store:\n"
+        "  type: tracker_store.ExpiringTrackerStore\n"
+        "  idle_hours: 48\n"
+        "  max_conversations: 50000\n"
+    )
+
+
+def test_endpoints_with_redis_add_the_lock_store() -> None:
+    text = endpoints_yaml("http://127.0.0.1:8080", "redis://cache.internal:6380/3")
+
+    assert text.endswith(
+        'lock_store:\n  type: redis\n  url: "cache.internal"\n  port: 6380\n  db: 3\n'
+    )
+    assert "password" not in text
+
+
+def test_endpoints_with_redis_defaults_and_password() -> None:
+    text = endpoints_yaml("http://app", "redis://:hunter2@localhost")
+
+    assert '  url: "localhost"\n  port: 6379\n  db: 0\n  password: "hunter2"\n' in text
+
+
+def test_endpoints_with_an_escaped_redis_password_give_rasa_the_real_one() -> None:
+    text = endpoints_yaml("http://app", "redis://:p%40ss%22word@localhost:6379/0")
+
+    assert '  password: "p@ss\\"word"\n' in text
