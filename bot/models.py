@@ -136,7 +136,12 @@ class ResponseVersion(SQLModel, table=True):
 
 
 class User(SQLModel, table=True):
-    """A console user (agent, comms staff or admin); secrets are stored only as hashes."""
+    """A console user (agent, comms staff or admin); secrets are stored only as hashes.
+
+    ``must_change_password`` is set by a reset: the user's next sign-in leads to a new
+    password before anything else. A disabled user keeps their rows (the audit trail and
+    hand-offs name them) but can no longer sign in or use a token.
+    """
 
     __tablename__ = "user_account"
 
@@ -144,8 +149,63 @@ class User(SQLModel, table=True):
     name: str = Field(unique=True, index=True, max_length=80)
     role: str = Field(sa_type=String(20))
     password_hash: str = Field(max_length=200)
+    must_change_password: bool = Field(default=False)
+    disabled: bool = Field(default=False)
+    created_at: datetime = Field(default_factory=utcnow)
+    last_sign_in_at: datetime | None = None
+
+
+class ApiToken(SQLModel, table=True):
+    """An API token for scripts, stored as a SHA-256 digest; it expires or is revoked."""
+
+    __tablename__ = "api_token"
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="user_account.id", index=True, ondelete="CASCADE")
     token_hash: str = Field(unique=True, index=True, max_length=64)
     created_at: datetime = Field(default_factory=utcnow)
+    expires_at: datetime | None = None
+    revoked_at: datetime | None = None
+
+
+class StaffSession(SQLModel, table=True):
+    """A signed-in browser: the cookie holds a random id, this row only its digest.
+
+    ``csrf_token`` is the synchronizer token the pages send back in ``X-CSRF-Token`` on
+    every state-changing call.
+    """
+
+    __tablename__ = "staff_session"
+
+    id_hash: str = Field(primary_key=True, max_length=64)
+    user_id: int = Field(foreign_key="user_account.id", index=True, ondelete="CASCADE")
+    csrf_token: str = Field(max_length=64)
+    created_at: datetime = Field(default_factory=utcnow)
+    last_seen_at: datetime = Field(default_factory=utcnow)
+
+
+class SignInFailure(SQLModel, table=True):
+    """One failed sign-in, counted per user name and per address to slow guessing down."""
+
+    __tablename__ = "sign_in_failure"
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = Field(default_factory=utcnow, index=True)
+    username: str = Field(max_length=80, index=True)
+    address: str = Field(max_length=64, index=True)
+
+
+class AuditEntry(SQLModel, table=True):
+    """Who did what to what, and when: sign-ins, hand-off moves, edits, transcript reads."""
+
+    __tablename__ = "audit_entry"
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = Field(default_factory=utcnow, index=True)
+    actor: str = Field(max_length=80, index=True)
+    action: str = Field(max_length=40, index=True)
+    target: str = Field(default="", max_length=120)
+    detail: str = Field(default="", max_length=300)
 
 
 def new_key() -> str:

@@ -18,6 +18,9 @@ import os
 import signal
 import sys
 import time
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
 
 from aiohttp import web
 from sqlalchemy.engine import make_url
@@ -52,36 +55,69 @@ def check_workers(settings: Settings, workers: int) -> None:
         raise ServeError("--workers > 1 needs a PostgreSQL DATABASE_URL")
 
 
-async def first_run_credentials(settings: Settings) -> tuple[str, str, str] | None:
-    """Create the first admin when there is no user yet; return (name, password, token)."""
+CREDENTIALS_FILE = "first-run-credentials.txt"
+
+
+@dataclass(frozen=True)
+class FirstRun:
+    """The admin the first start created, and the owner-only file holding its secrets."""
+
+    name: str
+    password: str
+    path: Path
+
+
+async def first_run_credentials(settings: Settings) -> FirstRun | None:
+    """Create the first admin when there is no user yet, writing its secrets to a file.
+
+    The file (in ``var/``) is created readable by the owner only, and never
+    overwritten; it holds the user name, the password and an API token.
+    """
     await migrate(settings.database_url)
     engine = create_engine(settings.database_url)
     try:
         if await has_users(engine):
             return None
-        _user, password, token = await add_user(engine, "admin", "admin")
-        return "admin", password, token
+        lifetime = timedelta(days=settings.token_days)
+        _user, password, token = await add_user(engine, "admin", "admin", lifetime)
     finally:
         await engine.dispose()
+    path = settings.var_dir / CREDENTIALS_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.unlink(missing_ok=True)  # an older database's admin; this one replaces it
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "w") as file:
+        file.write(f"user admin\npassword {password}\napi-token {token}\n")
+    return FirstRun("admin", password, path)
 
 
-def banner(settings: Settings, credentials: tuple[str, str, str] | None) -> str:
-    """What an operator needs after start-up: where everything is, and how to log in."""
+def banner(settings: Settings, first_run: FirstRun | None, *, show_password: bool) -> str:
+    """What an operator needs after start-up: where everything is, and how to sign in.
+
+    The first admin's password is printed only for someone at a terminal (or the demo),
+    never into a service's log: otherwise the banner names the owner-only file.
+    """
     base = f"http://{settings.host}:{settings.port}"
     lines = [
         "outage-bot is running:",
         f"  web chat      {base}/chat",
+        f"  staff sign-in {base}/login",
         f"  agent console {base}/console",
         f"  comms admin   {base}/admin",
+        f"  users, audit  {base}/admin/users",
         f"  health        {base}/healthz",
     ]
-    if credentials:
-        name, password, token = credentials
+    if first_run and show_password:
         lines += [
             "First run: an admin user was created (shown once; keep it safe):",
-            f"  user {name}  password {password}",
-            f"  API token {token}",
+            f"  sign in at {base}/login as {first_run.name} with password {first_run.password}",
+            f"  (also in {first_run.path}, readable only by you, with an API token)",
         ]
+    elif first_run:
+        lines.append(
+            f"First run: an admin user was created; its password is in {first_run.path} "
+            "(readable only by this account)"
+        )
     return "\n".join(lines)
 
 
@@ -112,8 +148,8 @@ def serve(settings: Settings, *, demo: bool, workers: int) -> None:
     check_workers(settings, workers)
     if not settings.rasa_url:
         train(settings.intents_dir)
-    credentials = asyncio.run(first_run_credentials(settings))
-    print(banner(settings, credentials), flush=True)
+    first_run = asyncio.run(first_run_credentials(settings))
+    print(banner(settings, first_run, show_password=demo or sys.stdout.isatty()), flush=True)
     if workers == 1:
         web.run_app(
             serving(create_app(settings, demo=demo)),

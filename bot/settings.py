@@ -87,6 +87,10 @@ class Settings:
     var_dir: Path = ROOT / "var"
     rasa_port: int = 5005
     rasa_processes: int = field(default_factory=default_rasa_processes)
+    behind_https: bool = False
+    session_idle_minutes: float = 60.0
+    session_max_hours: float = 12.0
+    token_days: float = 90.0
 
     @property
     def rasa_urls(self) -> tuple[str, ...]:
@@ -148,6 +152,12 @@ class Settings:
                 raise SettingsError(f"{name} must be positive, got {raw!r}")
             return value
 
+        def flag(name: str) -> bool:
+            raw = (text(name) or "0").lower()
+            if raw not in ("0", "1", "true", "false", "yes", "no"):
+                raise SettingsError(f"{name} must be 1 or 0, got {raw!r}")
+            return raw in ("1", "true", "yes")
+
         tz_name = text("OUTAGE_BOT_TZ") or "Europe/London"
         try:
             tz = ZoneInfo(tz_name)
@@ -174,4 +184,12 @@ class Settings:
             tz=tz,
             rasa_port=int(number("OUTAGE_BOT_RASA_PORT", defaults.rasa_port, int)),
             rasa_processes=int(number("OUTAGE_BOT_RASA_PROCESSES", defaults.rasa_processes, int)),
+            behind_https=flag("OUTAGE_BOT_HTTPS"),
+            session_idle_minutes=number(
+                "OUTAGE_BOT_SESSION_IDLE_MINUTES", defaults.session_idle_minutes, float
+            ),
+            session_max_hours=number(
+                "OUTAGE_BOT_SESSION_MAX_HOURS", defaults.session_max_hours, float
+            ),
+            token_days=number("OUTAGE_BOT_TOKEN_DAYS", defaults.token_days, float),
         )

@@ -1,32 +1,46 @@
 """Console users: agents, comms staff and admins, with secrets stored only as hashes.
 
-Passwords (for the web console's login) are hashed with Argon2, which is slow on purpose.
-API tokens are long random strings checked on every request, so they are stored as a
+Passwords (for signing in at ``/login``) are hashed with Argon2, which is slow on
+purpose; a name that does not exist is checked against a dummy hash all the same, so
+the time an answer takes does not tell whether the name exists. API tokens (for
+scripts) are long random strings checked on every request, so they are stored as a
 SHA-256 digest: unguessable input makes a fast hash safe and keeps the check to one
-indexed lookup.
+indexed lookup. Tokens expire and can be revoked; a user may hold several.
 """
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import hashlib
 import re
 import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
-from sqlmodel import select
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.models import Role, User
+from bot.models import ApiToken, Role, User, utcnow
+from bot.sessions import end_sessions
 
 _HASHER = PasswordHasher()
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,79}$")
 
+MIN_PASSWORD_LENGTH = 12
+MAX_PASSWORD_LENGTH = 256
+
 
 class UserError(ValueError):
-    """A user cannot be created as asked; the message says why."""
+    """A user cannot be created or changed as asked; the message says why."""
+
+
+class UnknownUser(UserError):
+    """No user has that name (or id)."""
 
 
 def token_digest(token: str) -> str:
@@ -47,8 +61,54 @@ def parse_role(value: str) -> Role:
         raise UserError(f"role must be one of {roles}, got {value!r}") from None
 
 
-async def add_user(engine: AsyncEngine, name: str, role: str) -> tuple[User, str, str]:
+def check_password(password: str) -> None:
+    """Refuse a password too short to resist guessing (or absurdly long to hash).
+
+    Raises:
+        UserError: what is wrong with it.
+    """
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise UserError(f"a password needs at least {MIN_PASSWORD_LENGTH} characters")
+    if len(password) > MAX_PASSWORD_LENGTH:
+        raise UserError(f"a password may have at most {MAX_PASSWORD_LENGTH} characters")
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """Verified against when the name is unknown, so that answer takes as long as any."""
+    return _HASHER.hash(secrets.token_urlsafe(16))
+
+
+def _new_password() -> str:
+    return secrets.token_urlsafe(12)  # 16 characters, 96 random bits
+
+
+@dataclass(frozen=True)
+class Issued:
+    """A new API token: the row, and the token itself (shown this once only)."""
+
+    row: ApiToken
+    token: str
+
+
+def _issue(user_id: int, lifetime: timedelta | None) -> Issued:
+    token = secrets.token_urlsafe(32)
+    expires = utcnow() + lifetime if lifetime is not None else None
+    return Issued(
+        ApiToken(user_id=user_id, token_hash=token_digest(token), expires_at=expires), token
+    )
+
+
+async def add_user(
+    engine: AsyncEngine, name: str, role: str, token_lifetime: timedelta | None = None
+) -> tuple[User, str, str]:
     """Create a user with a fresh random password and API token.
+
+    Args:
+        engine: the database.
+        name: the user name.
+        role: agent, comms or admin.
+        token_lifetime: how long the API token lasts; ``None`` for ever.
 
     Returns:
         The user, the password and the API token. Both secrets are shown this once only;
@@ -63,21 +123,19 @@ async def add_user(engine: AsyncEngine, name: str, role: str) -> tuple[User, str
             "a letter or digit"
         )
     user_role = parse_role(role)
-    password = secrets.token_urlsafe(12)
-    token = secrets.token_urlsafe(32)
-    user = User(
-        name=name,
-        role=user_role,
-        password_hash=_HASHER.hash(password),
-        token_hash=token_digest(token),
-    )
+    password = _new_password()
+    user = User(name=name, role=user_role, password_hash=_HASHER.hash(password))
     async with AsyncSession(engine, expire_on_commit=False) as session:
         session.add(user)
         try:
-            await session.commit()
+            await session.flush()
         except IntegrityError:
             raise UserError(f"a user called {name!r} already exists") from None
-    return user, password, token
+        assert user.id is not None
+        issued = _issue(user.id, token_lifetime)
+        session.add(issued.row)
+        await session.commit()
+    return user, password, issued.token
 
 
 async def has_users(engine: AsyncEngine) -> bool:
@@ -87,12 +145,27 @@ async def has_users(engine: AsyncEngine) -> bool:
 
 
 async def authenticate_token(engine: AsyncEngine, token: str) -> User | None:
-    """Return the user an API token belongs to, or ``None`` for an unknown token."""
+    """Return the user an API token belongs to.
+
+    ``None`` for an unknown, expired or revoked token, or a disabled user.
+    """
     if not token:
         return None
     async with AsyncSession(engine, expire_on_commit=False) as session:
-        row = await session.exec(select(User).where(User.token_hash == token_digest(token)))
-        return row.first()
+        row = await session.exec(
+            select(ApiToken, User)
+            .join(User, col(User.id) == ApiToken.user_id)
+            .where(ApiToken.token_hash == token_digest(token))
+        )
+        found = row.first()
+    if found is None:
+        return None
+    issued, user = found
+    if user.disabled or issued.revoked_at is not None:
+        return None
+    if issued.expires_at is not None and issued.expires_at <= utcnow():
+        return None
+    return user
 
 
 def verify_password(user: User, password: str) -> bool:
@@ -104,9 +177,154 @@ def verify_password(user: User, password: str) -> bool:
 
 
 async def authenticate_password(engine: AsyncEngine, name: str, password: str) -> User | None:
-    """Return the user called ``name`` if ``password`` is theirs, else ``None``."""
+    """Return the enabled user called ``name`` if ``password`` is theirs, else ``None``.
+
+    Every answer costs one Argon2 verification, whether the name exists or not.
+    """
     async with AsyncSession(engine, expire_on_commit=False) as session:
         user = (await session.exec(select(User).where(User.name == name))).first()
-    if user is None or not verify_password(user, password):
+    if user is None or user.disabled:
+        with contextlib.suppress(VerificationError):
+            _HASHER.verify(_dummy_hash(), password)
+        return None
+    if not verify_password(user, password):
         return None
     return user
+
+
+async def signed_in(engine: AsyncEngine, user: User) -> None:
+    """Remember when ``user`` last signed in (the users page shows it)."""
+    async with AsyncSession(engine) as session:
+        stored = await session.get(User, user.id)
+        if stored is not None:
+            stored.last_sign_in_at = utcnow()
+            session.add(stored)
+            await session.commit()
+
+
+async def _change(engine: AsyncEngine, name: str, **values: object) -> User:
+    """Set ``values`` on the user called ``name``; their sessions end with the change."""
+    async with AsyncSession(engine, expire_on_commit=False) as session:
+        user = (await session.exec(select(User).where(User.name == name))).first()
+        if user is None:
+            raise UnknownUser(f"no user called {name!r}")
+        for field, value in values.items():
+            setattr(user, field, value)
+        session.add(user)
+        assert user.id is not None
+        await end_sessions(session, user.id)
+        await session.commit()
+    return user
+
+
+async def list_users(engine: AsyncEngine) -> list[User]:
+    """Every user, by name."""
+    async with AsyncSession(engine) as session:
+        return list((await session.exec(select(User).order_by(col(User.name)))).all())
+
+
+async def find_user(engine: AsyncEngine, name: str) -> User:
+    """The user called ``name``.
+
+    Raises:
+        UnknownUser: there is none.
+    """
+    async with AsyncSession(engine) as session:
+        user = (await session.exec(select(User).where(User.name == name))).first()
+    if user is None:
+        raise UnknownUser(f"no user called {name!r}")
+    return user
+
+
+async def set_role(engine: AsyncEngine, name: str, role: str) -> User:
+    """Give ``name`` another role; they sign in again to use it."""
+    return await _change(engine, name, role=parse_role(role))
+
+
+async def set_disabled(engine: AsyncEngine, name: str, disabled: bool) -> User:
+    """Switch a user off (their sessions end and their tokens stop working) or on again."""
+    return await _change(engine, name, disabled=disabled)
+
+
+async def reset_password(engine: AsyncEngine, name: str) -> tuple[User, str]:
+    """Give ``name`` a new random password they must change when they next sign in.
+
+    Returns:
+        The user and the temporary password (shown this once).
+    """
+    password = _new_password()
+    user = await _change(
+        engine, name, password_hash=_HASHER.hash(password), must_change_password=True
+    )
+    return user, password
+
+
+async def change_password(engine: AsyncEngine, user: User, current: str, new: str) -> User:
+    """The user's own change: ``current`` must be right and ``new`` long enough and new.
+
+    Every session of the user ends, so the caller signs the browser in afresh.
+
+    Raises:
+        UserError: the current password is wrong or the new one is not acceptable.
+    """
+    if not verify_password(user, current):
+        raise UserError("the current password is not right")
+    check_password(new)
+    if new == current:
+        raise UserError("the new password must differ from the current one")
+    return await _change(
+        engine, user.name, password_hash=_HASHER.hash(new), must_change_password=False
+    )
+
+
+async def issue_token(engine: AsyncEngine, user: User, lifetime: timedelta | None) -> Issued:
+    """A new API token for ``user``, valid for ``lifetime`` (``None``: until revoked)."""
+    assert user.id is not None
+    issued = _issue(user.id, lifetime)
+    async with AsyncSession(engine, expire_on_commit=False) as session:
+        session.add(issued.row)
+        await session.commit()
+    return issued
+
+
+async def list_tokens(
+    engine: AsyncEngine, user_id: int | None = None
+) -> list[tuple[ApiToken, str]]:
+    """API tokens (never their values) with their owners' names, newest first."""
+    statement = (
+        select(ApiToken, User.name)
+        .join(User, col(User.id) == ApiToken.user_id)
+        .order_by(col(ApiToken.id).desc())
+    )
+    if user_id is not None:
+        statement = statement.where(ApiToken.user_id == user_id)
+    async with AsyncSession(engine) as session:
+        return [(token, name) for token, name in (await session.exec(statement)).all()]
+
+
+async def revoke_token(
+    engine: AsyncEngine, token_id: int, owner_id: int | None = None
+) -> ApiToken:
+    """Revoke a token at once; ``owner_id`` limits it to that user's own tokens.
+
+    Raises:
+        UnknownUser: no such token (of that owner).
+    """
+    async with AsyncSession(engine, expire_on_commit=False) as session:
+        token = await session.get(ApiToken, token_id)
+        if token is None or (owner_id is not None and token.user_id != owner_id):
+            raise UnknownUser(f"no API token {token_id}")
+        if token.revoked_at is None:
+            token.revoked_at = utcnow()
+            session.add(token)
+            await session.commit()
+    return token
+
+
+def token_state(token: ApiToken, now: datetime) -> str:
+    """``active``, ``expired`` or ``revoked``."""
+    if token.revoked_at is not None:
+        return "revoked"
+    if token.expires_at is not None and token.expires_at <= now:
+        return "expired"
+    return "active"

@@ -19,8 +19,9 @@ from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.rasa.process import train
-from bot.serve import ServeError, banner, check_workers, serving
+from bot.serve import FirstRun, ServeError, banner, check_workers, first_run_credentials, serving
 from bot.settings import ROOT, Settings
+from bot.users import authenticate_password, authenticate_token
 from bot.web.app import create_app
 from tests.conftest import app_settings
 from tests.scratch import POSTGRES_ADMIN, free_port, recreate_database
@@ -67,12 +68,31 @@ def test_serve_refusal_is_one_line_and_exit_2(tmp_path: Path) -> None:
     assert "REDIS_URL" in result.stderr
 
 
-def test_banner_shows_every_url_and_first_run_credentials_once() -> None:
-    text = banner(SETTINGS, ("admin", "pw-123", "tok-456"))
-    for path in ("/chat", "/console", "/admin", "/healthz"):
+def test_banner_shows_every_url_and_first_run_password_to_a_person_only() -> None:
+    first = FirstRun("admin", "pw-123", Path("/srv/var/first-run-credentials.txt"))
+    text = banner(SETTINGS, first, show_password=True)
+    for path in ("/chat", "/login", "/console", "/admin", "/healthz"):
         assert f"http://127.0.0.1:8080{path}" in text
-    assert "pw-123" in text and text.rstrip().endswith("tok-456")
-    assert "pw-123" not in banner(SETTINGS, None)
+    assert "http://127.0.0.1:8080/login as admin with password pw-123" in text
+    logged = banner(SETTINGS, first, show_password=False)
+    assert "pw-123" not in logged and "/srv/var/first-run-credentials.txt" in logged
+    assert "pw-123" not in banner(SETTINGS, None, show_password=True)
+
+
+async def test_first_run_writes_the_admin_to_an_owner_only_file_once(
+    database_url: str, engine: AsyncEngine, tmp_path: Path
+) -> None:
+    settings = app_settings(database_url, "http://127.0.0.1:9", free_port(), tmp_path)
+    first = await first_run_credentials(settings)
+    assert first is not None
+    assert first.path.stat().st_mode & 0o777 == 0o600
+    lines = first.path.read_text().splitlines()
+    assert lines[:2] == ["user admin", f"password {first.password}"]
+    token = lines[2].removeprefix("api-token ")
+    admin = await authenticate_token(engine, token)
+    assert admin is not None and admin.role == "admin"
+    assert await authenticate_password(engine, "admin", first.password) is not None
+    assert await first_run_credentials(settings) is None, "only the first start creates one"
 
 
 async def test_served_app_leaves_its_start_up_heap_out_of_collections(

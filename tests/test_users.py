@@ -1,19 +1,33 @@
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.models import Role, User
+from bot import sessions
+from bot.models import ApiToken, Role, StaffSession, User
 from bot.users import (
+    MIN_PASSWORD_LENGTH,
+    UnknownUser,
     UserError,
     add_user,
     authenticate_password,
     authenticate_token,
+    change_password,
+    issue_token,
+    list_tokens,
+    reset_password,
+    revoke_token,
+    set_disabled,
+    set_role,
     token_digest,
     verify_password,
 )
+
+POLICY = sessions.SessionPolicy(idle=timedelta(minutes=30), lifetime=timedelta(hours=8))
 
 
 async def test_add_user_returns_secrets_and_stores_only_hashes(engine: AsyncEngine) -> None:
@@ -22,7 +36,9 @@ async def test_add_user_returns_secrets_and_stores_only_hashes(engine: AsyncEngi
     async with AsyncSession(engine) as session:
         stored = (await session.exec(select(User).where(User.name == "alice"))).one()
     assert password not in stored.password_hash and stored.password_hash.startswith("$argon2")
-    assert stored.token_hash == token_digest(token) and token not in stored.token_hash
+    async with AsyncSession(engine) as session:
+        issued = (await session.exec(select(ApiToken).where(ApiToken.user_id == user.id))).one()
+    assert issued.token_hash == token_digest(token) and token not in issued.token_hash
     assert len(token) >= 40
 
 
@@ -64,3 +80,76 @@ async def test_names_are_unique(engine: AsyncEngine) -> None:
     await add_user(engine, "erin", "agent")
     with pytest.raises(UserError, match="already exists"):
         await add_user(engine, "erin", "comms")
+
+
+async def test_a_token_expires_and_can_be_revoked(engine: AsyncEngine) -> None:
+    user, _, lasting = await add_user(engine, "fay", "agent", timedelta(days=1))
+    expired = await issue_token(engine, user, timedelta(seconds=-1))
+    spare = await issue_token(engine, user, None)
+    assert await authenticate_token(engine, lasting) is not None
+    assert await authenticate_token(engine, expired.token) is None
+    assert await authenticate_token(engine, spare.token) is not None
+
+    assert spare.row.id is not None
+    await revoke_token(engine, spare.row.id)
+    assert await authenticate_token(engine, spare.token) is None
+    states = {token.id: name for token, name in await list_tokens(engine, user.id)}
+    assert states == dict.fromkeys(states, "fay") and len(states) == 3
+    with pytest.raises(UnknownUser):
+        await revoke_token(engine, spare.row.id, owner_id=(user.id or 0) + 1000)
+
+
+async def test_disabling_a_user_ends_their_sessions_and_tokens(engine: AsyncEngine) -> None:
+    user, password, token = await add_user(engine, "gus", "agent")
+    opened = await sessions.open_session(engine, user)
+    assert await sessions.current(engine, opened.session_id, POLICY) is not None
+
+    await set_disabled(engine, "gus", True)
+
+    assert await sessions.current(engine, opened.session_id, POLICY) is None
+    assert await authenticate_token(engine, token) is None
+    assert await authenticate_password(engine, "gus", password) is None
+    await set_disabled(engine, "gus", False)
+    assert await authenticate_token(engine, token) is not None
+
+
+async def test_a_reset_forces_a_new_password_that_is_long_enough(engine: AsyncEngine) -> None:
+    await add_user(engine, "hal", "comms")
+    user, temporary = await reset_password(engine, "hal")
+    assert user.must_change_password
+    opened = await sessions.open_session(engine, user)
+    with pytest.raises(UserError, match=f"at least {MIN_PASSWORD_LENGTH}"):
+        await change_password(engine, user, temporary, "short")
+    with pytest.raises(UserError, match="not right"):
+        await change_password(engine, user, "wrong", "a-long-enough-password")
+
+    changed = await change_password(engine, user, temporary, "a-long-enough-password")
+
+    assert not changed.must_change_password
+    assert await authenticate_password(engine, "hal", "a-long-enough-password") is not None
+    assert await sessions.current(engine, opened.session_id, POLICY) is None
+
+
+async def test_a_session_ends_when_idle_or_too_old(engine: AsyncEngine) -> None:
+    user, _, _ = await add_user(engine, "ida", "agent")
+    opened = await sessions.open_session(engine, user)
+    found = await sessions.current(engine, opened.session_id, POLICY)
+    assert found is not None and found.csrf_token == opened.csrf_token
+    stale = sessions.SessionPolicy(idle=timedelta(0), lifetime=timedelta(hours=8))
+    assert await sessions.current(engine, opened.session_id, stale) is None
+    assert await sessions.current(engine, opened.session_id, POLICY) is None, "deleted"
+
+    again = await sessions.open_session(engine, user)
+    old = sessions.SessionPolicy(idle=timedelta(hours=1), lifetime=timedelta(0))
+    assert await sessions.current(engine, again.session_id, old) is None
+    async with AsyncSession(engine) as session:
+        assert (await session.exec(select(StaffSession))).all() == []
+
+
+async def test_role_changes_and_unknown_names(engine: AsyncEngine) -> None:
+    await add_user(engine, "jo", "agent")
+    assert (await set_role(engine, "jo", "COMMS")).role == Role.COMMS
+    with pytest.raises(UserError, match="role must be one of"):
+        await set_role(engine, "jo", "boss")
+    with pytest.raises(UnknownUser):
+        await set_disabled(engine, "nobody", True)

@@ -204,6 +204,21 @@ async def current_escalation(engine: AsyncEngine, conversation_id: int) -> Escal
         return await _current(session, conversation_id)
 
 
+async def may_read(engine: AsyncEngine, conversation_id: int, reader: User) -> bool:
+    """Whether ``reader`` may read the conversation's transcript.
+
+    Admins read any; agents only conversations that were handed over to a person (open,
+    held or closed since), never ones the bot alone has had. Other roles read none.
+    """
+    if reader.role == Role.ADMIN:
+        return True
+    if reader.role != Role.AGENT:
+        return False
+    async with AsyncSession(engine) as session:
+        query = select(Escalation.id).where(Escalation.conversation_id == conversation_id)
+        return (await session.exec(query.limit(1))).first() is not None
+
+
 async def _current(session: AsyncSession, conversation_id: int) -> Escalation | None:
     query = (
         select(Escalation)

@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 import aiohttp
 from aiohttp import web
 
-from bot import demo, subscriptions
+from bot import demo, sessions, subscriptions
 from bot.channels.canned import CannedReplies
 from bot.channels.telegram.channel import TelegramChannel
 from bot.channels.x.channel import XChannel
@@ -56,13 +56,17 @@ from bot.rasa.process import RasaProcess, start_children, stop_children
 from bot.responses.store import ResponseStore
 from bot.settings import Settings
 from bot.users import authenticate_token
+from bot.web.auth import session_policy
 from bot.web.console_events import ConsoleEvents
 from bot.web.errors import json_errors
+from bot.web.headers import security_headers
 from bot.web.routes import setup_routes
 
 log = logging.getLogger(__name__)
 
 BACKGROUND_SECONDS = 2.0
+SESSION_SWEEP_SECONDS = 3600.0
+"""How often ended sessions are deleted (they are refused when used in any case)."""
 
 
 async def database_ctx(app: web.Application) -> AsyncIterator[None]:
@@ -183,11 +187,17 @@ async def background_ctx(app: web.Application) -> AsyncIterator[None]:
         ):
             wakes(channel)
 
+    forget_sessions = functools.partial(
+        sessions.forget_expired, app[engine_key], session_policy(settings)
+    )
     tasks = [
         asyncio.create_task(
             _every(BACKGROUND_SECONDS, router.answer_unanswered, "replay"), name="replay"
         ),
         asyncio.create_task(_every(BACKGROUND_SECONDS, notify, "notify"), name="notify"),
+        asyncio.create_task(
+            _every(SESSION_SWEEP_SECONDS, forget_sessions, "sessions"), name="sessions"
+        ),
     ]
     redis = app.get(redis_key)
     if redis is not None:
@@ -293,7 +303,7 @@ def create_app(settings: Settings, *, demo: bool = False, primary: bool = True) 
             only, and fix notifications must be queued once. The others take the
             Telegram webhook posts that reach them.
     """
-    app = web.Application(middlewares=[json_errors], client_max_size=256 * 1024)
+    app = web.Application(middlewares=[security_headers, json_errors], client_max_size=256 * 1024)
     app[settings_key] = settings
     app[demo_key] = demo
     app[primary_key] = primary

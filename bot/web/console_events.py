@@ -6,9 +6,11 @@ consoles need not poll every few seconds. Each worker watches the database itsel
 small query a second, only while a console is connected) rather than its own events,
 so a change made through any worker reaches every console.
 
-Browsers cannot put an ``Authorization`` header on a WebSocket, so the token comes in
-the first frame, ``{"token": "..."}``, and never in the URL (where proxies log it). An
-unknown token closes the socket with code 4401 and the reason.
+A signed-in browser is known by its session cookie when the socket opens (checked, with
+the page's ``Origin``, in :func:`bot.web.escalations_api.events`). Scripts cannot put an
+``Authorization`` header on a WebSocket, so their API token comes in the first frame,
+``{"token": "..."}``, and never in the URL (where proxies log it). An unknown token
+closes the socket with code 4401 and the reason.
 """
 
 from __future__ import annotations
@@ -53,13 +55,18 @@ class ConsoleEvents:
         self._sockets: set[web.WebSocketResponse] = set()
         self._watcher: asyncio.Task[None] | None = None
 
-    async def serve(self, request: web.Request) -> web.WebSocketResponse:
-        """Handle one console's socket until it closes."""
+    async def serve(self, request: web.Request, user: User | None = None) -> web.WebSocketResponse:
+        """Handle one console's socket until it closes.
+
+        ``user`` is the signed-in browser's; ``None``: the first frame must carry an
+        API token.
+        """
         socket = web.WebSocketResponse(heartbeat=30.0, timeout=CLOSE_SECONDS)
         if not socket.can_prepare(request).ok:
             fail(web.HTTPBadRequest, "this is a WebSocket: connect with 'Upgrade: websocket'")
         await socket.prepare(request)
-        user = await self._hello(socket)
+        if user is None:
+            user = await self._hello(socket)
         if user is None:
             return socket
         self._sockets.add(socket)

@@ -9,14 +9,17 @@ web chat has no push, so its page collects the reply from ``/api/chat/updates``.
 from __future__ import annotations
 
 import functools
+from urllib.parse import urlsplit
 
 from aiohttp import web
 
+from bot.audit import Action
 from bot.handoff import queue as handoff
 from bot.handoff.queue import HandoffConflict, HandoffError, HandoffNotFound
 from bot.keys import console_events_key, engine_key, wakes_key
 from bot.models import Conversation
-from bot.web.auth import AGENTS, EVERYONE, current_user, requires
+from bot.web.audit_api import note
+from bot.web.auth import AGENTS, EVERYONE, current_user, requires, session_identity
 from bot.web.errors import Handler, fail, read_json
 
 
@@ -70,6 +73,7 @@ async def claim(request: web.Request) -> web.Response:
     """Take a hand-off; 409 says who holds it when another agent was quicker."""
     agent = current_user(request)
     escalation = await handoff.claim(request.app[engine_key], _id(request, "escalation_id"), agent)
+    await note(request, Action.CLAIM, f"conversation {escalation.conversation_id}")
     return web.json_response(
         {
             "id": escalation.id,
@@ -80,12 +84,20 @@ async def claim(request: web.Request) -> web.Response:
     )
 
 
-@requires(*EVERYONE)
+@requires(*AGENTS)
 @_handoff_errors
 async def get_conversation(request: web.Request) -> web.Response:
-    """The conversation, its hand-off and the whole transcript."""
+    """The conversation, its hand-off and the whole transcript (read for the audit trail).
+
+    Agents read only conversations handed over to a person (:func:`handoff.may_read`).
+    """
     conversation_id = _id(request, "conversation_id")
-    return web.json_response(await handoff.transcript(request.app[engine_key], conversation_id))
+    engine = request.app[engine_key]
+    if not await handoff.may_read(engine, conversation_id, current_user(request)):
+        fail(web.HTTPForbidden, f"conversation {conversation_id} was never handed to an agent")
+    body = await handoff.transcript(engine, conversation_id)
+    await note(request, Action.TRANSCRIPT_READ, f"conversation {conversation_id}")
+    return web.json_response(body)
 
 
 @requires(*AGENTS)
@@ -97,6 +109,7 @@ async def reply(request: web.Request) -> web.Response:
         request.app[engine_key], _id(request, "conversation_id"), current_user(request), text
     )
     request.app[wakes_key](outbound.channel)
+    await note(request, Action.REPLY, f"conversation {outbound.conversation_id}")
     return web.json_response(
         {
             "message": {
@@ -116,9 +129,11 @@ async def reply(request: web.Request) -> web.Response:
 async def release(request: web.Request) -> web.Response:
     """Give the conversation back to the bot."""
     conversation_id = _id(request, "conversation_id")
-    return _state(
-        await handoff.release(request.app[engine_key], conversation_id, current_user(request))
+    released = await handoff.release(
+        request.app[engine_key], conversation_id, current_user(request)
     )
+    await note(request, Action.RELEASE, f"conversation {conversation_id}")
+    return _state(released)
 
 
 @requires(*AGENTS)
@@ -128,12 +143,23 @@ async def close(request: web.Request) -> web.Response:
     outcome = await _string(request, "outcome", 'how it ended, e.g. "fixed"')
     conversation_id = _id(request, "conversation_id")
     agent = current_user(request)
-    return _state(await handoff.close(request.app[engine_key], conversation_id, agent, outcome))
+    closed = await handoff.close(request.app[engine_key], conversation_id, agent, outcome)
+    await note(request, Action.CLOSE, f"conversation {conversation_id}", outcome)
+    return _state(closed)
 
 
 async def events(request: web.Request) -> web.WebSocketResponse:
     """``GET /console/events``: the WebSocket that tells consoles when to refresh.
 
-    It checks the token itself, from its first frame (see :mod:`bot.web.console_events`).
+    A browser is known by its session cookie, but only when the socket is opened from a
+    page of this site (``Origin``): another site's page could otherwise open it with the
+    visitor's cookie. Scripts send an API token in the first frame instead (see
+    :mod:`bot.web.console_events`).
     """
-    return await request.app[console_events_key].serve(request)
+    origin = request.headers.get("Origin")
+    if origin is not None and urlsplit(origin).netloc != request.host:
+        fail(web.HTTPForbidden, "the console's socket opens only from this site's pages")
+    identity = await session_identity(request)
+    return await request.app[console_events_key].serve(
+        request, identity.user if identity is not None else None
+    )

@@ -12,9 +12,11 @@ from typing import Any
 
 from aiohttp import web
 
+from bot.audit import Action
 from bot.incidents.book import IncidentError, IncidentNotFound, IncidentRecord, parse_when
 from bot.keys import incidents_key, settings_key
 from bot.models import IncidentUpdate
+from bot.web.audit_api import note
 from bot.web.auth import EDITORS, EVERYONE, current_user, requires
 from bot.web.errors import fail, read_json
 
@@ -137,6 +139,7 @@ async def create_incident(request: web.Request) -> web.Response:
         )
     except IncidentError as exc:
         fail(web.HTTPUnprocessableEntity, str(exc))
+    await note(request, Action.INCIDENT_CREATED, record.incident.reference, title)
     return web.json_response(await _with_timeline(request, record), status=201)
 
 
@@ -164,4 +167,6 @@ async def update_incident(request: web.Request) -> web.Response:
         fail(web.HTTPNotFound, str(exc))
     except IncidentError as exc:
         fail(web.HTTPUnprocessableEntity, str(exc))
+    changed = ", ".join(sorted(body))
+    await note(request, Action.INCIDENT_CHANGED, record.incident.reference, changed)
     return web.json_response(await _with_timeline(request, record))

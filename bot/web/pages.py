@@ -1,27 +1,47 @@
-"""The staff consoles: static pages that ask for an API token and call the JSON APIs.
+"""The staff pages: static HTML for signed-in staff of the right role, and their assets.
 
-The pages carry no data and need no login of their own, so they are served without
-authentication; every call they make is checked by :mod:`bot.web.auth`.
+A page carries no data of its own (its script fetches it from the APIs, each checked by
+:mod:`bot.web.auth`), but is served only to a signed-in browser whose role may use it:
+anyone else is sent to ``/login`` or told the page is not for their role.
 """
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from aiohttp import web
 
+from bot.models import Role
+from bot.web.auth import ADMINS, AGENTS, EDITORS, page_user
+
 STATIC = Path(__file__).parent / "static"
-_HEADERS = {"Cache-Control": "no-cache", "X-Frame-Options": "DENY"}
+_NO_CACHE = {"Cache-Control": "no-cache"}
+_ASSET = re.compile(r"^[a-z0-9][a-z0-9-]*\.(?:js|css)$")
 
 
-async def console(request: web.Request) -> web.FileResponse:
+async def _staff_page(
+    request: web.Request, name: str, roles: tuple[Role, ...]
+) -> web.StreamResponse:
+    user = await page_user(request, *roles)
+    if isinstance(user, web.Response):
+        return user
+    return web.FileResponse(STATIC / name, headers=_NO_CACHE)
+
+
+async def console(request: web.Request) -> web.StreamResponse:
     """The agents' console: the hand-off queue and the conversation being handled."""
-    return web.FileResponse(STATIC / "console.html", headers=_HEADERS)
+    return await _staff_page(request, "console.html", AGENTS)
 
 
-async def admin(request: web.Request) -> web.FileResponse:
+async def admin(request: web.Request) -> web.StreamResponse:
     """The comms console: incidents and canned responses."""
-    return web.FileResponse(STATIC / "admin.html", headers=_HEADERS)
+    return await _staff_page(request, "admin.html", EDITORS)
+
+
+async def users(request: web.Request) -> web.StreamResponse:
+    """The admins' page: users, their API tokens and the audit trail."""
+    return await _staff_page(request, "users.html", ADMINS)
 
 
 async def index(request: web.Request) -> web.StreamResponse:
@@ -29,6 +49,13 @@ async def index(request: web.Request) -> web.StreamResponse:
     raise web.HTTPFound("/chat")
 
 
-async def script(request: web.Request) -> web.FileResponse:
-    """The script both consoles share: the token, JSON calls and small DOM helpers."""
-    return web.FileResponse(STATIC / "staff.js", headers=_HEADERS)
+async def asset(request: web.Request) -> web.FileResponse:
+    """A page's script or style sheet (``/static/NAME.js`` or ``.css``).
+
+    Open to all: they hold no data. Cache headers come from :mod:`bot.web.headers`.
+    """
+    name = request.match_info["name"]
+    path = STATIC / name
+    if not _ASSET.match(name) or not path.is_file():
+        raise web.HTTPNotFound()
+    return web.FileResponse(path)

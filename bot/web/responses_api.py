@@ -12,10 +12,12 @@ from typing import Any
 
 from aiohttp import web
 
+from bot.audit import Action
 from bot.keys import responses_key
 from bot.messages import Variant
 from bot.responses.store import ResponseError, UnknownResponse
 from bot.responses.templates import PLACEHOLDERS
+from bot.web.audit_api import note
 from bot.web.auth import EDITORS, EVERYONE, current_user, requires
 from bot.web.errors import fail, read_json
 
@@ -57,7 +59,9 @@ async def put_response(request: web.Request) -> web.Response:
         fail(web.HTTPUnprocessableEntity, "'text' must be a string")
     store = request.app[responses_key]
     key, author = request.match_info["key"], current_user(request).name
-    return await _edited(store.save(key, channel, text, author))
+    response = await _edited(store.save(key, channel, text, author))
+    await note(request, Action.RESPONSE_EDITED, key, f"{channel} text saved")
+    return response
 
 
 @requires(*EDITORS)
@@ -65,7 +69,9 @@ async def delete_variant(request: web.Request) -> web.Response:
     """Remove one channel's own text, so that channel uses the default text from now on."""
     store = request.app[responses_key]
     key, channel = request.match_info["key"], request.match_info["channel"]
-    return await _edited(store.use_default(key, channel, current_user(request).name))
+    response = await _edited(store.use_default(key, channel, current_user(request).name))
+    await note(request, Action.RESPONSE_EDITED, key, f"{channel} uses the default text")
+    return response
 
 
 async def _edited(edit: Awaitable[dict[str, Any]]) -> web.Response:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from bot.web import (
+    audit_api,
     auth,
     channel_hooks,
     chat,
@@ -14,14 +15,17 @@ from bot.web import (
     pages,
     rasa_hooks,
     responses_api,
+    sign_in,
+    users_api,
 )
 
 
 def setup_routes(app: web.Application) -> None:
     """Register the routes on ``app``.
 
-    Staff APIs check their token and role in their handlers (``bot.web.auth.requires``);
-    the customer-facing routes, webhooks and pages here are open on purpose.
+    Staff APIs check the session or token and the role in their handlers
+    (``bot.web.auth.requires``), staff pages the session and role (``pages``); the
+    customer-facing routes, webhooks, sign-in and static assets are open on purpose.
     """
     app.add_routes(
         [
@@ -33,9 +37,23 @@ def setup_routes(app: web.Application) -> None:
             web.get("/api/chat/updates", chat.get_updates, name="chat-updates"),
             web.get("/chat", chat.page, name="chat-page"),
             web.get("/", pages.index, name="index"),
-            # staff consoles (the pages are open; every API call they make is checked)
+            web.get("/static/{name}", pages.asset, name="static"),
+            # staff: signing in once per browser, accounts, API tokens, the audit trail
+            web.get("/login", sign_in.login_page, name="login-page"),
+            web.post("/login", sign_in.login, name="login"),
+            web.post("/logout", sign_in.logout, name="logout"),
+            web.get("/password", sign_in.password_page, name="password-page"),
+            web.post("/password", sign_in.change, name="password"),
             web.get("/api/me", auth.me, name="me"),
-            web.get("/static/staff.js", pages.script, name="staff-script"),
+            web.get("/api/users", users_api.list_users, name="users"),
+            web.post("/api/users", users_api.add_user, name="user-add"),
+            web.patch("/api/users/{name}", users_api.change_user, name="user-change"),
+            web.post("/api/users/{name}/password", users_api.reset_password, name="user-password"),
+            web.get("/api/tokens", users_api.list_tokens, name="tokens"),
+            web.post("/api/tokens", users_api.issue_token, name="token-issue"),
+            web.delete("/api/tokens/{token_id}", users_api.revoke_token, name="token-revoke"),
+            web.get("/api/audit", audit_api.list_audit, name="audit"),
+            web.get("/admin/users", pages.users, name="users-page"),
             # comms staff: incidents and canned responses
             web.get("/api/incidents", incidents_api.list_incidents, name="incidents"),
             web.post("/api/incidents", incidents_api.create_incident, name="incident-create"),

@@ -19,7 +19,7 @@ from bot.models import ConversationState, Escalation, Message, Role, User, utcno
 
 
 async def _user(engine: AsyncEngine, name: str, role: Role = Role.AGENT) -> User:
-    user = User(name=name, role=role, password_hash="-", token_hash=f"hash-{name}")
+    user = User(name=name, role=role, password_hash="-")
     async with AsyncSession(engine, expire_on_commit=False) as session:
         session.add(user)
         await session.commit()

@@ -1,13 +1,16 @@
-// Shared by /console and /admin: the API token, JSON calls and small DOM helpers.
-// The token lives in sessionStorage only, so closing the tab signs the user out.
+// Shared by every staff page: JSON calls, the signed-in user and small DOM helpers.
+// The browser is signed in by a session cookie the page cannot read (HttpOnly); every
+// change it asks for carries the session's CSRF token, which /api/me hands out.
 "use strict";
 
 const Staff = (() => {
-  const KEY = "outage-bot-token";
-  let started = null;
+  const HEADER = "X-CSRF-Token";
+  let csrfToken = "";
+  let user = null;
 
-  function token() {
-    return sessionStorage.getItem(KEY) || "";
+  // The page this tab shows, to come back to after signing in again.
+  function signInAgain() {
+    location.assign("/login?next=" + encodeURIComponent(location.pathname + location.search));
   }
 
   // Build an element: el("button", {class: "x", onclick: f}, "text", child, ...).
@@ -26,10 +29,12 @@ const Staff = (() => {
     return node;
   }
 
-  // Call a JSON API; throws an Error carrying the server's reason and status.
+  // Call a JSON API; throws an Error carrying the server's reason and status. A 401
+  // means the session has ended (signed out, timed out, or disabled): sign in again.
   async function api(method, path, body) {
-    const headers = { Authorization: "Bearer " + token() };
-    const init = { method, headers };
+    const headers = {};
+    const init = { method, headers, credentials: "same-origin" };
+    if (method !== "GET" && method !== "HEAD") headers[HEADER] = csrfToken;
     if (body !== undefined) {
       headers["Content-Type"] = "application/json";
       init.body = JSON.stringify(body);
@@ -46,67 +51,48 @@ const Staff = (() => {
     } catch (err) {
       data = { error: response.statusText };
     }
-    if (response.status === 401) signOut(data.error);
+    if (response.status === 401) signInAgain();
     if (!response.ok) {
       throw Object.assign(new Error(data.error || response.statusText), { status: response.status });
     }
     return data;
   }
 
-  function showLogin(message) {
-    const dialog = document.getElementById("login");
-    dialog.querySelector(".error").textContent = message || "";
-    if (!dialog.open) dialog.showModal();
-    dialog.querySelector("input").focus();
-  }
-
-  function signOut(message) {
-    sessionStorage.removeItem(KEY);
-    document.getElementById("who").textContent = "";
-    showLogin(message || "Signed out.");
-  }
-
-  async function check() {
+  // End this browser's session (every tab of it), then show the sign-in page.
+  async function signOut() {
     try {
-      const me = await api("GET", "/api/me");
-      document.getElementById("who").textContent = `${me.name} (${me.role})`;
-      document.getElementById("login").close();
-      if (started) started(me);
-    } catch (err) {
-      if (err.status !== 401) showLogin(err.message);
+      await api("POST", "/logout");
+    } finally {
+      location.assign("/login");
     }
   }
 
-  function loginDialog(role) {
-    const hint = `outage-bot user add NAME --role ${role}`;
-    const dialog = el("dialog", { id: "login", "aria-labelledby": "login-title" },
-      el("form", {},
-        el("h2", { id: "login-title" }, "Sign in"),
-        el("label", {}, "API token ", el("input", { type: "password", autocomplete: "off" })),
-        el("p", { class: "error", role: "alert" }),
-        el("button", { type: "submit" }, "Sign in"),
-        el("p", {}, el("small", {}, "Printed on the last line of ", el("code", {}, hint), "."))));
-    document.body.append(dialog);
-    return dialog;
+  // Links to the other staff pages this user may open, beside their name.
+  function links(me) {
+    const pages = [["/console", "Agent console", ["agent", "admin"]],
+                   ["/admin", "Comms console", ["comms", "admin"]],
+                   ["/admin/users", "Users & audit", ["admin"]],
+                   ["/password", "Password", ["agent", "comms", "admin"]]];
+    return pages
+      .filter(([path, , roles]) => roles.includes(me.role) && path !== location.pathname)
+      .map(([path, label]) => el("a", { href: path, class: "page-link" }, label));
   }
 
-  // Ask for the token when there is none, then call ready(me) once it is known good.
-  // ``role`` only tells a newcomer which kind of user to ask an admin for.
-  function start(role, ready) {
-    started = ready;
-    const dialog = loginDialog(role);
-    dialog.addEventListener("cancel", (event) => event.preventDefault());
-    dialog.querySelector("form").addEventListener("submit", (event) => {
-      event.preventDefault();
-      const value = dialog.querySelector("input").value.trim();
-      if (!value) return;
-      sessionStorage.setItem(KEY, value);
-      dialog.querySelector("input").value = "";
-      check();
-    });
+  // Learn who is signed in (and the CSRF token), then call ready(me). ``role`` names
+  // the role the page is for; the server already refused anyone else.
+  async function start(role, ready) {
     document.getElementById("signout").addEventListener("click", () => signOut());
-    if (token()) check();
-    else showLogin("");
+    try {
+      user = await api("GET", "/api/me");
+    } catch (err) {
+      if (err.status !== 401) document.getElementById("who").textContent = err.message;
+      return;
+    }
+    csrfToken = user.csrf_token || "";
+    const who = document.getElementById("who");
+    who.textContent = `${user.name} (${user.role})`;
+    who.before(...links(user));
+    ready(user);
   }
 
   // "45 s", "3 min", "1 h 20 min": how long a customer has waited.
@@ -135,10 +121,10 @@ const Staff = (() => {
   // The page's keys, for people who keep a console open all day. ``keys`` run when no
   // field has the focus and no modifier is held; ``inField`` handlers get Escape and
   // "Ctrl+Enter" typed in a field, with the field, and return false when it is not
-  // theirs. Nothing runs while the sign-in dialog is open.
+  // theirs. Nothing runs while a dialog is open.
   function shortcuts(keys, inField) {
     document.addEventListener("keydown", (event) => {
-      if (document.getElementById("login").open) return;
+      if (document.querySelector("dialog[open]")) return;
       if (typing(event)) {
         const ctrlEnter = event.key === "Enter" && (event.ctrlKey || event.metaKey);
         const run = inField[ctrlEnter ? "Ctrl+Enter" : event.key];
@@ -153,5 +139,10 @@ const Staff = (() => {
     });
   }
 
-  return { api, el, start, waited, when, shortcuts, token };
+  // The signed-in user as /api/me described them (null until start() has learnt it).
+  function me() {
+    return user;
+  }
+
+  return { api, el, start, waited, when, shortcuts, signOut, me };
 })();

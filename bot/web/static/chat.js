@@ -1,0 +1,61 @@
+const log = document.getElementById("log");
+const input = document.getElementById("text");
+const key = "outage-bot-sender";
+const sender = localStorage.getItem(key) || ("web-" + crypto.randomUUID());
+localStorage.setItem(key, sender);
+
+function add(text, who) {
+  const div = document.createElement("div");
+  div.className = "msg " + who;
+  div.textContent = text;
+  log.appendChild(div);
+  log.scrollTop = log.scrollHeight;
+  return div;
+}
+
+// The tab's title tells a customer who switched away whether a person is on the way.
+const TITLE = document.title;
+const WHO_ANSWERS = { escalated: "Waiting for an agent", agent: "Talking to an agent" };
+
+function show(body) {
+  for (const reply of body.replies || []) add(reply.text, "bot");
+  if (!body.conversation) return;
+  const who = WHO_ANSWERS[body.conversation.state];
+  document.title = who ? `${who} — ${TITLE}` : TITLE;
+}
+
+document.getElementById("form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const text = input.value.trim();
+  if (!text) return;
+  input.value = "";
+  const bubble = add(text, "me");
+  try {
+    const response = await fetch("/api/chat", {
+      method: "POST",
+      headers: {"Content-Type": "application/json"},
+      body: JSON.stringify({sender, text}),
+    });
+    const body = await response.json();
+    if (!response.ok) { failed(bubble, body.error || "Something went wrong, please try again."); return; }
+    show(body);
+  } catch (error) {
+    failed(bubble, "We could not reach the server. Please press Enter to try again in a moment.");
+  }
+});
+
+// The message is shown as not sent and goes back into the box (unless a new one is being
+// typed): not lost, and sent again with one key.
+function failed(bubble, why) {
+  bubble.classList.add("unsent");
+  bubble.title = "Not sent";
+  add(why, "note");
+  if (!input.value) input.value = bubble.textContent;
+}
+
+setInterval(async () => {
+  try {
+    const response = await fetch("/api/chat/updates?sender=" + encodeURIComponent(sender));
+    if (response.ok) show(await response.json());
+  } catch (error) { /* offline for a moment: the next poll catches up */ }
+}, 3000);
