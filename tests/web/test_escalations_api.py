@@ -6,8 +6,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from bot import audit
+from bot.conversations import store as conversations
 from bot.keys import wakes_key
-from bot.messages import Channel
+from bot.messages import Channel, Inbound
 from bot.models import Escalation, Message
 from tests.handoff.test_queue import escalated
 from tests.web.conftest import Staff
@@ -54,7 +56,7 @@ async def test_claim_unknown_is_404(staff: Staff) -> None:
 
 async def test_conversation_transcript(staff: Staff, engine: AsyncEngine) -> None:
     conversation_id, _ = await escalated(engine, "a")
-    status, body = await staff.call("GET", f"/api/conversations/{conversation_id}", as_="comms")
+    status, body = await staff.call("GET", f"/api/conversations/{conversation_id}", as_="agent")
     assert status == 200
     assert body["conversation"]["state"] == "escalated"
     assert body["escalation"]["reason"] == "request_human"
@@ -171,3 +173,26 @@ async def test_close_with_outcome(staff: Staff, engine: AsyncEngine) -> None:
         escalation = await session.get(Escalation, escalation_id)
     assert escalation is not None
     assert (escalation.state, escalation.outcome) == ("closed", "router reset")
+
+
+async def test_transcripts_are_read_only_by_those_who_need_them(
+    staff: Staff, engine: AsyncEngine
+) -> None:
+    handed, _ = await escalated(engine, "handed")
+    bot_only = await conversations.receive(
+        engine, Inbound(Channel.WEB, "bot-only", "is 0161 down?", external_id="web-bot-only")
+    )
+    assert bot_only is not None
+    private = f"/api/conversations/{bot_only.conversation.id}"
+
+    assert (await staff.call("GET", f"/api/conversations/{handed}", as_="comms"))[0] == 403
+    status, body = await staff.call("GET", private, as_="agent")
+    assert status == 403 and "never handed" in body["error"]
+    assert (await staff.call("GET", private, as_="admin"))[0] == 200
+    assert (await staff.call("GET", f"/api/conversations/{handed}", as_="agent"))[0] == 200
+
+    reads = [e for e in await audit.entries(engine) if e["action"] == "transcript_read"]
+    assert [(e["actor"], e["target"]) for e in reads] == [
+        ("agent", f"conversation {handed}"),
+        ("admin", f"conversation {bot_only.conversation.id}"),
+    ]

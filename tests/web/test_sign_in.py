@@ -1,0 +1,270 @@
+"""Signing in at ``/login``: the cookie, CSRF, guessing limits and ending sessions."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from http.cookies import SimpleCookie
+
+import aiohttp
+import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlmodel import select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from bot import audit, lockout
+from bot.keys import settings_key
+from bot.models import Incident, SignInFailure
+from bot.web.app import create_app
+from bot.web.auth import COOKIE
+from bot.web.sign_in import safe_next
+from tests.web.conftest import ClientFactory, SignIn, Staff, password_of
+
+INCIDENT = {"title": "Cable cut", "areas": ["0161"], "services": ["broadband"]}
+
+
+async def _login(staff: Staff, name: str, password: str) -> aiohttp.ClientResponse:
+    response = await staff.client.post("/login", json={"username": name, "password": password})
+    response.release()
+    return response
+
+
+def _cookie(response: aiohttp.ClientResponse) -> SimpleCookie:
+    cookie: SimpleCookie = SimpleCookie()
+    for header in response.headers.getall("Set-Cookie"):
+        cookie.load(header)
+    return cookie
+
+
+async def test_the_cookie_is_http_only_same_site_and_holds_no_user_data(staff: Staff) -> None:
+    response = await _login(staff, "agent", password_of("agent"))
+    assert response.status == 200
+    morsel = _cookie(response)[COOKIE]
+    assert morsel["httponly"] is True
+    assert morsel["samesite"] == "Lax"
+    assert morsel["path"] == "/"
+    assert not morsel["secure"], "plain HTTP here: a Secure cookie would never come back"
+    assert "agent" not in morsel.value and len(morsel.value) >= 40
+
+
+async def test_behind_https_the_cookie_is_secure(
+    staff: Staff, aiohttp_client: ClientFactory
+) -> None:
+    settings = replace(staff.app[settings_key], behind_https=True)
+    client = await aiohttp_client(create_app(settings))
+    async with client.post(
+        "/login", json={"username": "admin", "password": password_of("admin")}
+    ) as response:
+        assert response.status == 200
+        assert _cookie(response)[COOKIE]["secure"] is True
+
+
+async def test_the_form_signs_in_and_goes_on_to_next_but_only_on_this_site(
+    staff: Staff,
+) -> None:
+    async with staff.client.get("/login?next=/admin") as page:
+        html = await page.text()
+    assert 'name="username"' in html and 'type="password"' in html
+    assert 'name="next" value="/admin"' in html
+    form = {"username": "comms", "password": password_of("comms"), "next": "/admin"}
+    async with staff.client.post("/login", data=form, allow_redirects=False) as response:
+        assert response.status == 303
+        assert response.headers["Location"] == "/admin"
+    async with staff.client.get("/admin", allow_redirects=False) as page:
+        assert page.status == 200
+
+
+@pytest.mark.parametrize(
+    "target",
+    ["//evil.example/x", "https://evil.example", "/\\evil.example", "javascript:alert(1)", ""],
+)
+def test_next_never_leaves_the_site(target: str) -> None:
+    assert safe_next(target) == "/console"
+
+
+def test_next_keeps_a_local_path() -> None:
+    assert safe_next("/admin?tab=responses") == "/admin?tab=responses"
+
+
+async def test_a_wrong_password_and_an_unknown_name_get_the_same_answer(staff: Staff) -> None:
+    answers = []
+    for name in ["agent", "no-such-user"]:
+        async with staff.client.post(
+            "/login", json={"username": name, "password": "wrong-password"}
+        ) as response:
+            answers.append((response.status, await response.json(), COOKIE in response.cookies))
+    assert (
+        answers[0]
+        == answers[1]
+        == (401, {"error": "the user name or password is not right"}, False)
+    )
+
+
+async def test_bad_sign_in_bodies_are_400(staff: Staff) -> None:
+    for body in [{"username": "agent"}, {"username": 3, "password": "x"}, []]:
+        async with staff.client.post("/login", json=body) as response:
+            assert response.status == 400, body
+            assert "error" in await response.json()
+
+
+async def test_five_failures_for_a_name_lock_it_out_with_retry_after(staff: Staff) -> None:
+    for _ in range(lockout.LIMIT):
+        assert (await _login(staff, "agent", "not-the-password")).status == 401
+    locked = await staff.client.post(
+        "/login", json={"username": "agent", "password": password_of("agent")}
+    )
+    assert locked.status == 429
+    assert 0 < int(locked.headers["Retry-After"]) <= lockout.WINDOW.total_seconds()
+    assert "too many failed sign-ins" in (await locked.json())["error"]
+    # An unknown name is limited alike, so the limit says nothing about who exists.
+    for _ in range(lockout.LIMIT):
+        await _login(staff, "ghost", "guess")
+    assert (await _login(staff, "ghost", "guess")).status == 429
+
+
+async def test_failures_from_one_address_lock_out_every_name(
+    staff: Staff, engine: AsyncEngine
+) -> None:
+    for number in range(lockout.LIMIT):
+        assert (await _login(staff, f"guess-{number}", "password")).status == 401
+    async with AsyncSession(engine) as session:
+        rows = (await session.exec(select(SignInFailure))).all()
+    assert {row.address for row in rows} == {"127.0.0.1"}
+    assert (await _login(staff, "comms", password_of("comms"))).status == 429
+
+
+async def test_without_the_csrf_token_a_cookie_request_changes_nothing(
+    staff: Staff, sign_in: SignIn, engine: AsyncEngine
+) -> None:
+    comms = await sign_in(staff.base, "comms")
+    for csrf in [None, "not-the-token"]:
+        status, body = await comms.call("POST", "/api/incidents", INCIDENT, csrf=csrf)
+        assert status == 403
+        assert "X-CSRF-Token" in body["error"]
+    async with AsyncSession(engine) as session:
+        assert (await session.exec(select(Incident))).all() == []
+
+    status, body = await comms.call("POST", "/api/incidents", INCIDENT)
+    assert status == 201, body
+    status, _ = await staff.call("POST", "/api/incidents", as_="comms", json=INCIDENT)
+    assert status == 201, "a script's bearer token needs no CSRF token"
+
+
+async def test_signing_out_ends_the_session_in_every_tab(staff: Staff, sign_in: SignIn) -> None:
+    agent = await sign_in(staff.base, "agent")
+    assert (await agent.call("GET", "/api/escalations"))[0] == 200
+    assert (await agent.call("POST", "/logout", csrf=None))[0] == 403, "needs the CSRF token"
+    assert (await agent.call("POST", "/logout"))[0] == 200
+    status, body = await agent.call("GET", "/api/escalations")
+    assert status == 401
+    assert "sign in" in body["error"]
+
+
+async def test_a_disabled_user_is_out_at_once(staff: Staff, sign_in: SignIn) -> None:
+    agent = await sign_in(staff.base, "agent")
+    admin = await sign_in(staff.base, "admin")
+    assert (await agent.call("GET", "/api/escalations"))[0] == 200
+
+    status, body = await admin.call("PATCH", "/api/users/agent", {"disabled": True})
+
+    assert status == 200 and body["user"]["disabled"] is True
+    assert (await agent.call("GET", "/api/escalations"))[0] == 401
+    assert (await staff.call("GET", "/api/escalations", as_="agent"))[0] == 401
+    assert (await _login(staff, "agent", password_of("agent"))).status == 401
+
+
+async def test_a_reset_password_must_be_changed_before_anything_else(
+    staff: Staff, sign_in: SignIn
+) -> None:
+    admin = await sign_in(staff.base, "admin")
+    status, body = await admin.call("POST", "/api/users/comms/password")
+    assert status == 200
+    temporary = body["password"]
+
+    comms = await sign_in(staff.base, "comms", temporary)
+    assert comms.me["must_change_password"] is True
+    assert (await comms.call("GET", "/api/incidents"))[0] == 403
+    async with comms.http.get(staff.base + "/admin", allow_redirects=False) as page:
+        assert page.status == 303 and page.headers["Location"].startswith("/password?")
+    status, body = await comms.call("POST", "/password", {"current": temporary, "new": "short"})
+    assert status == 422 and "at least 12" in body["error"]
+    status, body = await comms.call(
+        "POST", "/password", {"current": temporary, "new": "a much better password"}
+    )
+    assert status == 200 and body["must_change_password"] is False
+    comms.me = body
+    assert (await comms.call("GET", "/api/incidents"))[0] == 200
+    assert (await _login(staff, "comms", "a much better password")).status == 200
+
+
+async def test_sign_ins_and_changes_are_in_the_audit_trail(
+    staff: Staff, sign_in: SignIn, engine: AsyncEngine
+) -> None:
+    admin = await sign_in(staff.base, "admin")
+    await admin.call("POST", "/api/users", {"name": "newbie", "role": "agent"})
+    await admin.call("PATCH", "/api/users/newbie", {"role": "comms"})
+    status, body = await admin.call("GET", "/api/audit")
+    assert status == 200
+    seen = [(e["actor"], e["action"], e["target"]) for e in reversed(body["entries"])]
+    assert seen == [
+        ("admin", "sign_in", ""),
+        ("admin", "user_added", "newbie"),
+        ("admin", "user_changed", "newbie"),
+    ]
+    assert (await staff.call("GET", "/api/audit", as_="comms"))[0] == 403
+    assert [e["action"] for e in await audit.entries(engine, actor="newbie")] == []
+
+
+async def test_admins_manage_users_and_tokens(staff: Staff, sign_in: SignIn) -> None:
+    admin = await sign_in(staff.base, "admin")
+    status, body = await admin.call("POST", "/api/users", {"name": "sam", "role": "agent"})
+    assert status == 201
+    password, token = body["password"], body["token"]
+    assert (await _login(staff, "sam", password)).status == 200
+    status, listed = await admin.call("GET", "/api/users")
+    sam = next(u for u in listed["users"] if u["name"] == "sam")
+    assert sam["role"] == "agent" and sam["last_sign_in_at"] is not None
+
+    status, tokens = await admin.call("GET", "/api/tokens")
+    mine = [t for t in tokens["tokens"] if t["user"] == "sam"]
+    assert len(mine) == 1 and mine[0]["state"] == "active" and mine[0]["expires_at"]
+    assert token not in str(tokens)
+    assert (await admin.call("DELETE", f"/api/tokens/{mine[0]['id']}"))[0] == 200
+    async with staff.client.get(
+        "/api/me", headers={"Authorization": f"Bearer {token}"}
+    ) as response:
+        assert response.status == 401
+
+    assert (await admin.call("POST", "/api/users", {"name": "sam", "role": "agent"}))[0] == 422
+    assert (await admin.call("PATCH", "/api/users/admin", {"disabled": True}))[0] == 422
+    assert (await admin.call("PATCH", "/api/users/nobody", {"role": "agent"}))[0] == 404
+    assert (await staff.call("GET", "/api/users", as_="agent"))[0] == 403
+
+
+async def test_anyone_may_make_and_revoke_their_own_tokens_only(
+    staff: Staff, sign_in: SignIn
+) -> None:
+    agent = await sign_in(staff.base, "agent")
+    status, body = await agent.call("POST", "/api/tokens", {"days": 7})
+    assert status == 201 and body["user"] == "agent"
+    async with staff.client.get(
+        "/api/me", headers={"Authorization": f"Bearer {body['token']}"}
+    ) as response:
+        assert (await response.json())["name"] == "agent"
+    _, others = await staff.call("GET", "/api/tokens", as_="admin")
+    theirs = next(t for t in others["tokens"] if t["user"] == "comms")
+    assert (await agent.call("DELETE", f"/api/tokens/{theirs['id']}"))[0] == 404
+    assert (await agent.call("POST", "/api/tokens", {"days": 5000}))[0] == 422
+    _, listed = await agent.call("GET", "/api/tokens")
+    assert {t["user"] for t in listed["tokens"]} == {"agent"}
+
+
+async def test_the_console_socket_knows_a_signed_in_browser_by_its_cookie(
+    staff: Staff, sign_in: SignIn
+) -> None:
+    agent = await sign_in(staff.base, "agent")
+    url = staff.base.replace("http", "ws") + "/console/events"
+    async with agent.http.ws_connect(url, origin=staff.base) as socket:
+        assert await socket.receive_json(timeout=5) == {"type": "ready", "user": "agent"}
+    with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
+        await agent.http.ws_connect(url, origin="https://evil.example")
+    assert refused.value.status == 403
