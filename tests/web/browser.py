@@ -19,6 +19,7 @@ from selenium import webdriver
 from selenium.common.exceptions import StaleElementReferenceException, TimeoutException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.remote.webelement import WebElement
 from selenium.webdriver.support.ui import WebDriverWait
 
@@ -56,6 +57,8 @@ def _driver() -> webdriver.Chrome:
     options.binary_location = CHROMIUM
     for flag in FLAGS:
         options.add_argument(flag)
+    # The console log, where Chromium reports every Content-Security-Policy violation.
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     return webdriver.Chrome(options=options, service=Service(CHROMEDRIVER))
 
 
@@ -81,6 +84,35 @@ class Tab:
     async def open(self, path: str) -> None:
         """Load ``path`` of the app."""
         await self._run(self.driver.get, self._base_url + path)
+
+    async def new_tab(self, path: str) -> str:
+        """Open ``path`` in a new tab of the same browser (same cookies); its handle."""
+
+        def run() -> str:
+            self.driver.switch_to.new_window("tab")
+            self.driver.get(self._base_url + path)
+            return str(self.driver.current_window_handle)
+
+        return await self._run(run)
+
+    async def switch_to(self, handle: str) -> None:
+        """Make the tab ``handle`` the one the other calls act on."""
+        await self._run(self.driver.switch_to.window, handle)
+
+    async def path(self) -> str:
+        """The path (and query) of the page the tab shows."""
+        url = str(await self._run(lambda: self.driver.current_url))
+        return url.removeprefix(self._base_url)
+
+    async def csp_violations(self) -> list[str]:
+        """Content-Security-Policy violations Chromium logged since the last call."""
+        entries = await self._run(self.driver.get_log, "browser")
+        return [e["message"] for e in entries if "Content Security Policy" in e["message"]]
+
+    async def sign_in(self, name: str, password: str) -> None:
+        """Fill in the sign-in form this tab shows and send it, from the keyboard."""
+        assert await self.focused() == "username", "the name field should have the focus"
+        await self.keys(name, Keys.TAB, password, Keys.ENTER)
 
     async def keys(self, *keys: str) -> None:
         """Type into whatever has the keyboard focus, as a person would."""
@@ -111,6 +143,14 @@ class Tab:
             field.send_keys(*keys)
 
         await self._run(fill)
+
+    async def fetch_status(self, method: str, path: str) -> int:
+        """The status the page's own ``fetch`` gets for ``path`` (with the tab's cookie)."""
+        script = (
+            "const done = arguments[arguments.length - 1];"
+            "fetch(arguments[1], {method: arguments[0]}).then((r) => done(r.status));"
+        )
+        return int(await self._run(self.driver.execute_async_script, script, method, path))
 
     async def click(self, css: str) -> None:
         """Click the element ``css``."""

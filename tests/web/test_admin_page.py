@@ -14,16 +14,16 @@ from bot.keys import engine_key, responses_key
 from bot.messages import Variant
 from tests.conftest import LiveApp, add_outage
 from tests.web.browser import Tab
-from tests.web.conftest import StartBrowser, add_staff
+from tests.web.conftest import StartBrowser, add_staff, password_of
 from tests.web.test_chat import sender, texts
 
 pytestmark = pytest.mark.e2e
 
 
 async def comms_console(live: LiveApp, browsers: StartBrowser) -> Tab:
-    tokens = await add_staff(live.app[engine_key])
+    await add_staff(live.app[engine_key])
     comms = await browsers(live.url, "/admin")
-    await comms.keys(tokens["comms"], Keys.ENTER)
+    await comms.sign_in("comms", password_of("comms"))
     await comms.wait_for_text("#who", "comms (comms)")
     return comms
 

@@ -18,23 +18,25 @@ from bot.messages import Variant
 from tests.conftest import LiveApp, app_settings, running_app
 from tests.scratch import free_port
 from tests.web.browser import Tab
-from tests.web.conftest import DEAD_RASA, StartBrowser, add_staff
+from tests.web.conftest import DEAD_RASA, StartBrowser, add_staff, password_of
 
 pytestmark = pytest.mark.e2e
 
 
-async def signed_in(live: LiveApp, browsers: StartBrowser, token: str) -> Tab:
+async def signed_in(
+    live: LiveApp, browsers: StartBrowser, name: str, password: str | None = None
+) -> Tab:
+    """A new browser that asks for ``/console`` and signs in on the way."""
     agent = await browsers(live.url, "/console")
-    assert await agent.focused("type") == "password", "the token box should have the focus"
-    await agent.keys(token, Keys.ENTER)
+    await agent.sign_in(name, password or password_of(name))
     return agent
 
 
 async def test_customer_asks_for_a_person_and_an_agent_answers_from_the_keyboard(
     live_app: LiveApp, browsers: StartBrowser
 ) -> None:
-    tokens = await add_staff(live_app.app[engine_key])
-    agent = await signed_in(live_app, browsers, tokens["agent"])
+    await add_staff(live_app.app[engine_key])
+    agent = await signed_in(live_app, browsers, "agent")
     await agent.wait_for_text("#who", "agent (agent)")
     await agent.wait_for_text("#queue", "Nobody is waiting")
 
@@ -73,22 +75,25 @@ async def test_customer_asks_for_a_person_and_an_agent_answers_from_the_keyboard
     await customer.wait_for_text(".msg.bot", greeting)
 
 
-async def test_a_wrong_token_is_refused_in_the_dialog(
+async def test_a_wrong_password_is_refused_on_the_sign_in_page(
     live_app: LiveApp, browsers: StartBrowser
 ) -> None:
-    agent = await signed_in(live_app, browsers, "not-a-real-token")
-    await agent.wait_for_text("#login .error", "")
-    assert await agent.texts("#who") == [""]
+    await add_staff(live_app.app[engine_key])
+    agent = await signed_in(live_app, browsers, "agent", "not-the-password")
+    await agent.wait_for_text(".error", "not right")
+    assert (await agent.path()).startswith("/login")
+    assert await agent.value("#username") == "agent"
+    assert await agent.focused() == "password", "only the password needs typing again"
 
 
 async def test_closing_needs_an_outcome_then_the_customer_starts_afresh_with_the_bot(
     live_app: LiveApp, browsers: StartBrowser
 ) -> None:
-    tokens = await add_staff(live_app.app[engine_key])
+    await add_staff(live_app.app[engine_key])
     customer = await browsers(live_app.url, "/chat")
     await customer.keys("i want compensation for this", Keys.ENTER)
     await customer.wait_until("the hand-off", lambda d: "Waiting for an agent" in d.title)
-    agent = await signed_in(live_app, browsers, tokens["agent"])
+    agent = await signed_in(live_app, browsers, "agent")
     await agent.wait_for_text("#queue li", "compensation")
     await agent.keys(Keys.ENTER, "c")
     await agent.wait_for_text("#facts", "held by agent")
@@ -111,9 +116,9 @@ async def test_closing_needs_an_outcome_then_the_customer_starts_afresh_with_the
 async def test_the_console_says_when_its_live_link_is_down(
     database_url: str, engine: AsyncEngine, tmp_path: Path, browsers: StartBrowser
 ) -> None:
-    tokens = await add_staff(engine)
+    await add_staff(engine)
     async with running_app(app_settings(database_url, DEAD_RASA, free_port(), tmp_path)) as live:
-        agent = await signed_in(live, browsers, tokens["agent"])
+        agent = await signed_in(live, browsers, "agent")
         await agent.wait_for_text("#link", "live")
     # The server has gone away under the page.
     await agent.wait_for_text("#link", "offline")
