@@ -50,6 +50,8 @@ examples:
   outage-bot incident resolve INC-20261125-0001
   outage-bot incident list --active
   outage-bot user add alice --role comms
+  outage-bot user passwd alice
+  outage-bot user disable alice
   outage-bot locate "no dial tone on 0161 496 0000"
   printf 'LS6\\nManchester\\n' | outage-bot locate
   outage-bot serve --demo
@@ -157,6 +159,20 @@ def build_parser() -> Parser:
     )
     user_add.add_argument("name")
     user_add.add_argument("--role", required=True, choices=["agent", "comms", "admin"])
+    user_actions.add_parser("list", help="every user: role, state, last sign-in")
+    user_passwd = user_actions.add_parser(
+        "passwd", help="a new temporary password (printed on the last line), to change at sign-in"
+    )
+    user_passwd.add_argument("name")
+    user_disable = user_actions.add_parser(
+        "disable", help="switch a user off: their sessions end and their tokens stop working"
+    )
+    user_disable.add_argument("name")
+    user_enable = user_actions.add_parser("enable", help="switch a disabled user on again")
+    user_enable.add_argument("name")
+    user_actions.add_parser("tokens", help="every API token: id, owner, expiry, state")
+    user_revoke = user_actions.add_parser("revoke", help="revoke an API token by its id")
+    user_revoke.add_argument("token_id", type=int, metavar="ID")
 
     locate = commands.add_parser(
         "locate",
@@ -308,14 +324,76 @@ def _incident(args: argparse.Namespace, settings: Settings) -> int:
     return asyncio.run(_with_database(settings, work))
 
 
-def _user(args: argparse.Namespace, settings: Settings) -> int:
+async def _user_add(engine: AsyncEngine, args: argparse.Namespace, settings: Settings) -> None:
+    from datetime import timedelta
+
     from bot.users import add_user
 
+    lifetime = timedelta(days=settings.token_days)
+    user, password, token = await add_user(engine, args.name, args.role, lifetime)
+    print(f"created {user.role} user {user.name!r}; password, then API token (shown once):")
+    print(password)
+    print(token)
+
+
+async def _user_list(engine: AsyncEngine, args: argparse.Namespace, settings: Settings) -> None:
+    from bot.users import list_users
+
+    print("NAME\tROLE\tSTATE\tLAST SIGN-IN")
+    for user in await list_users(engine):
+        state = "disabled" if user.disabled else "active"
+        if user.must_change_password and not user.disabled:
+            state = "must-change-password"
+        print(f"{user.name}\t{user.role}\t{state}\t{_when(user.last_sign_in_at, settings)}")
+
+
+async def _user_passwd(engine: AsyncEngine, args: argparse.Namespace, settings: Settings) -> None:
+    from bot.users import reset_password
+
+    user, password = await reset_password(engine, args.name)
+    print(f"new temporary password for {user.name!r} (shown once; to be changed at sign-in):")
+    print(password)
+
+
+async def _user_switch(engine: AsyncEngine, args: argparse.Namespace, settings: Settings) -> None:
+    from bot.users import set_disabled
+
+    user = await set_disabled(engine, args.name, args.action == "disable")
+    print(f"{user.name!r} is {'disabled: signed out everywhere' if user.disabled else 'enabled'}")
+
+
+async def _user_tokens(engine: AsyncEngine, args: argparse.Namespace, settings: Settings) -> None:
+    from bot.models import utcnow
+    from bot.users import list_tokens, token_state
+
+    print("ID\tUSER\tEXPIRES\tSTATE")
+    now = utcnow()
+    for token, name in await list_tokens(engine):
+        expires = _when(token.expires_at, settings) if token.expires_at else "never"
+        print(f"{token.id}\t{name}\t{expires}\t{token_state(token, now)}")
+
+
+async def _user_revoke(engine: AsyncEngine, args: argparse.Namespace, settings: Settings) -> None:
+    from bot.users import revoke_token
+
+    token = await revoke_token(engine, args.token_id)
+    print(f"API token {token.id} is revoked")
+
+
+USER_ACTIONS: dict[str, Callable[[AsyncEngine, argparse.Namespace, Settings], Awaitable[None]]] = {
+    "add": _user_add,
+    "list": _user_list,
+    "passwd": _user_passwd,
+    "disable": _user_switch,
+    "enable": _user_switch,
+    "tokens": _user_tokens,
+    "revoke": _user_revoke,
+}
+
+
+def _user(args: argparse.Namespace, settings: Settings) -> int:
     async def work(engine: AsyncEngine, _locator: Locator) -> int:
-        user, password, token = await add_user(engine, args.name, args.role)
-        print(f"created {user.role} user {user.name!r}; password, then API token (shown once):")
-        print(password)
-        print(token)
+        await USER_ACTIONS[args.action](engine, args, settings)
         return 0
 
     return asyncio.run(_with_database(settings, work))
