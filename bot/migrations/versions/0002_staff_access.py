@@ -42,18 +42,19 @@ def upgrade() -> None:
         "INSERT INTO api_token (user_id, token_hash, created_at) "
         "SELECT id, token_hash, created_at FROM user_account"
     )
-    with op.batch_alter_table("user_account", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_user_account_token_hash"))
-        batch_op.drop_column("token_hash")
-        batch_op.add_column(
-            sa.Column(
-                "must_change_password", sa.Boolean(), nullable=False, server_default=sa.false()
-            )
-        )
-        batch_op.add_column(
-            sa.Column("disabled", sa.Boolean(), nullable=False, server_default=sa.false())
-        )
-        batch_op.add_column(sa.Column("last_sign_in_at", _TIME(), nullable=True))
+    # Altered in place, not through Alembic's batch copy: on SQLite that copy drops the
+    # table, and with foreign keys on, dropping it would cascade to the tokens just moved.
+    op.drop_index("ix_user_account_token_hash", table_name="user_account")
+    op.execute("ALTER TABLE user_account DROP COLUMN token_hash")
+    op.add_column(
+        "user_account",
+        sa.Column("must_change_password", sa.Boolean(), nullable=False, server_default=sa.false()),
+    )
+    op.add_column(
+        "user_account",
+        sa.Column("disabled", sa.Boolean(), nullable=False, server_default=sa.false()),
+    )
+    op.add_column("user_account", sa.Column("last_sign_in_at", _TIME(), nullable=True))
 
     op.create_table(
         "staff_session",
@@ -101,20 +102,15 @@ def downgrade() -> None:
     op.drop_table("audit_entry")
     op.drop_table("sign_in_failure")
     op.drop_table("staff_session")
-    with op.batch_alter_table("user_account", schema=None) as batch_op:
-        batch_op.drop_column("last_sign_in_at")
-        batch_op.drop_column("disabled")
-        batch_op.drop_column("must_change_password")
-        batch_op.add_column(sa.Column("token_hash", _TEXT(length=64), nullable=True))
+    for column in ("last_sign_in_at", "disabled", "must_change_password"):
+        op.execute(f"ALTER TABLE user_account DROP COLUMN {column}")
+    # Nullable now (making it NOT NULL would need the batch copy; see upgrade).
+    op.add_column("user_account", sa.Column("token_hash", _TEXT(length=64), nullable=True))
     # A user keeps the newest of their tokens; users without one get an unusable digest.
     op.execute(
         "UPDATE user_account SET token_hash = COALESCE("
         "(SELECT token_hash FROM api_token WHERE api_token.user_id = user_account.id "
         "ORDER BY id DESC LIMIT 1), 'revoked-' || id)"
     )
-    with op.batch_alter_table("user_account", schema=None) as batch_op:
-        batch_op.alter_column("token_hash", nullable=False)
-        batch_op.create_index(
-            batch_op.f("ix_user_account_token_hash"), ["token_hash"], unique=True
-        )
+    op.create_index("ix_user_account_token_hash", "user_account", ["token_hash"], unique=True)
     op.drop_table("api_token")
