@@ -114,6 +114,8 @@ def _password_page(
         f'<input type="hidden" name="csrf_token" value="{escape(identity.csrf_token or "")}">\n'
         '<button type="submit">Change password</button>\n</form>'
     )
+    if not user.must_change_password:
+        body += f'\n<p class="muted"><a href="{escape(safe_next(next_path, user))}">Back</a></p>'
     return _page("Choose a new password", body, status)
 
 

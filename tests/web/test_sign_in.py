@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 from http.cookies import SimpleCookie
 
@@ -268,3 +269,30 @@ async def test_the_console_socket_knows_a_signed_in_browser_by_its_cookie(
     with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
         await agent.http.ws_connect(url, origin="https://evil.example")
     assert refused.value.status == 403
+
+
+async def test_after_a_reset_the_form_leads_through_a_new_password_to_next(
+    staff: Staff, sign_in: SignIn
+) -> None:
+    admin = await sign_in(staff.base, "admin")
+    temporary = (await admin.call("POST", "/api/users/agent/password"))[1]["password"]
+    form = {"username": "agent", "password": temporary, "next": "/console"}
+    async with staff.client.post("/login", data=form, allow_redirects=False) as response:
+        assert response.status == 303
+        assert response.headers["Location"] == "/password?next=%2Fconsole"
+    async with staff.client.get("/password?next=/console") as page:
+        html = await page.text()
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', html)
+    assert csrf is not None and "was reset" in html
+    change = {"current": temporary, "new": "agent's own passphrase", "next": "/console"}
+    async with staff.client.post("/password", data={**change, "again": "typo"}) as mismatch:
+        assert mismatch.status == 403, "no CSRF token in the form"
+    change["csrf_token"] = csrf.group(1)
+    async with staff.client.post("/password", data={**change, "again": "typo"}) as mismatch:
+        assert mismatch.status == 422 and "differ" in await mismatch.text()
+    async with staff.client.post(
+        "/password", data={**change, "again": change["new"]}, allow_redirects=False
+    ) as done:
+        assert done.status == 303 and done.headers["Location"] == "/console"
+    async with staff.client.get("/console", allow_redirects=False) as page:
+        assert page.status == 200
