@@ -35,7 +35,11 @@ HELLO_SECONDS = 10.0
 CLOSE_SECONDS = 2.0
 """How long closing waits for the other side's answer, so a stop is not held up."""
 
+RECHECK_SECONDS = 10.0
+"""How often an open socket's session or token is checked again."""
+
 Activity = Callable[[], Awaitable[tuple[Any, ...]]]
+Check = Callable[[], Awaitable[bool]]
 Authenticate = Callable[[str], Awaitable[User | None]]
 
 
@@ -55,23 +59,27 @@ class ConsoleEvents:
         self._sockets: set[web.WebSocketResponse] = set()
         self._watcher: asyncio.Task[None] | None = None
 
-    async def serve(self, request: web.Request, user: User | None = None) -> web.WebSocketResponse:
+    async def serve(
+        self, request: web.Request, user: User | None = None, signed_in: Check | None = None
+    ) -> web.WebSocketResponse:
         """Handle one console's socket until it closes.
 
-        ``user`` is the signed-in browser's; ``None``: the first frame must carry an
-        API token.
+        ``user`` is the signed-in browser's, and ``signed_in`` says whether its session
+        still lives; with ``None`` the first frame must carry an API token.
         """
         socket = web.WebSocketResponse(heartbeat=30.0, timeout=CLOSE_SECONDS)
         if not socket.can_prepare(request).ok:
             fail(web.HTTPBadRequest, "this is a WebSocket: connect with 'Upgrade: websocket'")
         await socket.prepare(request)
-        if user is None:
-            user = await self._hello(socket)
-        if user is None:
-            return socket
+        if user is None or signed_in is None:
+            token = await self._hello(socket)
+            if token is None:
+                return socket
+            user, signed_in = token
         self._sockets.add(socket)
         if self._watcher is None or self._watcher.done():
             self._watcher = asyncio.create_task(self._watch(), name="console-events")
+        guard = asyncio.create_task(_guard(socket, signed_in), name="console-guard")
         try:
             await socket.send_json({"type": "ready", "user": user.name})
             async for message in socket:  # nothing is expected; this waits for the close
@@ -79,10 +87,16 @@ class ConsoleEvents:
                     break
         finally:
             self._sockets.discard(socket)
+            guard.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await guard
         return socket
 
-    async def _hello(self, socket: web.WebSocketResponse) -> User | None:
-        """The user the first frame's token belongs to, or ``None`` (the socket is closed)."""
+    async def _hello(self, socket: web.WebSocketResponse) -> tuple[User, Check] | None:
+        """The user the first frame's token belongs to, and a check that it still is valid.
+
+        ``None`` when it is not valid (the socket is closed).
+        """
         try:
             message = await socket.receive(timeout=HELLO_SECONDS)
         except TimeoutError:
@@ -95,7 +109,12 @@ class ConsoleEvents:
         user = await self._authenticate(token) if token else None
         if user is None:
             await _refuse(socket, 4401, "the API token is not valid")
-        return user
+            return None
+
+        async def still_valid() -> bool:
+            return await self._authenticate(token) is not None
+
+        return user, still_valid
 
     async def _watch(self) -> None:
         """Tell every socket when the console's data changed; stops when none is left."""
@@ -125,6 +144,23 @@ class ConsoleEvents:
             self._watcher.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._watcher
+
+
+async def _guard(socket: web.WebSocketResponse, signed_in: Check) -> None:
+    """Close the socket once its session or token has ended.
+
+    Signed out, disabled or revoked: checked every :data:`RECHECK_SECONDS`.
+    """
+    while True:
+        await asyncio.sleep(RECHECK_SECONDS)
+        try:
+            valid = await signed_in()
+        except Exception:  # a database blip is not a sign-out
+            log.exception("could not check a console's session")
+            continue
+        if not valid:
+            await _refuse(socket, 4401, "signed out")
+            return
 
 
 async def _refuse(socket: web.WebSocketResponse, code: int, reason: str) -> None:

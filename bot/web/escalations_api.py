@@ -160,6 +160,10 @@ async def events(request: web.Request) -> web.WebSocketResponse:
     if origin is not None and urlsplit(origin).netloc != request.host:
         fail(web.HTTPForbidden, "the console's socket opens only from this site's pages")
     identity = await session_identity(request)
-    return await request.app[console_events_key].serve(
-        request, identity.user if identity is not None else None
-    )
+    if identity is None:
+        return await request.app[console_events_key].serve(request)
+
+    async def signed_in() -> bool:
+        return await session_identity(request) is not None
+
+    return await request.app[console_events_key].serve(request, identity.user, signed_in)

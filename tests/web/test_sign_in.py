@@ -15,6 +15,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from bot import audit, lockout
 from bot.keys import settings_key
 from bot.models import Incident, SignInFailure
+from bot.web import console_events
 from bot.web.app import create_app
 from bot.web.auth import COOKIE
 from bot.web.sign_in import safe_next
@@ -296,3 +297,18 @@ async def test_after_a_reset_the_form_leads_through_a_new_password_to_next(
         assert done.status == 303 and done.headers["Location"] == "/console"
     async with staff.client.get("/console", allow_redirects=False) as page:
         assert page.status == 200
+
+
+async def test_an_open_console_socket_closes_when_its_session_ends(
+    staff: Staff, sign_in: SignIn, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(console_events, "RECHECK_SECONDS", 0.2)
+    agent = await sign_in(staff.base, "agent")
+    url = staff.base.replace("http", "ws") + "/console/events"
+    async with agent.http.ws_connect(url, origin=staff.base) as socket:
+        assert (await socket.receive_json(timeout=5))["type"] == "ready"
+        assert (await agent.call("POST", "/logout"))[0] == 200
+        refused = await socket.receive_json(timeout=5)
+        closing = await socket.receive(timeout=5)
+    assert refused == {"type": "error", "error": "signed out"}
+    assert (closing.type, closing.data) == (aiohttp.WSMsgType.CLOSE, 4401)
