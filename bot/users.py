@@ -10,6 +10,7 @@ indexed lookup. Tokens expire and can be revoked; a user may hold several.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import functools
 import hashlib
@@ -79,6 +80,19 @@ def _dummy_hash() -> str:
     return _HASHER.hash(secrets.token_urlsafe(16))
 
 
+def _verify_dummy(password: str) -> None:
+    with contextlib.suppress(VerificationError):
+        _HASHER.verify(_dummy_hash(), password)
+
+
+async def _hash(password: str) -> str:
+    """Hash in a thread: Argon2 takes tens of milliseconds of CPU, seconds on a loaded machine.
+
+    Customers' messages are not held up meanwhile (argon2-cffi releases the GIL).
+    """
+    return await asyncio.to_thread(_HASHER.hash, password)
+
+
 def _new_password() -> str:
     return secrets.token_urlsafe(12)  # 16 characters, 96 random bits
 
@@ -124,7 +138,7 @@ async def add_user(
         )
     user_role = parse_role(role)
     password = _new_password()
-    user = User(name=name, role=user_role, password_hash=_HASHER.hash(password))
+    user = User(name=name, role=user_role, password_hash=await _hash(password))
     async with AsyncSession(engine, expire_on_commit=False) as session:
         session.add(user)
         try:
@@ -184,10 +198,9 @@ async def authenticate_password(engine: AsyncEngine, name: str, password: str) -
     async with AsyncSession(engine, expire_on_commit=False) as session:
         user = (await session.exec(select(User).where(User.name == name))).first()
     if user is None or user.disabled:
-        with contextlib.suppress(VerificationError):
-            _HASHER.verify(_dummy_hash(), password)
+        await asyncio.to_thread(_verify_dummy, password)
         return None
-    if not verify_password(user, password):
+    if not await asyncio.to_thread(verify_password, user, password):
         return None
     return user
 
@@ -254,7 +267,7 @@ async def reset_password(engine: AsyncEngine, name: str) -> tuple[User, str]:
     """
     password = _new_password()
     user = await _change(
-        engine, name, password_hash=_HASHER.hash(password), must_change_password=True
+        engine, name, password_hash=await _hash(password), must_change_password=True
     )
     return user, password
 
@@ -267,13 +280,13 @@ async def change_password(engine: AsyncEngine, user: User, current: str, new: st
     Raises:
         UserError: the current password is wrong or the new one is not acceptable.
     """
-    if not verify_password(user, current):
+    if not await asyncio.to_thread(verify_password, user, current):
         raise UserError("the current password is not right")
     check_password(new)
     if new == current:
         raise UserError("the new password must differ from the current one")
     return await _change(
-        engine, user.name, password_hash=_HASHER.hash(new), must_change_password=False
+        engine, user.name, password_hash=await _hash(new), must_change_password=False
     )
 
 
