@@ -89,3 +89,16 @@ class Router(Protocol):
     async def handle(self, inbound: Inbound) -> Handled:
         """Store ``inbound`` (once), run it through the bot or the agent queue, queue replies."""
         ...
+
+
+class Renderer(Protocol):
+    """The canned response store as every reply-writer sees it (router, NLG, channels).
+
+    Declared once here, next to :class:`Variant`, so the router, Rasa's NLG and the
+    channel adapters depend on the same one-method view of
+    :class:`bot.responses.store.ResponseStore` rather than each on its own copy.
+    """
+
+    def render(self, key: str, variant: Variant, values: dict[str, str] | None = None) -> str:
+        """Render the ``variant`` text of canned response ``key`` with ``values``."""
+        ...
