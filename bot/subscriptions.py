@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.incidents.book import services_phrase, split_services
+from bot.incidents.view import services_phrase, split_services
 from bot.messages import Channel, Variant
 from bot.models import Conversation, Incident, Message, Subscription, utcnow
 from bot.responses.eta import past_phrase

@@ -10,7 +10,8 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.conversations import store as conversations
-from bot.incidents.book import IncidentRecord, Incidents
+from bot.incidents.book import Incidents
+from bot.incidents.view import IncidentRecord
 from bot.locations.locator import Locator
 from bot.messages import Channel, Inbound, Variant
 from bot.models import Message, Subscription

@@ -12,7 +12,8 @@ from typing import Any
 
 from aiohttp import web
 
-from bot.incidents.book import IncidentError, IncidentNotFound, IncidentRecord, parse_when
+from bot.incidents.input import IncidentError, IncidentNotFound, parse_when
+from bot.incidents.view import IncidentRecord
 from bot.keys import incidents_key, settings_key
 from bot.models import IncidentUpdate
 from bot.web.auth import EDITORS, EVERYONE, current_user, requires
