@@ -49,6 +49,23 @@ class ConversationState(StrEnum):
     CLOSED = "closed"
 
 
+class MessageState(StrEnum):
+    """Where a message stands: inbound ones being answered, outbound ones being delivered.
+
+    Inbound: received -> processed, or received -> waiting (the holding reply went out
+    while Rasa was down) -> processed. Outbound (the outbox): pending -> sending -> sent,
+    or back to pending for a retry, or failed for good.
+    """
+
+    RECEIVED = "received"
+    WAITING = "waiting"
+    PROCESSED = "processed"
+    PENDING = "pending"
+    SENDING = "sending"
+    SENT = "sent"
+    FAILED = "failed"
+
+
 class Role(StrEnum):
     """What a console user may do."""
 
@@ -198,7 +215,7 @@ class Message(SQLModel, table=True):
     external_id: str | None = Field(default=None, max_length=120)
     reply_to: str | None = Field(default=None, max_length=120)
     context: str = Field(default="", max_length=40)
-    state: str = Field(default="received", max_length=20)
+    state: str = Field(default=MessageState.RECEIVED, max_length=20)
     attempts: int = Field(default=0)
     next_attempt_at: datetime | None = None
     last_error: str = Field(default="", max_length=300)

@@ -11,8 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import col, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.conversations.store import PROCESSED, WAITING
-from bot.models import Conversation, ConversationState, Escalation, Message, utcnow
+from bot.models import Conversation, ConversationState, Escalation, Message, MessageState, utcnow
 
 PRIORITY: dict[str, int] = {
     "vulnerable": 3,
@@ -81,9 +80,9 @@ async def escalate(engine: AsyncEngine, conversation_id: int, reason: str) -> Es
                 .where(
                     col(Message.conversation_id) == conversation_id,
                     col(Message.direction) == "in",
-                    col(Message.state) == WAITING,
+                    col(Message.state) == MessageState.WAITING,
                 )
-                .values(state=PROCESSED)
+                .values(state=MessageState.PROCESSED)
             )
         conversation.updated_at = utcnow()
         session.add(conversation)
