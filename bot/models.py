@@ -66,6 +66,27 @@ class MessageState(StrEnum):
     FAILED = "failed"
 
 
+class EscalationState(StrEnum):
+    """Where a request for a person stands in the agents' queue."""
+
+    OPEN = "open"
+    CLAIMED = "claimed"
+    CLOSED = "closed"
+
+
+class HandOffReason(StrEnum):
+    """Why a conversation leaves the bot; the hand-off intents are named after these."""
+
+    VULNERABLE = "vulnerable"
+    REQUEST_HUMAN = "request_human"
+    BOT_FAILED = "bot_failed"
+    FRUSTRATED = "frustrated"
+    ABUSE = "abuse"
+    COMPENSATION = "compensation"
+    BILLING = "billing"
+    CANCEL = "cancel"
+
+
 class Role(StrEnum):
     """What a console user may do."""
 
@@ -232,7 +253,7 @@ class Escalation(SQLModel, table=True):
     conversation_id: int = Field(foreign_key="conversation.id", index=True)
     reason: str = Field(max_length=40)
     priority: int = Field(default=1)
-    state: str = Field(default="open", max_length=20, index=True)  # open|claimed|closed
+    state: str = Field(default=EscalationState.OPEN, max_length=20, index=True)
     agent_id: int | None = Field(default=None, foreign_key="user_account.id")
     outcome: str = Field(default="", max_length=200)
     created_at: datetime = Field(default_factory=utcnow)

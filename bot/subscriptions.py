@@ -22,7 +22,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.incidents.view import services_phrase, split_services
 from bot.messages import Channel, Variant
-from bot.models import Conversation, Incident, Message, Subscription, utcnow
+from bot.models import Conversation, Incident, Message, MessageState, Subscription, utcnow
 from bot.responses.eta import past_phrase
 
 log = logging.getLogger(__name__)
@@ -117,7 +117,7 @@ async def notify_resolved(
                     author="bot",
                     text=text,
                     context=variant.value,
-                    state="pending",
+                    state=MessageState.PENDING,
                 )
             )
             woken.add(Channel(conversation.channel))

@@ -23,7 +23,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from sqlmodel.sql.expression import Select
 
 from bot.messages import Channel, Outbound, Variant
-from bot.models import Conversation, Message, utcnow
+from bot.models import Conversation, Message, MessageState, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +51,7 @@ _MARK_SENT = (
     update(Message)
     .where(col(Message.id) == bindparam("sent_id"))
     .values(
-        state="sent",
+        state=MessageState.SENT,
         sent_at=bindparam("sent_at"),
         external_id=bindparam("sent_external_id"),
         last_error="",
@@ -69,9 +69,9 @@ PICK_UP = (
     .where(
         _TABLE.c.conversation_id == bindparam("pick_conversation"),
         _TABLE.c.direction == "out",
-        _TABLE.c.state == "pending",
+        _TABLE.c.state == MessageState.PENDING,
     )
-    .values(state="sent", sent_at=bindparam("picked_at"))
+    .values(state=MessageState.SENT, sent_at=bindparam("picked_at"))
     .returning(_TABLE.c.id, _TABLE.c.text, _TABLE.c.context, _TABLE.c.reply_to)
 )
 
@@ -129,7 +129,7 @@ class Outbox:
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
 
-    def _due(self, channel: Channel, state: str, limit: int) -> Select[Message, str]:
+    def _due(self, channel: Channel, state: MessageState, limit: int) -> Select[Message, str]:
         query = (
             select(Message, Conversation.external_user_id)
             .join(Conversation, col(Conversation.id) == col(Message.conversation_id))
@@ -141,14 +141,14 @@ class Outbox:
             .order_by(col(Message.id))
             .limit(limit)
         )
-        if state == "pending":
+        if state == MessageState.PENDING:
             now = utcnow()
             query = query.where(
                 (col(Message.next_attempt_at).is_(None)) | (col(Message.next_attempt_at) <= now)
             )
         return query
 
-    async def _rows(self, channel: Channel, state: str, limit: int) -> list[Outbound]:
+    async def _rows(self, channel: Channel, state: MessageState, limit: int) -> list[Outbound]:
         async with AsyncSession(self._engine, expire_on_commit=False) as session:
             rows = (await session.exec(self._due(channel, state, limit))).all()
         return [_outbound(message, user) for message, user in rows]
@@ -161,14 +161,14 @@ class Outbox:
         the whole batch, so a claim costs one round trip rather than one per reply.
         """
         async with AsyncSession(self._engine, expire_on_commit=False) as session:
-            rows = (await session.exec(self._due(channel, "pending", limit))).all()
+            rows = (await session.exec(self._due(channel, MessageState.PENDING, limit))).all()
             if not rows:
                 return []
             ids = [message.id for message, _user in rows]
             statement = (
                 update(Message)
-                .where(col(Message.id).in_(ids), col(Message.state) == "pending")
-                .values(state="sending", attempts=col(Message.attempts) + 1)
+                .where(col(Message.id).in_(ids), col(Message.state) == MessageState.PENDING)
+                .values(state=MessageState.SENDING, attempts=col(Message.attempts) + 1)
                 .returning(col(Message.id))
                 .execution_options(synchronize_session=False)
             )
@@ -207,7 +207,7 @@ class Outbox:
             delay_seconds = backoff(attempts)
         await self._set(
             message_id,
-            state="pending",
+            state=MessageState.PENDING,
             last_error=error[:300],
             next_attempt_at=utcnow() + timedelta(seconds=delay_seconds),
         )
@@ -215,7 +215,7 @@ class Outbox:
     async def mark_failed(self, message_id: int, error: str) -> None:
         """Stop trying; the row stays for agents and audits."""
         log.warning("reply %s failed for good: %s", message_id, error)
-        await self._set(message_id, state="failed", last_error=error[:300])
+        await self._set(message_id, state=MessageState.FAILED, last_error=error[:300])
 
     async def take(self, conversation: Conversation) -> list[Outbound]:
         """Hand over a conversation's pending replies (:func:`pick_up`) on their own."""
@@ -224,14 +224,14 @@ class Outbox:
 
     async def in_doubt(self, channel: Channel) -> list[Outbound]:
         """Replies a crash left in ``sending``: the send may or may not have happened."""
-        return await self._rows(channel, "sending", 1000)
+        return await self._rows(channel, MessageState.SENDING, 1000)
 
     async def resolve_in_doubt(self, message_id: int, sent: bool, external_id: str | None) -> None:
         """Settle an in-doubt reply: mark it sent, or queue it to be sent again."""
         if sent:
             await self.mark_sent(message_id, external_id)
         else:
-            await self._set(message_id, state="pending", next_attempt_at=None)
+            await self._set(message_id, state=MessageState.PENDING, next_attempt_at=None)
 
 
 def backoff(attempt: int) -> float:

@@ -15,6 +15,7 @@ from bot.conversations import store as conversations
 from bot.incidents.book import Incidents
 from bot.incidents.view import IncidentRecord
 from bot.locations.locator import Locator
+from bot.messages import Renderer
 from bot.models import utcnow
 from bot.rasa import nlg
 
@@ -35,7 +36,7 @@ class ActionDeps:
     locator: Locator
     incidents: Incidents
     tz: ZoneInfo
-    responses: nlg.Renderer
+    responses: Renderer
 
     def now(self) -> datetime:
         """The current time (aware UTC)."""
