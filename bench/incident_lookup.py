@@ -42,7 +42,7 @@ from bot.incidents.book import Incidents
 from bot.incidents.index import query_active_for
 from bot.locations.areas import read_area_codes
 from bot.locations.locator import Locator
-from bot.models import Incident, IncidentArea, IncidentUpdate, utcnow
+from bot.models import Incident, IncidentArea, TimelineEntry, utcnow
 from bot.settings import ROOT, Settings
 
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -91,7 +91,7 @@ def rows(count: int, codes: list[str], seed: int = 7) -> tuple[list[dict], list[
 async def populate(url: str, incidents: list[dict], areas: list[dict]) -> None:
     engine = create_engine(url)
     async with engine.begin() as conn:
-        for table in (IncidentUpdate, IncidentArea, Incident):
+        for table in (TimelineEntry, IncidentArea, Incident):
             await conn.execute(delete(table))
         for start in range(0, len(incidents), 5000):
             await conn.execute(insert(Incident), incidents[start : start + 5000])

@@ -21,7 +21,12 @@ class Channel(StrEnum):
 
 
 class Variant(StrEnum):
-    """Which text of a canned response fits: each channel has its own limits and tone."""
+    """Which text of a canned response fits: each channel has its own limits and tone.
+
+    The vocabulary: a *channel* is where the customer writes from (:class:`Channel`); a
+    *variant* is the form a reply takes there (X has two: public and DM). Messages carry
+    their variant as ``Message.variant`` (stored in the column ``context``, its first name).
+    """
 
     DEFAULT = "default"
     TELEGRAM = "telegram"

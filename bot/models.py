@@ -131,7 +131,7 @@ class IncidentArea(SQLModel, table=True):
     area_code: str = Field(primary_key=True, max_length=8)
 
 
-class IncidentUpdate(SQLModel, table=True):
+class TimelineEntry(SQLModel, table=True):
     """One entry of an incident's timeline: who changed what, when."""
 
     __tablename__ = "incident_update"
@@ -235,7 +235,11 @@ class Message(SQLModel, table=True):
     text: str = Field(sa_column=Column(Text, nullable=False))
     external_id: str | None = Field(default=None, max_length=120)
     reply_to: str | None = Field(default=None, max_length=120)
-    context: str = Field(default="", max_length=40)
+    # The reply variant (bot.messages.Variant) the message was written for; the column keeps
+    # its first name, ``context``, so the schema and the API are unchanged.
+    variant: str = Field(
+        default="", max_length=40, sa_column_kwargs={"name": "context", "key": "variant"}
+    )
     state: str = Field(default=MessageState.RECEIVED, max_length=20)
     attempts: int = Field(default=0)
     next_attempt_at: datetime | None = None

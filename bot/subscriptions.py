@@ -116,7 +116,7 @@ async def notify_resolved(
                     direction="out",
                     author="bot",
                     text=text,
-                    context=variant.value,
+                    variant=variant.value,
                     state=MessageState.PENDING,
                 )
             )

@@ -161,7 +161,7 @@ class ConversationRouter:
             conversation = await conversations.get(self._engine, message.conversation_id)
             if conversation is None:
                 continue
-            variant = Variant(message.context or Variant.DEFAULT.value)
+            variant = Variant(message.variant or Variant.DEFAULT.value)
             name = _lock_name(conversation.channel, conversation.external_user_id)
             async with self._locks.hold(name):
                 # Re-checked under the lock: an agent may have taken the conversation, or

@@ -87,7 +87,7 @@ def inbound_row(inbound: Inbound, conversation_id: int, now: datetime) -> dict[s
         "text": inbound.text,
         "external_id": inbound.external_id,
         "reply_to": inbound.reply_to,
-        "context": inbound.variant.value,
+        "variant": inbound.variant.value,
         "state": MessageState.RECEIVED,
         "attempts": 0,
         "next_attempt_at": None,
@@ -147,7 +147,7 @@ def reply_rows(
             "text": text,
             "external_id": None,
             "reply_to": reply_to,
-            "context": variant.value,
+            "variant": variant.value,
             "state": MessageState.SENT if delivered else MessageState.PENDING,
             "attempts": 0,
             "next_attempt_at": None,
@@ -165,6 +165,6 @@ def queued(
 ) -> list[Outbound]:
     """The replies just stored as ``rows`` with ``ids``, addressed to the customer."""
     return [
-        addressed(conversation, message_id, row["text"], Variant(row["context"]), row["reply_to"])
+        addressed(conversation, message_id, row["text"], Variant(row["variant"]), row["reply_to"])
         for message_id, row in zip(ids, rows, strict=True)
     ]

@@ -72,7 +72,7 @@ PICK_UP = (
         _TABLE.c.state == MessageState.PENDING,
     )
     .values(state=MessageState.SENT, sent_at=bindparam("picked_at"))
-    .returning(_TABLE.c.id, _TABLE.c.text, _TABLE.c.context, _TABLE.c.reply_to)
+    .returning(_TABLE.c.id, _TABLE.c.text, _TABLE.c.variant, _TABLE.c.reply_to)
 )
 
 
@@ -91,8 +91,8 @@ async def pick_up(connection: AsyncConnection, conversation: Conversation) -> li
 def picked(conversation: Conversation, rows: Iterable[Any]) -> list[Outbound]:
     """:data:`PICK_UP`'s rows as replies to hand over, in the order they were queued."""
     return [
-        addressed(conversation, message_id, text, Variant(context or Variant.DEFAULT), reply_to)
-        for message_id, text, context, reply_to in sorted(rows)
+        addressed(conversation, message_id, text, Variant(variant or Variant.DEFAULT), reply_to)
+        for message_id, text, variant, reply_to in sorted(rows)
     ]
 
 
@@ -118,7 +118,7 @@ def _outbound(message: Message, external_user_id: str) -> Outbound:
         channel=Channel(message.channel),
         external_user_id=external_user_id,
         text=message.text,
-        variant=Variant(message.context or Variant.DEFAULT),
+        variant=Variant(message.variant or Variant.DEFAULT),
         reply_to=message.reply_to,
     )
 

@@ -30,11 +30,11 @@ from bot.models import utcnow
 
 _DIALECT = asyncpg_dialect.dialect()  # type: ignore[no-untyped-call]
 _MESSAGE = core.MESSAGE_TABLE
-_ROW_COLUMNS = [c for c in _MESSAGE.c if c.name != "id"]
+_ROW_COLUMNS = [c for c in _MESSAGE.c if c.key != "id"]
 
 
 def _values(prefix: str, columns: list[Column[Any]]) -> list[BindParameter[Any]]:
-    return [bindparam(f"{prefix}{c.name}", type_=c.type) for c in columns]
+    return [bindparam(f"{prefix}{c.key}", type_=c.type) for c in columns]
 
 
 def _receive() -> Prepared:
@@ -57,22 +57,22 @@ def _receive() -> Prepared:
     """
     touched = core.TOUCH.cte("touched")
     table = core.CONVERSATION_TABLE
-    made = [c for c in table.c if c.name != "id"]
+    made = [c for c in table.c if c.key != "id"]
     created = (
         insert(table)
         .from_select(
-            [c.name for c in made],
+            [c.key for c in made],
             select(*_values("new_", made)).where(~exists(select(touched.c.id))),
         )
         .returning(*table.c)
         .cte("created")
     )
     found = union_all(select(touched), select(created)).cte("found")
-    given = [c for c in _ROW_COLUMNS if c.name != "conversation_id"]
+    given = [c for c in _ROW_COLUMNS if c.key != "conversation_id"]
     stored = (
         insert(_MESSAGE)
         .from_select(
-            ["conversation_id", *(c.name for c in given)],
+            ["conversation_id", *(c.key for c in given)],
             select(found.c.id, *_values("in_", given)),
         )
         .returning(_MESSAGE.c.id)

@@ -23,9 +23,9 @@ from bot.delivery import outbox
 from bot.messages import Outbound
 from bot.models import Conversation, Message
 
-CONVERSATION_COLUMNS = tuple(c.name for c in core.CONVERSATION_TABLE.c)
+CONVERSATION_COLUMNS = tuple(c.key for c in core.CONVERSATION_TABLE.c)
 _NEW_CONVERSATION = [name for name in CONVERSATION_COLUMNS if name != "id"]
-_NEW_MESSAGE = [c.name for c in core.MESSAGE_TABLE.c if c.name != "id"]
+_NEW_MESSAGE = [c.key for c in core.MESSAGE_TABLE.c if c.key != "id"]
 
 
 class Prepared:

@@ -34,7 +34,7 @@ from bot.incidents.input import (
 from bot.incidents.view import (
     IncidentRecord,
 )
-from bot.models import Incident, IncidentArea, IncidentStatus, IncidentUpdate, utcnow
+from bot.models import Incident, IncidentArea, IncidentStatus, TimelineEntry, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -131,7 +131,7 @@ class Incidents:
             assert incident.id is not None
             session.add_all(IncidentArea(incident_id=incident.id, area_code=c) for c in codes)
             session.add(
-                IncidentUpdate(
+                TimelineEntry(
                     incident_id=incident.id,
                     at=now,
                     author=author,
@@ -213,7 +213,7 @@ class Incidents:
                 incident.updated_at = now
                 session.add(incident)
                 session.add(
-                    IncidentUpdate(
+                    TimelineEntry(
                         incident_id=incident.id,
                         at=now,
                         author=author,
@@ -263,7 +263,7 @@ class Incidents:
             assert incident.id is not None
             return IncidentRecord(incident, tuple(sorted(await _areas(session, incident.id))))
 
-    async def timeline(self, reference: str) -> list[IncidentUpdate]:
+    async def timeline(self, reference: str) -> list[TimelineEntry]:
         """Return the incident's updates, oldest first.
 
         Raises:
@@ -272,9 +272,9 @@ class Incidents:
         async with AsyncSession(self._engine, expire_on_commit=False) as session:
             incident = await _get(session, reference)
             rows = await session.exec(
-                select(IncidentUpdate)
-                .where(IncidentUpdate.incident_id == incident.id)
-                .order_by(col(IncidentUpdate.at), col(IncidentUpdate.id))
+                select(TimelineEntry)
+                .where(TimelineEntry.incident_id == incident.id)
+                .order_by(col(TimelineEntry.at), col(TimelineEntry.id))
             )
             return list(rows.all())
 
