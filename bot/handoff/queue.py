@@ -209,12 +209,6 @@ async def _set_state(
         session.add(conversation)
 
 
-async def current_escalation(engine: AsyncEngine, conversation_id: int) -> Escalation | None:
-    """Return the conversation's escalation that is not closed yet, if any."""
-    async with AsyncSession(engine, expire_on_commit=False) as session:
-        return await _current(session, conversation_id)
-
-
 async def _current(session: AsyncSession, conversation_id: int) -> Escalation | None:
     query = (
         select(Escalation)
