@@ -22,13 +22,13 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 from sqlmodel.sql.expression import Select
 
+from bot.delivery.backoff import OUTBOX
 from bot.messages import Channel, Outbound, Variant
 from bot.models import Conversation, Message, MessageState, utcnow
 
 log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 8
-MAX_BACKOFF_SECONDS = 60.0
 
 
 class RetryLater(Exception):
@@ -195,7 +195,8 @@ class Outbox:
         """Put a reply back in the queue for later, or give up after too many attempts.
 
         Without ``delay_seconds`` the wait grows with the reply's own attempts
-        (:func:`backoff`), so a reply that keeps failing is not retried every second.
+        (:data:`bot.delivery.backoff.OUTBOX`), so a reply that keeps failing is not
+        retried every second.
         """
         async with AsyncSession(self._engine) as session:
             message = await session.get(Message, message_id)
@@ -204,7 +205,7 @@ class Outbox:
             await self.mark_failed(message_id, error)
             return
         if delay_seconds is None:
-            delay_seconds = backoff(attempts)
+            delay_seconds = OUTBOX.delay(attempts)
         await self._set(
             message_id,
             state=MessageState.PENDING,
@@ -232,11 +233,6 @@ class Outbox:
             await self.mark_sent(message_id, external_id)
         else:
             await self._set(message_id, state=MessageState.PENDING, next_attempt_at=None)
-
-
-def backoff(attempt: int) -> float:
-    """Seconds to wait before attempt ``attempt + 1``: 1, 2, 4, ... capped at a minute."""
-    return float(min(MAX_BACKOFF_SECONDS, 2 ** max(0, attempt - 1)))
 
 
 async def deliver_once(outbox: Outbox, channel: Channel, send: Send, limit: int = 20) -> int:

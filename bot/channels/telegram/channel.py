@@ -56,6 +56,7 @@ from telegram.ext import (
 
 from bot.channels.telegram.sending import Sender, retry_after_seconds
 from bot.channels.telegram.updates import CannedRouter, UpdateHandlers
+from bot.delivery.backoff import TELEGRAM
 from bot.delivery.outbox import Outbox, deliver_once
 from bot.locations.nearest_town import NearestTown
 from bot.messages import Channel, Outbound, Router
@@ -68,7 +69,6 @@ ALLOWED_UPDATES = ["message"]
 
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 _SECRET_TOKEN = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
-_MAX_POLL_BACKOFF = 60.0
 
 
 def file_url_for(api_url: str) -> str:
@@ -283,7 +283,7 @@ class TelegramChannel:
 
     async def _retry(self, call: Callable[[], Awaitable[object]], what: str) -> None:
         """Await ``call`` until it succeeds: Telegram or the database may be down at start."""
-        delay = 1.0
+        failures = 0
         while True:
             try:
                 await call()
@@ -293,10 +293,11 @@ class TelegramChannel:
                 self._give_up(f"Telegram rejected the bot token while {what}")
                 raise
             except Exception as exc:  # TelegramError, or the database (in-doubt replies)
+                failures += 1
+                delay = TELEGRAM.delay(failures)
                 self.last_error = f"{type(exc).__name__} while {what}"
                 log.warning("telegram: %s; retrying in %.0f s", self.last_error, delay)
             await asyncio.sleep(delay)
-            delay = min(delay * 2, _MAX_POLL_BACKOFF)
 
     def _give_up(self, reason: str) -> None:
         """Stop for good: only a new token (and a restart) can fix this."""
@@ -313,7 +314,7 @@ class TelegramChannel:
     # -- inbound: polling -------------------------------------------------------------------
 
     async def _poll_forever(self) -> None:
-        delay = 1.0
+        failures = 0
         while not self._stopping.is_set():
             self._cancellable = True
             try:
@@ -332,9 +333,10 @@ class TelegramChannel:
                 self.last_error = f"{type(exc).__name__} while polling"
                 if isinstance(exc, Conflict):
                     log.warning("telegram: another poller or a webhook is active")
+                failures += 1
+                delay = TELEGRAM.delay(failures)
                 log.warning("telegram: %s; retrying in %.0f s", self.last_error, delay)
                 await asyncio.sleep(delay)
-                delay = min(delay * 2, _MAX_POLL_BACKOFF)
                 continue
             finally:
                 self._cancellable = False
@@ -343,13 +345,13 @@ class TelegramChannel:
             if await self.process_batch(updates):
                 self._offset = updates[-1].update_id + 1
                 self.last_error = ""
-                delay = 1.0
+                failures = 0
             else:
                 # Not confirmed: Telegram sends the batch again; stored ones are dropped.
                 self.last_error = "an update could not be stored; retrying"
                 self._cancellable = True
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, _MAX_POLL_BACKOFF)
+                failures += 1
+                await asyncio.sleep(TELEGRAM.delay(failures))
 
     async def process_batch(self, updates: Sequence[Update]) -> bool:
         """Process updates, chats concurrently and each chat in order; ``True`` if all stored."""

@@ -21,7 +21,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from bot.channels.x import api, in_doubt, polling
 from bot.channels.x.api import Account, build_client, failure
 from bot.channels.x.sending import Sender
-from bot.delivery.outbox import Outbox, backoff, deliver_forever
+from bot.delivery.backoff import X_API
+from bot.delivery.outbox import Outbox, deliver_forever
 from bot.messages import Channel, Outbound, Renderer, Router
 from bot.settings import Settings
 
@@ -150,8 +151,9 @@ class XChannel:
                 break
             except Exception as exc:
                 failures += 1
-                found = failure(exc, backoff(failures))
-                delay = found.wait_seconds if found and found.wait_seconds else backoff(failures)
+                delay = X_API.delay(failures)
+                found = failure(exc, delay)
+                delay = found.wait_seconds if found and found.wait_seconds else delay
                 log.warning("checking X replies in doubt failed; retrying in %.0f s", delay)
                 await asyncio.sleep(delay)
         await deliver_forever(self._outbox, Channel.X, self.send, self.wake)

@@ -25,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.channels.x.api import Account, failure
 from bot.channels.x.cursor import DM_CURSOR, MENTIONS_CURSOR, load_cursor, save_cursor
-from bot.delivery.outbox import backoff
+from bot.delivery.backoff import X_API
 from bot.messages import Channel, Inbound, Router, Variant
 from bot.models import utcnow
 
@@ -52,11 +52,11 @@ async def poll_forever(
             await step()
         except Exception as exc:
             failures += 1
-            found = failure(exc, backoff(failures))
+            found = failure(exc, X_API.delay(failures))
             problems[name] = found.reason if found else type(exc).__name__
             if found is None:
                 log.exception("X polling failed; retrying")
-                delay = backoff(failures)
+                delay = X_API.delay(failures)
             else:
                 log.warning(
                     "X polling failed (%s); waiting %.0f s", found.reason, found.wait_seconds or 0

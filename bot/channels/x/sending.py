@@ -20,7 +20,8 @@ from bot.channels.x.api import Account, failure
 from bot.channels.x.in_doubt import already_posted, is_public, our_dms, our_tweets, tweet_id
 from bot.channels.x.privacy import public_reply
 from bot.channels.x.thread import thread
-from bot.delivery.outbox import PermanentFailure, RetryLater, backoff
+from bot.delivery.backoff import X_API
+from bot.delivery.outbox import PermanentFailure, RetryLater
 from bot.messages import Outbound, Renderer, Variant
 
 log = logging.getLogger(__name__)
@@ -113,7 +114,7 @@ class Sender:
 
     def _retry_or_fail(self, message_id: int, exc: Exception) -> Exception:
         attempts = self._failures[message_id] = self._failures.get(message_id, 0) + 1
-        found = failure(exc, backoff(attempts))
+        found = failure(exc, X_API.delay(attempts))
         if found is None:
             # Not an API or network error (a bug, an odd response): the post may have
             # happened, so look before the outbox's retry posts again.
