@@ -153,3 +153,13 @@ async def test_role_changes_and_unknown_names(engine: AsyncEngine) -> None:
         await set_role(engine, "jo", "boss")
     with pytest.raises(UnknownUser):
         await set_disabled(engine, "nobody", True)
+
+
+async def test_the_sweep_deletes_only_sessions_nobody_can_use(engine: AsyncEngine) -> None:
+    user, _, _ = await add_user(engine, "kit", "agent")
+    live = await sessions.open_session(engine, user)
+    await sessions.forget_expired(engine, POLICY)
+    assert await sessions.current(engine, live.session_id, POLICY) is not None
+    await sessions.forget_expired(engine, sessions.SessionPolicy(timedelta(0), POLICY.lifetime))
+    async with AsyncSession(engine) as session:
+        assert (await session.exec(select(StaffSession))).all() == []
