@@ -22,7 +22,6 @@ class Action(StrEnum):
     """What was done; stored as the string."""
 
     SIGN_IN = "sign_in"
-    SIGN_IN_REFUSED = "sign_in_refused"
     SIGN_OUT = "sign_out"
     PASSWORD_CHANGED = "password_changed"
     CLAIM = "claim"

@@ -6,7 +6,6 @@
 const Staff = (() => {
   const HEADER = "X-CSRF-Token";
   let csrfToken = "";
-  let user = null;
 
   // The page this tab shows, to come back to after signing in again.
   function signInAgain() {
@@ -82,6 +81,7 @@ const Staff = (() => {
   // the role the page is for; the server already refused anyone else.
   async function start(role, ready) {
     document.getElementById("signout").addEventListener("click", () => signOut());
+    let user;
     try {
       user = await api("GET", "/api/me");
     } catch (err) {
@@ -139,10 +139,5 @@ const Staff = (() => {
     });
   }
 
-  // The signed-in user as /api/me described them (null until start() has learnt it).
-  function me() {
-    return user;
-  }
-
-  return { api, el, start, waited, when, shortcuts, signOut, me };
+  return { api, el, start, waited, when, shortcuts };
 })();
