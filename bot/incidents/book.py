@@ -64,6 +64,8 @@ __all__ = [
     "Incidents",
     "Location",
     "Locator",
+    "live_signature",
+    "live_since",
     "normalise_areas",
     "parse_services",
     "parse_status",
@@ -73,6 +75,7 @@ __all__ = [
     "services_phrase",
     "split_services",
     "to_public",
+    "with_areas",
 ]
 
 log = logging.getLogger(__name__)
@@ -126,6 +129,7 @@ class Incidents:
         self._signature: tuple[int, str, int] | None = None
         self._checked_at = float("-inf")
         self._dirty = True
+        self._changes = 0
         self._watched = False
         self._lock = asyncio.Lock()
 
@@ -360,13 +364,23 @@ class Incidents:
             query = query.where(col(Incident.resolved_at).is_not(None))
         async with AsyncSession(self._engine, expire_on_commit=False) as session:
             incidents = list((await session.exec(query.limit(limit))).all())
-            return await _with_areas(session, incidents)
+            return await with_areas(session, incidents)
 
     # ----- the customer path ------------------------------------------------------------
 
     def invalidate(self) -> None:
         """Make the next lookup reload the index (called after every write through here)."""
         self._dirty = True
+        self._changes += 1
+
+    @property
+    def changes(self) -> int:
+        """How many writes went through this book.
+
+        Readers with caches of their own (the status page) compare it to see this
+        worker's edits at once, without asking the database.
+        """
+        return self._changes
 
     async def active_for(self, area_code: str) -> list[IncidentRecord]:
         """Return the open incidents in ``area_code``, newest first."""
@@ -416,7 +430,7 @@ class Incidents:
         async with self._lock:
             cutoff = self._clock() - RECENT
             async with AsyncSession(self._engine) as session:
-                signature = await _live_signature(session, cutoff)
+                signature = await live_signature(session, cutoff)
                 self._checked_at = time.monotonic()
                 if signature == self._signature and not self._dirty:
                     return False
@@ -431,14 +445,20 @@ class Incidents:
             await self.refresh_if_changed()
 
 
-def _live(cutoff: datetime) -> ColumnElement[bool]:
+def live_since(cutoff: datetime) -> ColumnElement[bool]:
+    """Select the incidents still open or resolved at or after ``cutoff``."""
     return or_(col(Incident.resolved_at).is_(None), col(Incident.resolved_at) >= cutoff)
 
 
-async def _live_signature(session: AsyncSession, cutoff: datetime) -> tuple[int, str, int]:
+async def live_signature(session: AsyncSession, cutoff: datetime) -> tuple[int, str, int]:
+    """Return what changes whenever the incidents :func:`live_since` ``cutoff`` change.
+
+    Their count, latest ``updated_at`` (every write sets it) and highest id: one
+    aggregate over the ``resolved_at`` index, cheap enough to ask once a second.
+    """
     row = await session.exec(
         select(func.count(), func.max(Incident.updated_at), func.max(Incident.id)).where(
-            _live(cutoff)
+            live_since(cutoff)
         )
     )
     count, latest, highest = row.one()
@@ -448,13 +468,13 @@ async def _live_signature(session: AsyncSession, cutoff: datetime) -> tuple[int,
 async def _load_live(session: AsyncSession, cutoff: datetime) -> dict[str, list[IncidentRecord]]:
     incidents = await session.exec(
         select(Incident)
-        .where(_live(cutoff))
+        .where(live_since(cutoff))
         .order_by(col(Incident.started_at).desc(), col(Incident.id).desc())
     )
     areas = await session.exec(
         select(IncidentArea.incident_id, IncidentArea.area_code)
         .join(Incident, col(Incident.id) == col(IncidentArea.incident_id))
-        .where(_live(cutoff))
+        .where(live_since(cutoff))
     )
     codes: dict[int, list[str]] = {}
     for incident_id, code in areas.all():
@@ -482,9 +502,8 @@ async def _areas(session: AsyncSession, incident_id: int) -> list[str]:
     return list(rows.all())
 
 
-async def _with_areas(
-    session: AsyncSession, incidents: Sequence[Incident]
-) -> list[IncidentRecord]:
+async def with_areas(session: AsyncSession, incidents: Sequence[Incident]) -> list[IncidentRecord]:
+    """Return ``incidents`` with their area codes, in a query per 500 incidents."""
     ids = [i.id for i in incidents if i.id is not None]
     areas: dict[int, list[str]] = {}
     for start in range(0, len(ids), 500):
