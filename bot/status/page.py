@@ -21,6 +21,7 @@ from bot.status.board import PublicIncident, Snapshot, Step
 from bot.status.search import MAX_QUERY, Answer, Outcome
 
 STYLESHEET = "/static/status.css"
+ICON = "/static/status-icon.svg"
 FEED_PATH = f"{STATUS_PATH}/feed.atom"
 JSON_PATH = "/api/status"
 CHAT_PATH = "/chat"
@@ -121,6 +122,7 @@ def document(title: str, main: str, tz: ZoneInfo) -> str:
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{escape(title)}</title>
 <link rel="stylesheet" href="{STYLESHEET}">
+<link rel="icon" href="{ICON}" type="image/svg+xml">
 <link rel="alternate" type="application/atom+xml" title="Service status" href="{FEED_PATH}">
 </head>
 <body>

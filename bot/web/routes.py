@@ -39,7 +39,9 @@ def setup_routes(app: web.Application) -> None:
             web.get("/status/area/{code}", status.area, name="status-area"),
             web.get("/status/feed.atom", status.feed, name="status-feed"),
             web.get("/api/status", status.api_status, name="status-api"),
-            web.get("/static/status.css", status.stylesheet, name="status-style"),
+            web.get(
+                r"/static/{name:status\.css|status-icon\.svg}", status.asset, name="status-asset"
+            ),
             # staff consoles (the pages are open; every API call they make is checked)
             web.get("/api/me", auth.me, name="me"),
             web.get("/static/staff.js", pages.script, name="staff-script"),

@@ -192,9 +192,9 @@ async def feed(request: web.Request) -> web.Response:
     return send(request, rendered, FEED_HEADERS)
 
 
-async def stylesheet(request: web.Request) -> web.FileResponse:
-    """The status page's only style sheet (no inline styles: the pages run under a CSP)."""
+async def asset(request: web.Request) -> web.FileResponse:
+    """The page's style sheet and icon (no inline styles: the pages run under a CSP)."""
     return web.FileResponse(
-        STATIC / "status.css",
+        STATIC / request.match_info["name"],
         headers={"Cache-Control": "public, max-age=300", "X-Content-Type-Options": "nosniff"},
     )

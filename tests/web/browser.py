@@ -56,6 +56,9 @@ def _driver() -> webdriver.Chrome:
     options.binary_location = CHROMIUM
     for flag in FLAGS:
         options.add_argument(flag)
+    # Keeps the console's messages for ``Tab.page_errors``: script errors, CSP refusals,
+    # resources that failed to load.
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     return webdriver.Chrome(options=options, service=Service(CHROMEDRIVER))
 
 
@@ -81,6 +84,26 @@ class Tab:
     async def open(self, path: str) -> None:
         """Load ``path`` of the app."""
         await self._run(self.driver.get, self._base_url + path)
+
+    async def phone(self, width: int = 390, height: int = 844) -> None:
+        """Show pages as a phone would: a narrow touch screen, at twice the pixel density."""
+        metrics = {"width": width, "height": height, "deviceScaleFactor": 2, "mobile": True}
+        await self._run(self.driver.execute_cdp_cmd, "Emulation.setDeviceMetricsOverride", metrics)
+
+    async def evaluate(self, script: str) -> Any:
+        """Run ``script`` (JavaScript with a ``return``) in the page; its result."""
+        return await self._run(self.driver.execute_script, script)
+
+    async def without_javascript(self) -> None:
+        """Turn the page's JavaScript off, as some people browse (Selenium's own calls work)."""
+        await self._run(
+            self.driver.execute_cdp_cmd, "Emulation.setScriptExecutionDisabled", {"value": True}
+        )
+
+    async def page_errors(self) -> list[str]:
+        """The errors the browser logged since last asked: scripts, CSP, failed loads."""
+        entries = await self._run(self.driver.get_log, "browser")
+        return [str(e["message"]) for e in entries if e.get("level") == "SEVERE"]
 
     async def keys(self, *keys: str) -> None:
         """Type into whatever has the keyboard focus, as a person would."""

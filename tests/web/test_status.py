@@ -219,11 +219,21 @@ async def test_no_customer_or_staff_text_reaches_the_public(staff: Staff) -> Non
             assert private not in text, (path, private)
 
 
-async def test_the_style_sheet_is_served(staff: Staff) -> None:
-    response, css = await get(staff, "/static/status.css")
+@pytest.mark.parametrize(
+    ("path", "kind", "part"),
+    [
+        ("/static/status.css", "text/css", ".answer.problem"),
+        ("/static/status-icon.svg", "image/svg+xml", "<svg"),
+    ],
+)
+async def test_the_style_sheet_and_icon_are_served(
+    staff: Staff, path: str, kind: str, part: str
+) -> None:
+    response, text = await get(staff, path)
 
-    assert (response.status, response.content_type) == (200, "text/css")
-    assert ".answer.problem" in css
+    assert (response.status, response.content_type) == (200, kind)
+    assert part in text
+    assert response.headers["Cache-Control"] == "public, max-age=300"
 
 
 async def test_the_bots_outage_answer_links_to_the_areas_status_page(live_app: LiveApp) -> None:
