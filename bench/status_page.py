@@ -122,12 +122,23 @@ async def change_cost(database_url: str, rounds: int = 20) -> float:
     return statistics.median(times) * 1000
 
 
-_UNITS = {"us": 1e-3, "ms": 1.0, "s": 1000.0}
+_UNITS = {"us": 1e-3, "ms": 1.0, "s": 1000.0, "m": 60_000.0, "h": 3_600_000.0}
 
 
 def _ms(text: str) -> float:
-    number, unit = re.fullmatch(r"([\d.]+)(us|ms|s)", text).groups()  # type: ignore[union-attr]
-    return float(number) * _UNITS[unit]
+    """A wrk duration ("812.00us", "3.10ms", "1.20s", "1.01m") in milliseconds."""
+    found = re.fullmatch(r"([\d.]+)(us|ms|s|m|h)", text)
+    if found is None:
+        raise RuntimeError(f"cannot read wrk's duration {text!r}")
+    return float(found.group(1)) * _UNITS[found.group(2)]
+
+
+def _percentile(output: str, share: int) -> str:
+    """One line of wrk's latency distribution ("    99%   12.30ms")."""
+    found = re.search(rf"^\s+{share}%\s+(\S+)$", output, re.MULTILINE)
+    if found is None:
+        raise RuntimeError(f"no {share}% latency in wrk's output:\n{output}")
+    return found.group(1)
 
 
 async def with_wrk(
@@ -149,8 +160,7 @@ async def with_wrk(
     if "Non-2xx" in output or "Socket errors" in output:
         raise RuntimeError(f"{url} failed under load:\n{output}")
     rate = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))  # type: ignore[union-attr]
-    p50 = _ms(re.search(r"50%\s+(\S+)", output).group(1))  # type: ignore[union-attr]
-    p99 = _ms(re.search(r"99%\s+(\S+)", output).group(1))  # type: ignore[union-attr]
+    p50, p99 = (_ms(_percentile(output, share)) for share in (50, 99))
     return rate, p50, p99
 
 
