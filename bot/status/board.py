@@ -17,6 +17,7 @@ the same bytes for the same incidents, and their ETags agree.
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -25,6 +26,7 @@ from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 from sqlalchemy import func
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -34,6 +36,8 @@ from bot.locations.locator import Locator
 from bot.models import Incident, IncidentUpdate, utcnow
 
 T = TypeVar("T")
+
+log = logging.getLogger(__name__)
 
 WINDOW = timedelta(days=7)
 """How long a fixed incident stays on the status page."""
@@ -183,7 +187,13 @@ class StatusBoard:
     async def current(self) -> Snapshot:
         """Return the snapshot of the incidents as they are now (within ``check_seconds``).
 
-        Concurrent callers share one check; between checks this costs no I/O.
+        Concurrent callers share one check; between checks this costs no I/O. When the
+        database cannot be read the last snapshot is kept: a status page that stays up
+        with slightly old news beats an error page on a bad day.
+
+        Raises:
+            SQLAlchemyError: the database could not be read and nothing was read before.
+            OSError: the same, from the driver's connection.
         """
         snapshot = self._snapshot
         if snapshot is not None and self._fresh():
@@ -193,7 +203,12 @@ class StatusBoard:
                 return self._snapshot
             # Read before the query: a write landing during it leaves this stale for the next.
             changes = self._incidents.changes
-            self._snapshot = await self._read(self._snapshot)
+            try:
+                self._snapshot = await self._read(self._snapshot)
+            except (SQLAlchemyError, OSError):
+                if self._snapshot is None:
+                    raise
+                log.exception("cannot read the incidents; the status page keeps the last ones")
             self._seen_changes = changes
             self._checked_at = time.monotonic()
             return self._snapshot

@@ -105,7 +105,7 @@ async def test_status_url_links_the_areas_status_page_in_every_response_and_chan
         assert outage.endswith(" https://status.example.com/status/area/0113"), variant
     holding = responses.render("utter_holding", Variant.TELEGRAM)
     assert holding.endswith(" https://status.example.com/status")
-    assert all("status_url" in responses.placeholders(key) for key in responses.keys())
+    assert all("status_url" in entry["placeholders"] for entry in responses.list())
     saved = await responses.save("utter_deny_ok", "x_public", "OK. {status_url}", author="carol")
     assert "status_url" in saved["placeholders"]
     assert responses.render("utter_deny_ok", Variant.X_PUBLIC, {"area_code": "020"}) == (

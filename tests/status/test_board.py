@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 
+import pytest
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from bot.db import create_engine, migrate
 from bot.incidents.book import Incidents
 from bot.locations.locator import Locator
 from bot.models import IncidentStatus, utcnow
+from bot.settings import Settings
+from bot.status import page
 from bot.status.board import StatusBoard
 
 HOUR = timedelta(hours=1)
@@ -140,3 +146,38 @@ async def test_an_incident_leaving_the_window_changes_the_page_and_its_last_modi
     assert after.resolved == ()
     assert before.last_modified is not None and after.last_modified is not None
     assert after.last_modified == resolved_at + timedelta(days=7) > before.last_modified
+
+
+async def test_the_last_snapshot_is_kept_while_the_database_cannot_be_read(
+    tmp_path: Path, locator: Locator
+) -> None:
+    url = f"sqlite:///{tmp_path / 'own.db'}"
+    await migrate(url)
+    engine = create_engine(url)
+    book = Incidents(engine, locator)
+    await book.create(title="Cable cut", areas=["0113"], services=["broadband"])
+    board = StatusBoard(engine, book, locator, check_seconds=0)
+    before = await board.current()
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(text("ALTER TABLE incident RENAME TO incident_away"))
+
+        assert await board.current() is before
+        with pytest.raises(Exception, match="incident"):
+            await StatusBoard(engine, book, locator).current()
+    finally:
+        await engine.dispose()
+
+
+async def test_every_worker_renders_the_same_bytes_for_the_same_incidents(
+    engine: AsyncEngine, book: Incidents, locator: Locator
+) -> None:
+    await book.create(title="Cable cut", areas=["0113", "020"], services=["broadband"])
+    tz = Settings().tz
+    one, two = [
+        await StatusBoard(engine, Incidents(engine, locator), locator).current() for _ in range(2)
+    ]
+
+    assert one is not two
+    assert page.listing(one.incidents, tz) == page.listing(two.incidents, tz)
+    assert page.status_page(one, tz, "") == page.status_page(two, tz, "")
