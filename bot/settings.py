@@ -101,10 +101,14 @@ class Settings:
     def public_base_url(self) -> str:
         """Where people reach this service (links to the status page are made from it).
 
-        ``OUTAGE_BOT_PUBLIC_URL`` when set; otherwise the listen address, which is right
-        on one machine and wrong behind a proxy, hence the setting.
+        ``OUTAGE_BOT_PUBLIC_URL`` when set; otherwise the listen address (``localhost``
+        for "every interface"), which is right on one machine and wrong behind a proxy,
+        hence the setting.
         """
-        return self.public_url or f"http://{self.host}:{self.port}"
+        if self.public_url:
+            return self.public_url
+        host = "localhost" if self.host in ("0.0.0.0", "::") else self.host
+        return f"http://{host}:{self.port}"
 
     @property
     def x_enabled(self) -> bool:
