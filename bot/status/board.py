@@ -6,7 +6,7 @@ change, and each rendering of it is made once (:meth:`Snapshot.memo`). Whether t
 changed is one aggregate query (the incident book's :func:`live_signature` over the
 window, plus the newest incident to have left it), asked at most once per
 ``check_seconds`` per worker however many requests come, and at once after a write
-through this worker's own incident book (:attr:`Incidents.changes`). Another worker's
+through this worker's own incident book (:attr:`AreaIndex.changes`). Another worker's
 edit shows within ``check_seconds``: every worker keys on the same database state.
 
 Nothing here depends on the time it is read: times are absolute and the window's edge
@@ -31,9 +31,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.incidents.book import IncidentRecord, Incidents, live_signature, live_since, with_areas
+from bot.incidents.book import Incidents, with_areas
+from bot.incidents.index import live_signature, live_since
+from bot.incidents.view import IncidentRecord
 from bot.locations.locator import Locator
-from bot.models import Incident, IncidentUpdate, utcnow
+from bot.models import Incident, TimelineEntry, utcnow
 
 T = TypeVar("T")
 
@@ -202,7 +204,7 @@ class StatusBoard:
             if self._snapshot is not None and self._fresh():
                 return self._snapshot
             # Read before the query: a write landing during it leaves this stale for the next.
-            changes = self._incidents.changes
+            changes = self._incidents.index.changes
             try:
                 self._snapshot = await self._read(self._snapshot)
             except (SQLAlchemyError, OSError):
@@ -215,7 +217,7 @@ class StatusBoard:
 
     def _fresh(self) -> bool:
         return (
-            self._incidents.changes == self._seen_changes
+            self._incidents.index.changes == self._seen_changes
             and time.monotonic() - self._checked_at < self._check_seconds
         )
 
@@ -251,7 +253,7 @@ class StatusBoard:
             _by_area={code: tuple(found) for code, found in by_area.items()},
         )
 
-    def _public(self, record: IncidentRecord, updates: Sequence[IncidentUpdate]) -> PublicIncident:
+    def _public(self, record: IncidentRecord, updates: Sequence[TimelineEntry]) -> PublicIncident:
         places = tuple((code, self._locator.place_for(code) or code) for code in record.areas)
         steps = _timeline(updates, self._locator)
         shown = steps[-STEPS_SHOWN:]
@@ -265,20 +267,20 @@ def _page_order(record: IncidentRecord) -> tuple[bool, float, int]:
     return (not record.active, -moment.timestamp(), -(incident.id or 0))
 
 
-async def _steps(session: AsyncSession, ids: Sequence[int]) -> dict[int, list[IncidentUpdate]]:
-    found: dict[int, list[IncidentUpdate]] = {}
+async def _steps(session: AsyncSession, ids: Sequence[int]) -> dict[int, list[TimelineEntry]]:
+    found: dict[int, list[TimelineEntry]] = {}
     for start in range(0, len(ids), 500):
         rows = await session.exec(
-            select(IncidentUpdate)
-            .where(col(IncidentUpdate.incident_id).in_(ids[start : start + 500]))
-            .order_by(col(IncidentUpdate.at), col(IncidentUpdate.id))
+            select(TimelineEntry)
+            .where(col(TimelineEntry.incident_id).in_(ids[start : start + 500]))
+            .order_by(col(TimelineEntry.at), col(TimelineEntry.id))
         )
         for update in rows.all():
             found.setdefault(update.incident_id, []).append(update)
     return found
 
 
-def _timeline(updates: Sequence[IncidentUpdate], locator: Locator) -> list[Step]:
+def _timeline(updates: Sequence[TimelineEntry], locator: Locator) -> list[Step]:
     """Turn timeline rows into public steps: what changed, never what staff typed."""
     steps: list[Step] = []
     for update in updates:
