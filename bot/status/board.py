@@ -3,11 +3,12 @@
 On the worst day many people reload the status page while incidents change a few times
 an hour, so the page is built from a :class:`Snapshot` that lasts until the incidents
 change, and each rendering of it is made once (:meth:`Snapshot.memo`). Whether they
-changed is one aggregate query (the incident book's :func:`live_signature` over the
-window, plus the newest incident to have left it), asked at most once per
-``check_seconds`` per worker however many requests come, and at once after a write
-through this worker's own incident book (:attr:`AreaIndex.changes`). Another worker's
-edit shows within ``check_seconds``: every worker keys on the same database state.
+changed is three cheap aggregates (the incident index's :func:`live_signature` over the
+window, the newest timeline entry, the newest incident to have left the window), asked
+at most once per ``check_seconds`` per worker however many requests come, and at once
+after a write through this worker's own incident book (:attr:`AreaIndex.changes`).
+Another worker's edit shows within ``check_seconds``: every worker keys on the same
+database state.
 
 Nothing here depends on the time it is read: times are absolute and the window's edge
 moves only when an incident leaves it, which the signature sees. So every worker renders
@@ -225,11 +226,14 @@ class StatusBoard:
         cutoff = self._clock() - self._window
         async with AsyncSession(self._engine, expire_on_commit=False) as session:
             live = await live_signature(session, cutoff)
+            # Every write through the book appends a timeline row: its id moves on however
+            # the writers' clocks disagree about ``updated_at``.
+            latest = await session.exec(select(func.max(TimelineEntry.id)))
             left = await session.exec(
                 select(func.max(Incident.resolved_at)).where(col(Incident.resolved_at) < cutoff)
             )
             gone = left.one()
-            signature = (*live, str(gone))
+            signature = (*live, latest.one(), str(gone))
             if previous is not None and previous.signature == signature:
                 return previous
             rows = await session.exec(select(Incident).where(live_since(cutoff)))

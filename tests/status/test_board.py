@@ -112,6 +112,22 @@ async def test_another_workers_write_shows_at_the_next_check_and_not_before(
     assert [i.incident.title for i in (await checking.current()).active] == ["Cable cut"]
 
 
+async def test_another_workers_write_shows_even_when_its_clock_is_behind(
+    engine: AsyncEngine, book: Incidents, locator: Locator
+) -> None:
+    now = utcnow()
+    await book.create(title="Newest", areas=["020"], services=["phone"], now=now)
+    older = await book.create(title="Older", areas=["0113"], services=["phone"], now=now - HOUR)
+    board = StatusBoard(engine, book, locator, check_seconds=0)
+    await board.current()
+
+    lagging = Incidents(engine, locator)  # its clock is half an hour behind the others'
+    await lagging.update(older.incident.reference, status="identified", now=now - HOUR / 2)
+
+    shown = {i.incident.title: i.incident.status for i in (await board.current()).active}
+    assert shown == {"Newest": "investigating", "Older": "identified"}
+
+
 async def test_unchanged_incidents_keep_the_snapshot_and_what_was_rendered_from_it(
     engine: AsyncEngine, book: Incidents, locator: Locator
 ) -> None:
