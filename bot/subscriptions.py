@@ -31,13 +31,24 @@ Render = Callable[[str, Variant, dict[str, str]], str]
 
 
 async def subscribe(
-    engine: AsyncEngine, conversation_id: int, incident_id: int, area_code: str
+    engine: AsyncEngine,
+    conversation_id: int,
+    incident_id: int,
+    area_code: str,
+    eta_told: datetime | None = None,
 ) -> None:
-    """Subscribe a conversation to an incident; subscribing twice changes nothing."""
+    """Subscribe a conversation to an incident; subscribing twice changes nothing.
+
+    ``eta_told`` is the estimated fix the customer was just given, so a later one can be
+    announced (:mod:`bot.operations.followups`).
+    """
     async with AsyncSession(engine) as session:
         session.add(
             Subscription(
-                conversation_id=conversation_id, incident_id=incident_id, area_code=area_code
+                conversation_id=conversation_id,
+                incident_id=incident_id,
+                area_code=area_code,
+                eta_told=eta_told,
             )
         )
         try:
@@ -46,7 +57,7 @@ async def subscribe(
             await session.rollback()
 
 
-def _variant(conversation: Conversation) -> Variant:
+def private_variant(conversation: Conversation) -> Variant:
     """Fix notifications are private: on X they go by DM, never as a public reply."""
     return {
         Channel.TELEGRAM.value: Variant.TELEGRAM,
@@ -95,7 +106,7 @@ async def notify_resolved(
             )
             if claimed.rowcount != 1:
                 continue  # another worker is telling this customer
-            variant = _variant(conversation)
+            variant = private_variant(conversation)
             resolved_at = incident.resolved_at or now
             text = render(
                 "utter_notify_fixed",

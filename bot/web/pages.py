@@ -24,6 +24,16 @@ async def admin(request: web.Request) -> web.FileResponse:
     return web.FileResponse(STATIC / "admin.html", headers=_HEADERS)
 
 
+async def dashboard(request: web.Request) -> web.FileResponse:
+    """The outage at a glance: reports per area, incidents, the queue, alerts."""
+    return web.FileResponse(STATIC / "dashboard.html", headers=_HEADERS)
+
+
+async def asset(request: web.Request) -> web.FileResponse:
+    """A script or style sheet of the staff pages (the route names which ones exist)."""
+    return web.FileResponse(STATIC / request.match_info["name"], headers=_HEADERS)
+
+
 async def index(request: web.Request) -> web.StreamResponse:
     """Send visitors of ``/`` to the web chat, the page customers come for."""
     raise web.HTTPFound("/chat")
