@@ -80,7 +80,7 @@ async def reports(
         return func.sum(case((bucket.between(start, end), 1), else_=0))
 
     # SQLAlchemy's own select: sqlmodel's is typed for at most four columns.
-    totals = await session.execute(
+    totals = await (await session.connection()).execute(
         sqlalchemy.select(
             col(Report.area_code),
             func.count(),
@@ -239,7 +239,7 @@ async def containment(session: AsyncSession, now: datetime, dialect: str) -> dic
         .subquery()
     )
     delay = _seconds(per_conversation.c.first_out, per_conversation.c.first_in, dialect)
-    rows = await session.execute(
+    rows = await (await session.connection()).execute(
         sqlalchemy.select(
             per_conversation.c.channel,
             case((per_conversation.c.first_out >= per_conversation.c.first_in, delay)),
