@@ -20,7 +20,6 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.keys import engine_key
 from bot.models import Alert, Incident, Message, utcnow
 from bot.settings import Secret, Settings
 from bot.subscriptions import subscribe
