@@ -187,8 +187,6 @@ class Message(SQLModel, table=True):
     __table_args__ = (
         UniqueConstraint("channel", "external_id"),
         Index("ix_message_outbox", "direction", "state", "next_attempt_at"),
-        # The dashboard's containment figures read the last day's messages by time.
-        Index("ix_message_created", "created_at"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -259,14 +257,16 @@ class Report(SQLModel, table=True):
     Written by the outage check (one row per check), with the answer it got, so the
     dashboard, the early warning and the follow-ups read one small table rather than
     the whole message history. ``bucket`` is stored rather than computed so charts group
-    by a plain integer on SQLite and PostgreSQL alike.
+    by a plain integer on SQLite and PostgreSQL alike. There is deliberately no index
+    leading with ``area_code``: SQLite (which keeps no statistics) would pick it to avoid
+    sorting a GROUP BY and scan every report ever, instead of the last day's by bucket.
     """
 
     __tablename__ = "report"
     __table_args__ = (
         Index("ix_report_bucket_area", "bucket", "area_code"),
         Index("ix_report_created_area", "created_at", "area_code", "conversation_id"),
-        Index("ix_report_area_created", "area_code", "created_at"),
+        Index("ix_report_incident_conversation", "incident_id", "conversation_id"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -275,7 +275,7 @@ class Report(SQLModel, table=True):
     area_code: str = Field(max_length=8)
     intent: str = Field(default="", max_length=40)
     outcome: str = Field(sa_type=String(20))
-    incident_id: int | None = Field(default=None, foreign_key="incident.id", index=True)
+    incident_id: int | None = Field(default=None, foreign_key="incident.id")
     text: str = Field(default="", max_length=280)
     created_at: datetime = Field(default_factory=utcnow)
     bucket: int

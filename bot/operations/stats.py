@@ -12,12 +12,16 @@ them with 100,000 messages and 1,000 subscriptions):
   about it;
 - ``queue``: the hand-off queue's length, oldest wait and make-up by reason and priority;
 - ``containment``: per channel over the last 24 hours, the share of conversations the
-  bot finished without a person (no hand-off asked for) and the first reply time.
+  bot finished without a person (no hand-off asked for), and the first reply time to
+  the latest customer messages (median and 95th percentile).
 """
 
 from __future__ import annotations
 
+import asyncio
+import copy
 import math
+import time
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
@@ -50,6 +54,10 @@ TABLE_AREAS = 100
 
 WINDOW = timedelta(hours=24)
 """The period the containment figures cover."""
+
+REPLY_SAMPLE = 1000
+"""About how many of the latest customer messages the first reply times are measured over
+(the customers' among the latest ``2 * REPLY_SAMPLE`` messages)."""
 
 PlaceFor = Callable[[str], str | None]
 
@@ -222,35 +230,26 @@ def _seconds(later: Any, earlier: Any, dialect: str) -> Any:
 
 
 async def containment(session: AsyncSession, now: datetime, dialect: str) -> dict[str, Any]:
-    """Per channel over :data:`WINDOW`: conversations, those without a person, first replies."""
+    """Per channel: conversations over :data:`WINDOW` and those without a person; reply times.
+
+    A conversation counts when its customer wrote in the window (its ``updated_at``, which
+    every customer message touches), and as finished without a person when no hand-off
+    was asked for in the window. The first reply time is measured per customer message
+    over about the latest :data:`REPLY_SAMPLE` of them: from the message to the first reply
+    after it (the bot's, or an agent's once handed over), read along the primary key so it
+    costs the same with a year of history as with a day. Unanswered messages are left out.
+    """
     since = now - WINDOW
-    inbound = col(Message.direction) == "in"
-    first_in = func.min(case((inbound, col(Message.created_at))))
-    first_out = func.min(case((~inbound, col(Message.created_at))))
-    per_conversation = (
-        sqlalchemy.select(
-            col(Message.conversation_id).label("conversation_id"),
-            func.min(col(Message.channel)).label("channel"),
-            first_in.label("first_in"),
-            first_out.label("first_out"),
-        )
-        .where(col(Message.created_at) >= since)
-        .group_by(col(Message.conversation_id))
-        .subquery()
-    )
-    delay = _seconds(per_conversation.c.first_out, per_conversation.c.first_in, dialect)
-    rows = await (await session.connection()).execute(
-        sqlalchemy.select(
-            per_conversation.c.channel,
-            case((per_conversation.c.first_out >= per_conversation.c.first_in, delay)),
-        ).where(per_conversation.c.first_in.is_not(None))
-    )
-    conversations: dict[str, int] = {}
-    delays: dict[str, list[float]] = {}
-    for channel, seconds in rows.all():
-        conversations[channel] = conversations.get(channel, 0) + 1
-        if seconds is not None:
-            delays.setdefault(channel, []).append(float(seconds))
+    conversations = {
+        channel: int(count)
+        for channel, count in (
+            await session.exec(
+                select(Conversation.channel, func.count())
+                .where(col(Conversation.updated_at) >= since)
+                .group_by(col(Conversation.channel))
+            )
+        ).all()
+    }
     escalated = {
         channel: int(count)
         for channel, count in (
@@ -262,14 +261,50 @@ async def containment(session: AsyncSession, now: datetime, dialect: str) -> dic
             )
         ).all()
     }
+    # The latest messages by primary key (about half are the customers'), and no condition
+    # on ``direction`` that would tempt SQLite into its outbox index and a sort.
+    latest = sqlalchemy.select(func.max(col(Message.id))).scalar_subquery()
+    asked = (
+        sqlalchemy.select(
+            col(Message.id).label("id"),
+            col(Message.conversation_id).label("conversation_id"),
+            col(Message.channel).label("channel"),
+            col(Message.direction).label("direction"),
+            col(Message.created_at).label("created_at"),
+        )
+        .where(col(Message.id) > latest - 2 * REPLY_SAMPLE, col(Message.created_at) >= since)
+        .subquery()
+    )
+    reply = sqlalchemy.alias(Message.__table__, "reply")  # type: ignore[attr-defined]
+    answered = (
+        sqlalchemy.select(func.min(reply.c.created_at))
+        .where(
+            reply.c.conversation_id == asked.c.conversation_id,
+            reply.c.direction == "out",
+            reply.c.id > asked.c.id,
+        )
+        .scalar_subquery()
+    )
+    delay = case((asked.c.direction == "in", _seconds(answered, asked.c.created_at, dialect)))
+    rows = await (await session.connection()).execute(sqlalchemy.select(asked.c.channel, delay))
+    delays: dict[str, list[float]] = {}
+    for channel, seconds in rows.all():
+        if seconds is not None:
+            delays.setdefault(channel, []).append(max(0.0, float(seconds)))
     channels = [
-        _contained(channel, total, escalated.get(channel, 0), delays.get(channel, []))
-        for channel, total in sorted(conversations.items())
+        _contained(
+            channel,
+            conversations.get(channel, 0),
+            escalated.get(channel, 0),
+            delays.get(channel, []),
+        )
+        for channel in sorted(set(conversations) | set(delays))
     ]
     everything = [d for values in delays.values() for d in values]
     overall = _contained("all", sum(conversations.values()), sum(escalated.values()), everything)
     return {
         "window_hours": WINDOW.total_seconds() / 3600,
+        "reply_sample": REPLY_SAMPLE,
         "channels": channels,
         "overall": overall,
     }
@@ -291,6 +326,32 @@ def _contained(
             "p95": round(p95, 3) if p95 is not None else None,
         },
     }
+
+
+class Snapshot:
+    """The latest figures, shared by every dashboard that asks within ``max_age`` seconds.
+
+    Each open dashboard refreshes whenever the console socket says something changed, so
+    during an outage (when everyone has it open) requests arrive in bursts; one read of
+    the figures serves the whole burst, and concurrent askers wait for that one read
+    rather than starting their own.
+    """
+
+    def __init__(self, engine: AsyncEngine, place_for: PlaceFor, max_age: float = 1.0) -> None:
+        self._engine = engine
+        self._place_for = place_for
+        self._max_age = max_age
+        self._figures: dict[str, Any] | None = None
+        self._taken = float("-inf")
+        self._lock = asyncio.Lock()
+
+    async def figures(self) -> dict[str, Any]:
+        """The dashboard's figures, at most ``max_age`` seconds old (a fresh copy each time)."""
+        async with self._lock:
+            if self._figures is None or time.monotonic() - self._taken >= self._max_age:
+                self._figures = await dashboard(self._engine, self._place_for)
+                self._taken = time.monotonic()
+            return copy.deepcopy(self._figures)
 
 
 async def dashboard(

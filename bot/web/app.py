@@ -43,6 +43,7 @@ from bot.keys import (
     responses_key,
     router_key,
     settings_key,
+    stats_key,
     telegram_key,
     wakes_key,
     x_key,
@@ -53,6 +54,7 @@ from bot.locations.nearest_town import NearestTown
 from bot.messages import Channel
 from bot.operations import alerts
 from bot.operations.followups import FollowUps
+from bot.operations.stats import Snapshot
 from bot.rasa.actions import ActionDeps, build_executor
 from bot.rasa.brain import RasaBrain
 from bot.rasa.process import RasaProcess, start_children, stop_children
@@ -80,6 +82,7 @@ async def database_ctx(app: web.Application) -> AsyncIterator[None]:
     app[incidents_key] = Incidents(engine, locator)
     app[responses_key] = await ResponseStore.open(engine, settings.data_dir)
     app[outbox_key] = Outbox(engine)
+    app[stats_key] = Snapshot(engine, locator.place_for)
     if app[demo_key]:
         loaded = await demo.load_demo(engine, locator)
         log.info("demo incidents loaded: %s", ", ".join(loaded) or "none (incidents exist)")

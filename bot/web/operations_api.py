@@ -11,9 +11,9 @@ import contextlib
 
 from aiohttp import web
 
-from bot.keys import engine_key, locator_key
+from bot.keys import engine_key, locator_key, stats_key
 from bot.models import Alert
-from bot.operations import alerts, chart, stats
+from bot.operations import alerts, chart
 from bot.operations.alerts import AlertClosed, AlertNotFound
 from bot.web.auth import EDITORS, EVERYONE, current_user, requires
 from bot.web.errors import fail, read_json
@@ -24,7 +24,7 @@ from bot.web.incidents_api import new_incident, with_timeline
 async def get_stats(request: web.Request) -> web.Response:
     """Everything the dashboard shows; ``?chart=svg`` adds the reports chart as SVG."""
     engine = request.app[engine_key]
-    figures = await stats.dashboard(engine, request.app[locator_key].place_for)
+    figures = await request.app[stats_key].figures()
     figures["alerts"] = [view.to_public() for view in await alerts.open_alerts(engine)]
     wanted = request.query.get("chart")
     if wanted == "svg":

@@ -84,7 +84,6 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id"),
     )
     with op.batch_alter_table("report", schema=None) as batch_op:
-        batch_op.create_index("ix_report_area_created", ["area_code", "created_at"], unique=False)
         batch_op.create_index("ix_report_bucket_area", ["bucket", "area_code"], unique=False)
         batch_op.create_index(
             batch_op.f("ix_report_conversation_id"), ["conversation_id"], unique=False
@@ -92,10 +91,9 @@ def upgrade() -> None:
         batch_op.create_index(
             "ix_report_created_area", ["created_at", "area_code", "conversation_id"], unique=False
         )
-        batch_op.create_index(batch_op.f("ix_report_incident_id"), ["incident_id"], unique=False)
-
-    with op.batch_alter_table("message", schema=None) as batch_op:
-        batch_op.create_index("ix_message_created", ["created_at"], unique=False)
+        batch_op.create_index(
+            "ix_report_incident_conversation", ["incident_id", "conversation_id"], unique=False
+        )
 
     with op.batch_alter_table("subscription", schema=None) as batch_op:
         batch_op.add_column(
@@ -110,15 +108,11 @@ def downgrade() -> None:
     with op.batch_alter_table("subscription", schema=None) as batch_op:
         batch_op.drop_column("eta_told")
 
-    with op.batch_alter_table("message", schema=None) as batch_op:
-        batch_op.drop_index("ix_message_created")
-
     with op.batch_alter_table("report", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_report_incident_id"))
+        batch_op.drop_index("ix_report_incident_conversation")
         batch_op.drop_index("ix_report_created_area")
         batch_op.drop_index(batch_op.f("ix_report_conversation_id"))
         batch_op.drop_index("ix_report_bucket_area")
-        batch_op.drop_index("ix_report_area_created")
 
     op.drop_table("report")
     with op.batch_alter_table("follow_up", schema=None) as batch_op:
