@@ -14,7 +14,7 @@ from xml.sax.saxutils import escape, quoteattr
 
 WIDTH = 960
 HEIGHT = 320
-LEFT, RIGHT, TOP, BOTTOM = 48, 150, 16, 36
+LEFT, RIGHT, TOP, BOTTOM = 48, 170, 16, 36
 
 COLOURS = ("#0072b2", "#d55e00", "#009e73", "#cc79a7", "#e69f00", "#56b4e9")
 """Okabe and Ito's palette, told apart by people with the common colour blindnesses."""
@@ -102,7 +102,7 @@ def render(reports: dict[str, Any]) -> str:
         points = " ".join(f"{x(i):.1f},{y(v):.1f}" for i, v in enumerate(area["counts"]))
         dashed = f' stroke-dasharray="{dash}"' if dash else ""
         out.append(
-            f'<polyline points="{points}" fill="none" stroke="{colour}" stroke-width="2"'
+            f'<polyline points="{points}" fill="none" stroke="{colour}" stroke-width="1.6"'
             f"{dashed}><title>{escape(_label(area))}</title></polyline>"
         )
         legend_y = TOP + 14 + number * 20
@@ -111,8 +111,8 @@ def render(reports: dict[str, Any]) -> str:
             f'y2="{legend_y - 4}" stroke="{colour}" stroke-width="3"{dashed}/>'
         )
         out.append(
-            f'<text x="{WIDTH - RIGHT + 42}" y="{legend_y}" font-size="13" fill="#1d1d1f" '
-            f"data-area={quoteattr(area['area_code'])}>{escape(_label(area)[:16])}</text>"
+            f'<text x="{WIDTH - RIGHT + 42}" y="{legend_y}" font-size="12" fill="#1d1d1f" '
+            f"data-area={quoteattr(area['area_code'])}>{escape(_label(area)[:18])}</text>"
         )
     if not top:
         out.append(
