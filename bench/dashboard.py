@@ -36,13 +36,13 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import asyncpg
 from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.incident_lookup import recreate_pg
 from bot.db import create_engine, migrate, safe_url
 from bot.locations.areas import read_area_codes
 from bot.models import (
@@ -62,20 +62,9 @@ from bot.operations.followups import FollowUps
 from bot.operations.reports import bucket_of
 from bot.settings import ROOT, Settings
 
-PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 CHANNELS = ("web", "telegram", "x")
 CONVERSATIONS = 10_000
 ACTIVE_INCIDENTS = 20
-
-
-async def recreate_pg(url: str) -> None:
-    name = url.rsplit("/", 1)[1]
-    conn = await asyncpg.connect(PG_ADMIN)
-    try:
-        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await conn.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await conn.close()
 
 
 def table(model: Any) -> Any:

@@ -14,11 +14,12 @@ from collections.abc import Callable
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import update
+from sqlalchemy import ColumnElement, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
+from sqlmodel.sql.expression import Select
 
 from bot.incidents.book import services_phrase, split_services
 from bot.messages import Channel, Variant
@@ -28,6 +29,9 @@ from bot.responses.eta import past_phrase
 log = logging.getLogger(__name__)
 
 Render = Callable[[str, Variant, dict[str, str]], str]
+
+BATCH = 500
+"""Subscribers handled per pass at most."""
 
 
 async def subscribe(
@@ -57,6 +61,24 @@ async def subscribe(
             await session.rollback()
 
 
+def waiting(
+    *conditions: ColumnElement[bool],
+) -> Select[Subscription, Incident, Conversation]:
+    """Subscriptions not yet told of the fix, with their incident and conversation.
+
+    At most :data:`BATCH`, oldest first: one lock order for every worker, and the next pass
+    takes the rest.
+    """
+    return (
+        select(Subscription, Incident, Conversation)
+        .join(Incident, col(Incident.id) == col(Subscription.incident_id))
+        .join(Conversation, col(Conversation.id) == col(Subscription.conversation_id))
+        .where(col(Subscription.notified_at).is_(None), *conditions)
+        .order_by(col(Subscription.id))
+        .limit(BATCH)
+    )
+
+
 def private_variant(conversation: Conversation) -> Variant:
     """Fix notifications are private: on X they go by DM, never as a public reply."""
     return {
@@ -82,19 +104,7 @@ async def notify_resolved(
     woken: set[Channel] = set()
     queued = 0
     async with AsyncSession(engine, expire_on_commit=False) as session:
-        rows = (
-            await session.exec(
-                select(Subscription, Incident, Conversation)
-                .join(Incident, col(Incident.id) == col(Subscription.incident_id))
-                .join(Conversation, col(Conversation.id) == col(Subscription.conversation_id))
-                .where(
-                    col(Subscription.notified_at).is_(None),
-                    col(Incident.resolved_at).is_not(None),
-                )
-                .order_by(col(Subscription.id))  # one lock order for every worker
-                .limit(500)
-            )
-        ).all()
+        rows = (await session.exec(waiting(col(Incident.resolved_at).is_not(None)))).all()
         for subscription, incident, conversation in rows:
             claimed = await session.exec(
                 update(Subscription)

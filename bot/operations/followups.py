@@ -45,7 +45,7 @@ from bot.models import (
     utcnow,
 )
 from bot.responses.eta import eta_phrase
-from bot.subscriptions import Render, private_variant
+from bot.subscriptions import Render, private_variant, waiting
 
 log = logging.getLogger(__name__)
 
@@ -199,21 +199,12 @@ class FollowUps:
         async with AsyncSession(self.engine, expire_on_commit=False) as session:
             eta = col(Incident.eta)
             told = col(Subscription.eta_told)
-            rows = (
-                await session.exec(
-                    select(Subscription, Incident, Conversation)
-                    .join(Incident, col(Incident.id) == col(Subscription.incident_id))
-                    .join(Conversation, col(Conversation.id) == col(Subscription.conversation_id))
-                    .where(
-                        col(Subscription.notified_at).is_(None),
-                        col(Incident.resolved_at).is_(None),
-                        eta.is_not(None),
-                        told.is_(None) | (eta > told),
-                    )
-                    .order_by(col(Subscription.id))
-                    .limit(BATCH)
-                )
-            ).all()
+            query = waiting(
+                col(Incident.resolved_at).is_(None),
+                eta.is_not(None),
+                told.is_(None) | (eta > told),
+            )
+            rows = (await session.exec(query)).all()
             for subscription, incident, conversation in rows:
                 new_eta = incident.eta
                 old_eta = subscription.eta_told

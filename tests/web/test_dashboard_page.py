@@ -22,6 +22,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from bot.keys import engine_key
 from bot.models import FollowUp, Message, Report
 from tests.conftest import LiveApp, app_settings, running_app
+from tests.scratch import eventually
 from tests.web.browser import Tab
 from tests.web.conftest import StartBrowser, add_staff
 
@@ -31,16 +32,6 @@ AREA = "0114"  # Sheffield
 REPORTERS = 5
 SHOTS = Path(__file__).resolve().parents[2] / "var" / "screenshots"
 """Where the dashboard's screenshots go, for people to look at (var/ is not committed)."""
-
-
-async def poll(what: str, check: Any, within: float = 20) -> Any:
-    """The first truthy result of the coroutine function ``check``, polled."""
-    for _ in range(int(within / 0.2)):
-        found = await check()
-        if found:
-            return found
-        await asyncio.sleep(0.2)
-    raise AssertionError(f"after {within} s still waiting for {what}")
 
 
 async def staff_get(live: LiveApp, path: str, token: str) -> Any:
@@ -93,7 +84,7 @@ async def test_a_burst_of_reports_raises_an_alert_that_becomes_an_incident(
             replies = " ".join(r["text"] for r in answer["replies"])
             assert "no known faults" in replies, replies
 
-        (alert,) = await poll("the alert", lambda: _alerts(live, tokens["agent"]))
+        (alert,) = await eventually("the alert", lambda: _alerts(live, tokens["agent"]))
         assert alert["area_codes"] == [AREA] and alert["reports"] == REPORTERS
         assert set(alert) >= {"id", "area_codes", "reports", "since", "sample_messages"}
         assert all(AREA in m for m in alert["sample_messages"])
@@ -122,7 +113,7 @@ async def test_a_burst_of_reports_raises_an_alert_that_becomes_an_incident(
         assert (await staff_get(live, "/api/alerts", tokens["agent"]))["alerts"] == []
         assert await comms.page_errors() == []
 
-        told = await poll("the follow-ups", lambda: _all_told(live.app[engine_key]))
+        told = await eventually("the follow-ups", lambda: _all_told(live.app[engine_key]))
         assert sorted(len(texts) for texts in told.values()) == [1] * REPORTERS
         assert all("a damaged cable near Sheffield" in t[0] for t in told.values())
         await asyncio.sleep(2.5)  # another follow-up pass

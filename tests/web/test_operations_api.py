@@ -25,7 +25,7 @@ from bot.settings import Secret, Settings
 from bot.subscriptions import subscribe
 from bot.web.app import create_app
 from tests.operations.conftest import customer, report
-from tests.scratch import free_port
+from tests.scratch import eventually, free_port
 from tests.web.conftest import DEAD_RASA, ClientFactory, Staff, add_staff
 
 
@@ -77,15 +77,6 @@ async def ops(
     return Staff(client, await add_staff(engine))
 
 
-async def until(what: str, check: Any, within: float = 10) -> Any:
-    for _ in range(int(within / 0.1)):
-        found = await check()
-        if found:
-            return found
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"after {within} s still waiting for {what}")
-
-
 async def burst(engine: AsyncEngine, area: str, customers: int) -> list[int]:
     ids = []
     for number in range(customers):
@@ -105,9 +96,9 @@ async def test_an_alert_is_posted_to_the_webhook_and_dismissed_by_comms(
     ops: Staff, engine: AsyncEngine, receiver: Receiver
 ) -> None:
     await burst(engine, "0161", 3)
-    (alert,) = await until("the alert", lambda: open_alerts(ops))
+    (alert,) = await eventually("the alert", lambda: open_alerts(ops))
     assert alert["area_codes"] == ["0161"] and alert["reports"] == 3
-    await until("the webhook", lambda: asyncio.sleep(0, receiver.posts))
+    await eventually("the webhook", lambda: asyncio.sleep(0, receiver.posts))
     (post,) = receiver.posts
     assert post["alert"]["id"] == alert["id"]
     assert "3 customers reported faults in 0161 Manchester" in post["text"]
@@ -129,7 +120,7 @@ async def test_opening_an_incident_from_an_alert_fills_in_its_areas(
     ops: Staff, engine: AsyncEngine
 ) -> None:
     await burst(engine, "0113", 3)
-    (alert,) = await until("the alert", lambda: open_alerts(ops))
+    (alert,) = await eventually("the alert", lambda: open_alerts(ops))
     status, body = await ops.call("POST", f"/api/alerts/{alert['id']}/incident", json={"eta": "x"})
     assert status == 422 and "ISO 8601" in body["error"]
     assert len(await open_alerts(ops)) == 1, "a refused draft leaves the alert open"
@@ -190,7 +181,7 @@ async def test_each_subscriber_is_told_once_when_the_fix_moves_later(
             )
             return list(rows.all())
 
-    await until("the notices", told)
+    await eventually("the notices", told)
     await asyncio.sleep(2.5)  # one more follow-up pass
     notified = await told()
     assert sorted(notified) == sorted(subscribers)

@@ -3,7 +3,7 @@
 "use strict";
 
 (() => {
-  const { api, el, waited, when, shortcuts, token } = Staff;
+  const { api, el, waited, when, shortcuts } = Staff;
   const $ = (id) => document.getElementById(id);
   const REFRESH_MS = 10000;        // without the live link
   const LIVE_REFRESH_MS = 60000;   // with it: only the clock moves the figures
@@ -210,22 +210,10 @@
     $("link").className = up ? "" : "down";
   }
 
-  // The consoles' change feed: "changed" within a second of a message, a hand-off or an
-  // alert moving.
-  function listen(delay = 1000) {
-    const scheme = location.protocol === "https:" ? "wss" : "ws";
-    const socket = new WebSocket(`${scheme}://${location.host}/console/events`);
-    socket.onopen = () => socket.send(JSON.stringify({ token: token() }));
-    socket.onmessage = (event) => {
-      const message = JSON.parse(event.data);
-      if (message.type === "ready") { showLink(true); delay = 1000; refresh(); }
-      else if (message.type === "changed") refresh();
-    };
-    socket.onclose = () => {
-      showLink(false);
-      setTimeout(() => listen(Math.min(delay * 2, 30000)), delay);
-    };
-  }
+  // "changed" comes within a second of a message, a hand-off or an alert moving.
+  const listen = () => Staff.listen((message) => {
+    if (message.type === "ready" || message.type === "changed") refresh();
+  }, showLink);
 
   function sortBy(key) {
     sortDown = key === sortKey ? !sortDown : key !== "area_code" && key !== "place";
