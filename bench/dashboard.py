@@ -132,7 +132,7 @@ async def fill(engine: AsyncEngine, messages: int, subscriptions: int, codes: li
             "channel": channel,
             "external_id": None,
             "reply_to": None,
-            "context": "default",
+            "variant": "default",
             "attempts": 0,
             "next_attempt_at": None,
             "last_error": "",

@@ -39,6 +39,7 @@ from bot.models import (
     Incident,
     IncidentArea,
     Message,
+    MessageState,
     Report,
     ReportOutcome,
     Subscription,
@@ -122,8 +123,8 @@ class FollowUps:
             direction="out",
             author="bot",
             text=self.render(key, variant, values),
-            context=variant.value,
-            state="pending",
+            variant=variant.value,
+            state=MessageState.PENDING,
             next_attempt_at=self.pacer.slot(channel, now),
             created_at=now,
         )

@@ -36,6 +36,7 @@ from bot.models import (
     REPORT_BUCKET_SECONDS,
     Conversation,
     Escalation,
+    EscalationState,
     Incident,
     IncidentArea,
     Message,
@@ -51,6 +52,9 @@ DAY_BUCKETS = 24 * 3600 // REPORT_BUCKET_SECONDS
 TOP_AREAS = 6
 """How many areas the chart draws; the table lists up to :data:`TABLE_AREAS`."""
 TABLE_AREAS = 100
+
+OPEN_HAND_OFFS = [EscalationState.OPEN.value, EscalationState.CLAIMED.value]
+"""The hand-offs the agents' queue lists."""
 
 WINDOW = timedelta(hours=24)
 """The period the containment figures cover."""
@@ -174,7 +178,7 @@ async def incidents(session: AsyncSession) -> list[dict[str, Any]]:
         session,
         select(Report.incident_id, func.count(func.distinct(Escalation.id)))
         .join(Report, col(Report.conversation_id) == col(Escalation.conversation_id))
-        .where(col(Report.incident_id).in_(ids), col(Escalation.state).in_(["open", "claimed"]))
+        .where(col(Report.incident_id).in_(ids), col(Escalation.state).in_(OPEN_HAND_OFFS))
         .group_by(col(Report.incident_id)),
     )
     return [
@@ -203,7 +207,7 @@ async def queue(session: AsyncSession, now: datetime) -> dict[str, Any]:
                 func.count(),
                 func.min(Escalation.created_at),
             )
-            .where(col(Escalation.state).in_(["open", "claimed"]))
+            .where(col(Escalation.state).in_(OPEN_HAND_OFFS))
             .group_by(col(Escalation.reason), col(Escalation.priority))
         )
     ).all()
