@@ -186,5 +186,12 @@ class Tab:
         """Save what the browser shows as a PNG, for people to look at."""
         await self._run(self.driver.save_screenshot, str(path))
 
-    def _element(self, css: str) -> WebElement:
-        return self.driver.find_element(By.CSS_SELECTOR, css)
+    def _element(self, css: str, within: float = 15) -> WebElement:
+        # Pages draw lists after fetching them: wait for the element as a person would.
+        try:
+            element: WebElement = WebDriverWait(self.driver, within, poll_frequency=0.05).until(
+                lambda driver: driver.find_element(By.CSS_SELECTOR, css)
+            )
+        except TimeoutException:
+            raise AssertionError(f"after {within} s still no element {css}") from None
+        return element
