@@ -39,7 +39,12 @@ CONCURRENT = 6
 
 OUTAGE_KEYS = ("utter_outage", "utter_eta", "utter_outage_no_eta")
 ASK_KEYS = ("utter_ask_area_code", "utter_ask_town", "utter_location_not_found")
-NOT_UNDERSTOOD_KEYS = ("utter_rephrase", "utter_out_of_scope", "utter_other_language")
+NOT_UNDERSTOOD_KEYS = (
+    "utter_rephrase",
+    "utter_out_of_scope",
+    "utter_other_language",
+    "utter_location_not_found",  # "I couldn't work out where that is": also not understood
+)
 HANDOFF_KEYS = ("utter_handoff", "utter_handoff_vulnerable")
 NEEDS_AREA = frozenset({"outage", "no_outage", "calm_outage"})
 EXPECTATIONS = NEEDS_AREA | {
@@ -140,17 +145,13 @@ class Checker:
             hole = "QQHOLEQQ"
             filled = {name: values.get(name, hole) for name in self._store.placeholders(key)}
             text = self._store.render(key, Variant.WEB, filled)
-            self._patterns[cache_key] = re.compile(
-                re.escape(text).replace(hole, ".+?"), re.DOTALL
-            )
+            self._patterns[cache_key] = re.compile(re.escape(text).replace(hole, ".+?"), re.DOTALL)
         return self._patterns[cache_key]
 
     def outage(self, replies: list[str], area: str) -> bool:
         """Whether one reply is the known fault in ``area`` (with its reference)."""
         reference = self._references.get(area, "")
-        return any(
-            self.is_(r, OUTAGE_KEYS, area_code=area, reference=reference) for r in replies
-        )
+        return any(self.is_(r, OUTAGE_KEYS, area_code=area, reference=reference) for r in replies)
 
     def problem(self, turn: Turn, replies: list[str], state: str) -> str | None:
         """Why the replies do not meet ``turn``'s expectation, or ``None`` when they do."""
@@ -160,7 +161,9 @@ class Checker:
         if expect == "handoff":
             return None if state == "escalated" else "not handed over"
         if expect == "quiet":
-            return None if state == "escalated" and not replies else "the bot spoke after a hand-off"
+            return (
+                None if state == "escalated" and not replies else "the bot spoke after a hand-off"
+            )
         if state != "bot":
             return f"handed over ({state})"
         area = turn.area or ""
@@ -210,7 +213,9 @@ async def _play(live: LiveApp, checker: Checker, case: Case) -> Outcome:
             if got != (turn.reason, turn.priority):
                 problem = f"hand-off {got}, not {(turn.reason, turn.priority)}"
         if problem is not None:
-            failure = f"turn {index} {turn.say!r}: {problem}; expected {turn.expect}, got {replies}"
+            failure = (
+                f"turn {index} {turn.say!r}: {problem}; expected {turn.expect}, got {replies}"
+            )
             escalation = await _escalation(live, conversation_id)
             vulnerable = escalation is not None and escalation.reason == "vulnerable"
             return Outcome(case, failure, vulnerable)
@@ -250,7 +255,9 @@ async def test_heldout_conversations_end_to_end(live_app: LiveApp) -> None:
     overall, by_kind, report = _report(outcomes)
     print(report)
     falsely_vulnerable = [
-        f"#{o.case.number}" for o in outcomes if o.flagged_vulnerable and not o.case.flags_vulnerable
+        f"#{o.case.number}"
+        for o in outcomes
+        if o.flagged_vulnerable and not o.case.flags_vulnerable
     ]
     assert not falsely_vulnerable, f"flagged vulnerable without a cue: {falsely_vulnerable}"
     assert overall >= MIN_OVERALL, report

@@ -39,8 +39,8 @@ NOT_UNDERSTOOD_REPLY = {
     "out_of_scope": "utter_out_of_scope",
     "other_language": "utter_other_language",
 }
-"""What the bot says when it cannot help, by the intent read; anything else is asked to
-rephrase (NLU fallback, and turns no rule covers)."""
+"""What the bot says when it cannot help, by the intent read (for the rest, see
+:meth:`ActionFallback.run`)."""
 
 
 class HandOffAction(DepsAction):
@@ -91,9 +91,14 @@ class ActionFallback(HandOffAction):
         """
         if turns_not_understood_in_a_row(tracker, self.name()) >= FAILURES_BEFORE_HANDOFF:
             await self.hand_off(dispatcher, tracker, "bot_failed")
-        else:
-            key = NOT_UNDERSTOOD_REPLY.get(latest_intent(tracker), "utter_rephrase")
-            self.say(dispatcher, tracker, key)
+            return []
+        key = NOT_UNDERSTOOD_REPLY.get(latest_intent(tracker))
+        if key is None:
+            # Unreadable: as the answer to the location form's "where are you?", most
+            # likely a place we cannot find; otherwise we could not follow at all.
+            asked_where = tracker.get_slot("requested_slot") == "area_code"
+            key = "utter_location_not_found" if asked_where else "utter_rephrase"
+        self.say(dispatcher, tracker, key)
         return []
 
 
@@ -111,14 +116,16 @@ class ActionAnswerAbuse(HandOffAction):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
-        """Hand over on repeated abuse; otherwise a calm word, then the outage answer or a
-        question about where the customer is (an angry message is nearly always about the
-        fault, so help with that is what it needs)."""
+        """Hand over on repeated abuse; otherwise a calm word, then help.
+
+        The help is the outage answer when the customer's place is known, otherwise the
+        question where they are: an angry message is nearly always about the fault.
+        """
         if turns_in_conversation(tracker, "abuse") >= ABUSE_BEFORE_HANDOFF:
             await self.hand_off(dispatcher, tracker, "abuse")
             return []
-        self.say(dispatcher, tracker, "utter_calm")
         if tracker.get_slot("area_code"):
             return await self._outage.run(dispatcher, tracker, domain)
+        self.say(dispatcher, tracker, "utter_calm")
         self.say(dispatcher, tracker, "utter_ask_area_code")
         return []

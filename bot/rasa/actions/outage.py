@@ -22,7 +22,14 @@ class ActionCheckOutage(DepsAction):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
-        """Look the customer's area code up and answer for the newest matching incident."""
+        """Look the customer's area code up and answer for the newest matching incident.
+
+        An abusive message that names the place (the form takes it straight here) is
+        met with the same calm word as :class:`~bot.rasa.actions.handoff.ActionAnswerAbuse`
+        gives, then the answer.
+        """
+        if latest_intent(tracker) == "abuse":
+            self.say(dispatcher, tracker, "utter_calm")
         area_code = tracker.get_slot("area_code")
         if not area_code:
             self.say(dispatcher, tracker, "utter_location_not_found")
