@@ -20,7 +20,8 @@ from rasa_sdk.events import EventType
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from bot.handoff.escalation import REASON_FOR_INTENT, escalate
+from bot.handoff.escalation import escalate, reason_for_intent
+from bot.models import HandOffReason
 from bot.rasa.actions.context import (
     ActionDeps,
     DepsAction,
@@ -47,13 +48,13 @@ class HandOffAction(DepsAction):
     """An action that may pass the conversation to a person."""
 
     async def hand_off(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, reason: str
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, reason: HandOffReason
     ) -> None:
         """Escalate the conversation and tell the customer a person will reply."""
         conversation = await conversation_id(self._deps.engine, tracker)
         if conversation is not None:
             await escalate(self._deps.engine, conversation, reason)
-        key = "utter_handoff_vulnerable" if reason == "vulnerable" else "utter_handoff"
+        key = "utter_handoff_vulnerable" if reason is HandOffReason.VULNERABLE else "utter_handoff"
         self.say(dispatcher, tracker, key)
 
 
@@ -68,7 +69,7 @@ class ActionEscalate(HandOffAction):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
         """Escalate; the router stops sending the conversation to Rasa from now on."""
-        reason = REASON_FOR_INTENT.get(latest_intent(tracker), "request_human")
+        reason = reason_for_intent(latest_intent(tracker))
         await self.hand_off(dispatcher, tracker, reason)
         return []
 
@@ -90,7 +91,7 @@ class ActionFallback(HandOffAction):
         a rule that leads here.
         """
         if turns_not_understood_in_a_row(tracker, self.name()) >= FAILURES_BEFORE_HANDOFF:
-            await self.hand_off(dispatcher, tracker, "bot_failed")
+            await self.hand_off(dispatcher, tracker, HandOffReason.BOT_FAILED)
             return []
         key = NOT_UNDERSTOOD_REPLY.get(latest_intent(tracker))
         if key is None:
@@ -122,7 +123,7 @@ class ActionAnswerAbuse(HandOffAction):
         question where they are: an angry message is nearly always about the fault.
         """
         if turns_in_conversation(tracker, "abuse") >= ABUSE_BEFORE_HANDOFF:
-            await self.hand_off(dispatcher, tracker, "abuse")
+            await self.hand_off(dispatcher, tracker, HandOffReason.ABUSE)
             return []
         if tracker.get_slot("area_code"):
             return await self._outage.run(dispatcher, tracker, domain)
