@@ -42,6 +42,8 @@ CONTRACT_KEYS = [
     "utter_rephrase",
     "utter_bot_challenge",
     "utter_out_of_scope",
+    "utter_other_language",
+    "utter_calm",
     "utter_deny_ok",
     "utter_holding",
     "utter_help",
