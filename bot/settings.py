@@ -12,6 +12,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from dotenv import dotenv_values
@@ -82,6 +83,7 @@ class Settings:
     x_api_url: str = "https://api.twitter.com"
     x_poll_seconds: float = 15.0
     tz: ZoneInfo = field(default_factory=lambda: ZoneInfo("Europe/London"))
+    public_url: str | None = None
     data_dir: Path = ROOT / "data"
     intents_dir: Path = ROOT / "intents"
     var_dir: Path = ROOT / "var"
@@ -91,6 +93,17 @@ class Settings:
     session_idle_minutes: float = 60.0
     session_max_hours: float = 12.0
     token_days: float = 90.0
+    alert_min_reports: int = 5
+    """Early warning: customers reporting from one area in the window, at least."""
+    alert_window_minutes: float = 15.0
+    alert_growth: float = 4.0
+    """Early warning: how many times its own trailing rate (the previous 24 h) an area needs."""
+    alert_check_seconds: float = 15.0
+    alert_snooze_minutes: float = 60.0
+    """A dismissed alert's areas raise no new alert for this long."""
+    alert_webhook_url: Secret | None = None
+    """Where new alerts are posted as JSON (a chat tool's incoming webhook); a secret,
+    because such URLs carry their own token."""
 
     @property
     def rasa_urls(self) -> tuple[str, ...]:
@@ -98,6 +111,19 @@ class Settings:
         if not self.rasa_url:
             return ()
         return tuple(url.strip().rstrip("/") for url in self.rasa_url.split(",") if url.strip())
+
+    @property
+    def public_base_url(self) -> str:
+        """Where people reach this service (links to the status page are made from it).
+
+        ``OUTAGE_BOT_PUBLIC_URL`` when set; otherwise the listen address (``localhost``
+        for "every interface"), which is right on one machine and wrong behind a proxy,
+        hence the setting.
+        """
+        if self.public_url:
+            return self.public_url
+        host = "localhost" if self.host in ("0.0.0.0", "::") else self.host
+        return f"http://{host}:{self.port}"
 
     @property
     def x_enabled(self) -> bool:
@@ -182,6 +208,7 @@ class Settings:
             x_api_url=(text("X_API_URL") or defaults.x_api_url).rstrip("/"),
             x_poll_seconds=number("X_POLL_SECONDS", defaults.x_poll_seconds, float),
             tz=tz,
+            public_url=_public_url(text("OUTAGE_BOT_PUBLIC_URL")),
             rasa_port=int(number("OUTAGE_BOT_RASA_PORT", defaults.rasa_port, int)),
             rasa_processes=int(number("OUTAGE_BOT_RASA_PROCESSES", defaults.rasa_processes, int)),
             behind_https=flag("OUTAGE_BOT_HTTPS"),
@@ -192,4 +219,31 @@ class Settings:
                 "OUTAGE_BOT_SESSION_MAX_HOURS", defaults.session_max_hours, float
             ),
             token_days=number("OUTAGE_BOT_TOKEN_DAYS", defaults.token_days, float),
+            alert_min_reports=int(number("ALERT_MIN_REPORTS", defaults.alert_min_reports, int)),
+            alert_window_minutes=number(
+                "ALERT_WINDOW_MINUTES", defaults.alert_window_minutes, float
+            ),
+            alert_growth=number("ALERT_GROWTH", defaults.alert_growth, float),
+            alert_check_seconds=number("ALERT_CHECK_SECONDS", defaults.alert_check_seconds, float),
+            alert_snooze_minutes=number(
+                "ALERT_SNOOZE_MINUTES", defaults.alert_snooze_minutes, float
+            ),
+            alert_webhook_url=secret("ALERT_WEBHOOK_URL"),
         )
+
+
+def _public_url(raw: str | None) -> str | None:
+    """Check ``OUTAGE_BOT_PUBLIC_URL``: an absolute http(s) address, kept without a final ``/``.
+
+    Raises:
+        SettingsError: it is not one; a bad link would go out in every answer.
+    """
+    if raw is None:
+        return None
+    parts = urlsplit(raw)
+    if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
+        raise SettingsError(
+            f"OUTAGE_BOT_PUBLIC_URL must be an http(s) address such as "
+            f"https://status.example.com, got {raw!r}"
+        )
+    return raw.rstrip("/")

@@ -13,7 +13,7 @@ from pathlib import Path
 from aiohttp import web
 
 from bot.models import Role
-from bot.web.auth import ADMINS, AGENTS, EDITORS, page_user
+from bot.web.auth import ADMINS, AGENTS, EDITORS, EVERYONE, page_user
 
 STATIC = Path(__file__).parent / "static"
 _NO_CACHE = {"Cache-Control": "no-cache"}
@@ -42,6 +42,11 @@ async def admin(request: web.Request) -> web.StreamResponse:
 async def users(request: web.Request) -> web.StreamResponse:
     """The admins' page: users, their API tokens and the audit trail."""
     return await _staff_page(request, "users.html", ADMINS)
+
+
+async def dashboard(request: web.Request) -> web.StreamResponse:
+    """The outage at a glance: reports per area, incidents, the queue, alerts."""
+    return await _staff_page(request, "dashboard.html", EVERYONE)
 
 
 async def index(request: web.Request) -> web.StreamResponse:

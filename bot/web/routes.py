@@ -12,10 +12,12 @@ from bot.web import (
     escalations_api,
     health,
     incidents_api,
+    operations_api,
     pages,
     rasa_hooks,
     responses_api,
     sign_in,
+    status,
     users_api,
 )
 
@@ -37,6 +39,14 @@ def setup_routes(app: web.Application) -> None:
             web.get("/api/chat/updates", chat.get_updates, name="chat-updates"),
             web.get("/chat", chat.page, name="chat-page"),
             web.get("/", pages.index, name="index"),
+            # the public status page, its permalinks and machine-readable forms
+            web.get("/status", status.status, name="status"),
+            web.get("/status/area/{code}", status.area, name="status-area"),
+            web.get("/status/feed.atom", status.feed, name="status-feed"),
+            web.get("/api/status", status.api_status, name="status-api"),
+            web.get(
+                r"/static/{name:status\.css|status-icon\.svg}", status.asset, name="status-asset"
+            ),
             web.get("/static/{name}", pages.asset, name="static"),
             # staff: signing in once per browser, accounts, API tokens, the audit trail
             web.get("/login", sign_in.login_page, name="login-page"),
@@ -93,5 +103,19 @@ def setup_routes(app: web.Application) -> None:
                 "/api/conversations/{conversation_id}/close", escalations_api.close, name="close"
             ),
             web.get("/console", pages.console, name="console-page"),
+            # the outage at a glance: figures, early-warning alerts, the dashboard page
+            web.get("/api/stats", operations_api.get_stats, name="stats"),
+            web.get("/api/alerts", operations_api.list_alerts, name="alerts"),
+            web.post(
+                "/api/alerts/{alert_id}/dismiss",
+                operations_api.dismiss_alert,
+                name="alert-dismiss",
+            ),
+            web.post(
+                "/api/alerts/{alert_id}/incident",
+                operations_api.incident_from_alert,
+                name="alert-incident",
+            ),
+            web.get("/dashboard", pages.dashboard, name="dashboard-page"),
         ]
     )

@@ -57,7 +57,7 @@ def _driver() -> webdriver.Chrome:
     options.binary_location = CHROMIUM
     for flag in FLAGS:
         options.add_argument(flag)
-    # The console log, where Chromium reports every Content-Security-Policy violation.
+    # The console log: page errors and Content-Security-Policy violations.
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     return webdriver.Chrome(options=options, service=Service(CHROMEDRIVER))
 
@@ -113,6 +113,21 @@ class Tab:
         """Fill in the sign-in form this tab shows and send it, from the keyboard."""
         assert await self.focused() == "username", "the name field should have the focus"
         await self.keys(name, Keys.TAB, password, Keys.ENTER)
+
+    async def phone(self, width: int = 390, height: int = 844) -> None:
+        """Show pages as a phone would: a narrow touch screen, at twice the pixel density."""
+        metrics = {"width": width, "height": height, "deviceScaleFactor": 2, "mobile": True}
+        await self._run(self.driver.execute_cdp_cmd, "Emulation.setDeviceMetricsOverride", metrics)
+
+    async def evaluate(self, script: str) -> Any:
+        """Run ``script`` (JavaScript with a ``return``) in the page; its result."""
+        return await self._run(self.driver.execute_script, script)
+
+    async def without_javascript(self) -> None:
+        """Turn the page's JavaScript off, as some people browse (Selenium's own calls work)."""
+        await self._run(
+            self.driver.execute_cdp_cmd, "Emulation.setScriptExecutionDisabled", {"value": True}
+        )
 
     async def keys(self, *keys: str) -> None:
         """Type into whatever has the keyboard focus, as a person would."""
@@ -212,5 +227,25 @@ class Tab:
 
         return await self._run(unnamed)
 
-    def _element(self, css: str) -> WebElement:
-        return self.driver.find_element(By.CSS_SELECTOR, css)
+    async def page_errors(self) -> list[str]:
+        """What the page logged as errors so far (scripts failing, CSP refusals, 4xx/5xx)."""
+
+        def errors() -> list[str]:
+            entries = self.driver.get_log("browser")
+            return [str(e["message"]) for e in entries if e.get("level") == "SEVERE"]
+
+        return await self._run(errors)
+
+    async def screenshot(self, path: Path) -> None:
+        """Save what the browser shows as a PNG, for people to look at."""
+        await self._run(self.driver.save_screenshot, str(path))
+
+    def _element(self, css: str, within: float = 15) -> WebElement:
+        # Pages draw lists after fetching them: wait for the element as a person would.
+        try:
+            element: WebElement = WebDriverWait(self.driver, within, poll_frequency=0.05).until(
+                lambda driver: driver.find_element(By.CSS_SELECTOR, css)
+            )
+        except TimeoutException:
+            raise AssertionError(f"after {within} s still no element {css}") from None
+        return element
