@@ -59,7 +59,8 @@ def _page(
         '<!doctype html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
         '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
         f"<title>{escape(title)} — outage-bot</title>\n"
-        '<link rel="stylesheet" href="/static/sign-in.css">\n</head>\n<body>\n'
+        '<link rel="stylesheet" href="/static/sign-in.css">\n<link rel="icon" href="data:,">\n'
+        "</head>\n<body>\n"
         f'<main class="card">\n<h1>{escape(title)}</h1>\n{body}\n</main>\n</body>\n</html>\n'
     )
     return web.Response(text=html, content_type="text/html", status=status, headers=headers)

@@ -26,7 +26,7 @@ from bot.subscriptions import subscribe
 from bot.web.app import create_app
 from tests.operations.conftest import customer, report
 from tests.scratch import eventually, free_port
-from tests.web.conftest import DEAD_RASA, ClientFactory, Staff, add_staff
+from tests.web.conftest import DEAD_RASA, ClientFactory, Staff, add_staff, password_of
 
 
 @dataclass
@@ -188,7 +188,10 @@ async def test_each_subscriber_is_told_once_when_the_fix_moves_later(
 
 
 async def test_the_dashboard_page_is_static_under_a_strict_policy(staff: Staff) -> None:
-    async with staff.client.get("/dashboard") as response:
+    credentials = {"username": "agent", "password": password_of("agent")}
+    async with staff.client.post("/login", json=credentials) as signed_in:
+        assert signed_in.status == 200
+    async with staff.client.get("/dashboard", allow_redirects=False) as response:
         assert response.status == 200
         policy = response.headers["Content-Security-Policy"]
         html = await response.text()
