@@ -199,21 +199,8 @@ function showLink(up) {
 }
 
 // The server says "changed" within a second of anything the console shows changing;
-// polling every few seconds is only the fallback while the link is down. The socket
-// is signed in by the session cookie, like every other call of the page.
-function listen(delay = 1000) {
-  const scheme = location.protocol === "https:" ? "wss" : "ws";
-  const socket = new WebSocket(`${scheme}://${location.host}/console/events`);
-  socket.onmessage = (event) => {
-    const message = JSON.parse(event.data);
-    if (message.type === "ready") { showLink(true); delay = 1000; refreshAll(); }
-    else if (message.type === "changed") refreshAll();
-  };
-  socket.onclose = () => {
-    showLink(false);
-    setTimeout(() => listen(Math.min(delay * 2, 30000)), delay);
-  };
-}
+// polling every few seconds is only the fallback while the link is down.
+const listen = () => Staff.listen(() => refreshAll(), showLink);
 
 let sinceRefresh = 0;
 Staff.start("agent", (user) => {
