@@ -115,29 +115,38 @@ TRACKER_STORE = [
 ]
 """Conversations in Rasa's memory, forgotten after two idle days or beyond 50,000."""
 
+SHARED_TRACKER_STORE = ["tracker_store:", "  type: tracker_store.SharedTrackerStore"]
+"""Scaled out, conversations in Redis (forgotten after two idle days), so that any Rasa
+process can answer any of them: see ``intents/tracker_store.py`` and docs/scaling.md."""
+
 
 def endpoints_yaml(app_url: str, redis_url: str | None) -> str:
-    """Rasa's endpoints file: actions and NLG from our app, and Redis locks when scaled out."""
+    """Rasa's endpoints file: actions and NLG from our app; trackers and locks in Redis if set."""
     lines = [
         "action_endpoint:",
         f'  url: "{app_url}/webhooks/actions"',
         "nlg:",
         f'  url: "{app_url}/webhooks/nlg"',
-        *TRACKER_STORE,
     ]
-    if redis_url:
-        parts = urlsplit(redis_url)
-        lines += [
-            "lock_store:",
-            "  type: redis",
-            f'  url: "{parts.hostname or "127.0.0.1"}"',
-            f"  port: {parts.port or 6379}",
-            f"  db: {int((parts.path or '/0').lstrip('/') or 0)}",
-        ]
-        if parts.password:
-            # The URL form is percent-encoded (redis-py decodes it); JSON quoting is valid YAML.
-            lines.append(f"  password: {json.dumps(unquote(parts.password))}")
+    if not redis_url:
+        return "\n".join([*lines, *TRACKER_STORE]) + "\n"
+    lines += [*SHARED_TRACKER_STORE, *redis_connection(redis_url), "  idle_hours: 48"]
+    lines += ["lock_store:", "  type: redis", *redis_connection(redis_url)]
     return "\n".join(lines) + "\n"
+
+
+def redis_connection(redis_url: str) -> list[str]:
+    """``REDIS_URL`` as the host, port, db and password keys of Rasa's Redis stores."""
+    parts = urlsplit(redis_url)
+    lines = [
+        f'  url: "{parts.hostname or "127.0.0.1"}"',
+        f"  port: {parts.port or 6379}",
+        f"  db: {int((parts.path or '/0').lstrip('/') or 0)}",
+    ]
+    if parts.password:
+        # The URL form is percent-encoded (redis-py decodes it); JSON quoting is valid YAML.
+        lines.append(f"  password: {json.dumps(unquote(parts.password))}")
+    return lines
 
 
 @dataclass
