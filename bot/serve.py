@@ -25,6 +25,7 @@ from sqlalchemy.engine import make_url
 from bot.cli import UsageError
 from bot.db import create_engine, migrate
 from bot.rasa.process import RasaError, RasaProcess, start_children, stop_children, train
+from bot.rasa.reload_client import ReloadRefused, follow_reload
 from bot.settings import Settings
 from bot.supervision import Supervised
 from bot.users import add_user, has_users
@@ -202,10 +203,29 @@ def worker_command(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def train_command(args: argparse.Namespace, settings: Settings) -> int:
-    """``outage-bot train [--force]``: train only when ``intents/`` changed."""
+    """``outage-bot train [--force] [--reload]``: train only when ``intents/`` changed."""
     try:
         trained = train(settings.intents_dir, force=args.force)
     except RasaError as error:
         raise _settings_error(error) from None
     print("model trained" if trained else "model is up to date (intents/ unchanged)")
-    return 0
+    return rasa_command(args, settings) if args.reload else 0
+
+
+def rasa_command(args: argparse.Namespace, settings: Settings) -> int:
+    """``outage-bot rasa reload``: a rolling model update of the running service, followed.
+
+    Asks the service (an admin's API token) rather than the Rasa servers, because the
+    service's workers must take each server out of rotation while it loads.
+    """
+    # A credential for this one command, not the service's configuration.
+    token = args.token or os.environ.get("OUTAGE_BOT_TOKEN")
+    if not token:
+        raise UsageError("an admin's API token is needed: --token or OUTAGE_BOT_TOKEN")
+    host = "127.0.0.1" if settings.host in ("0.0.0.0", "::") else settings.host
+    url = (args.url or f"http://{host}:{settings.port}").rstrip("/")
+    try:
+        progress = asyncio.run(follow_reload(url, token, print))
+    except ReloadRefused as error:
+        raise UsageError(str(error)) from None
+    return 0 if progress.get("error") is None else 1

@@ -36,6 +36,7 @@ from bot.keys import (
     inbox_key,
     incidents_key,
     locator_key,
+    model_updates_key,
     outbox_key,
     rasa_children_key,
     redis_key,
@@ -53,6 +54,7 @@ from bot.messages import Channel
 from bot.rasa.actions import ActionDeps, build_executor
 from bot.rasa.brain import RasaBrain
 from bot.rasa.process import RasaProcess, start_children, stop_children
+from bot.rasa.reload import LocalBoard, ModelUpdates, ProgressBoard, RedisBoard
 from bot.rasa.rotation import RedisRotation
 from bot.responses.store import ResponseStore
 from bot.settings import Settings
@@ -136,8 +138,12 @@ async def rasa_ctx(app: web.Application) -> AsyncIterator[None]:
         rotation=RedisRotation(redis) if redis is not None else None,
     )
     app[brain_key] = brain
+    board: ProgressBoard = RedisBoard(redis) if redis is not None else LocalBoard()
+    updates = ModelUpdates(brain, app[http_key], board)
+    app[model_updates_key] = updates
     watching = [asyncio.create_task(brain.watch(), name="rasa-health")]
     yield
+    await updates.close()
     await _cancel(watching)
     await stop_children(children)
 

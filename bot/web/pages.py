@@ -32,3 +32,8 @@ async def index(request: web.Request) -> web.StreamResponse:
 async def script(request: web.Request) -> web.FileResponse:
     """The script both consoles share: the token, JSON calls and small DOM helpers."""
     return web.FileResponse(STATIC / "staff.js", headers=_HEADERS)
+
+
+async def model_update_script(request: web.Request) -> web.FileResponse:
+    """The admin page's rolling model update card."""
+    return web.FileResponse(STATIC / "model_update.js", headers=_HEADERS)

@@ -11,6 +11,7 @@ from bot.web import (
     escalations_api,
     health,
     incidents_api,
+    model_api,
     pages,
     rasa_hooks,
     responses_api,
@@ -52,6 +53,10 @@ def setup_routes(app: web.Application) -> None:
                 name="response-variant-delete",
             ),
             web.get("/admin", pages.admin, name="admin-page"),
+            # admins: rolling model updates
+            web.get("/api/rasa/reload", model_api.latest_reload, name="model-reload"),
+            web.get("/static/model_update.js", pages.model_update_script, name="model-script"),
+            web.post("/api/rasa/reload", model_api.start_reload, name="model-reload-start"),
             # agents: the hand-off queue and conversations taken over from the bot
             web.get("/api/escalations", escalations_api.list_escalations, name="escalations"),
             web.get("/console/events", escalations_api.events, name="console-events"),
