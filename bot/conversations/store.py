@@ -185,9 +185,12 @@ _WAITING_REPLY = MESSAGE_TABLE.alias("waiting_reply")
 # pick-up (rarely), so that the pick-up itself is skipped when there is none. The
 # subqueries name the conversation by parameter: SQLite renders RETURNING columns
 # unqualified, so a correlated subquery could not tell the two message tables apart.
+# Only a message still waiting is answered: were two answerers to reach the same one
+# (a crashed worker's lock expired while it was still answering), the second stores
+# nothing, so no reply is ever queued, or handed out, twice.
 ANSWERED = (
     update(MESSAGE_TABLE)
-    .where(MESSAGE_TABLE.c.id == bindparam("answered_id"))
+    .where(MESSAGE_TABLE.c.id == bindparam("answered_id"), MESSAGE_TABLE.c.state != PROCESSED)
     .values(state=bindparam("answered_state"))
     .returning(
         select(CONVERSATION_TABLE.c.state)
@@ -347,13 +350,16 @@ async def answer(engine: AsyncEngine, answer: Answer) -> tuple[str, list[Outboun
     """Queue the bot's replies to an inbound message and mark it processed, atomically.
 
     One transaction, so a crash can neither leave an answered message unmarked (answered
-    twice) nor a marked one unanswered. Returns the conversation's state as the brain
-    left it (its actions may have handed it to a person) and the replies.
+    twice) nor a marked one unanswered; a message answered already gets nothing more.
+    Returns the conversation's state as the brain left it (its actions may have handed it
+    to a person) and the replies.
     """
     conversation = answer.conversation
     async with engine.begin() as connection:
         found = (await connection.execute(ANSWERED, answer.answered_params())).first()
-        state, waiting = found or (conversation.state, False)
+        if found is None:  # answered already (or gone): nothing to add
+            return conversation.state, []
+        state, waiting = found
         replies = await _insert(connection, conversation, answer.rows(utcnow()))
         if answer.delivered and waiting:
             replies += await pick_up(connection, conversation)
