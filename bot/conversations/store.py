@@ -247,6 +247,23 @@ async def standing(engine: AsyncEngine, message_id: int) -> tuple[str, bool]:
     return conversation_state, message_state in (RECEIVED, WAITING)
 
 
+async def first_delivery(
+    engine: AsyncEngine, inbound: Inbound
+) -> tuple[Conversation, Message] | None:
+    """The message ``inbound`` delivers again, as stored, with its conversation."""
+    async with AsyncSession(engine, expire_on_commit=False) as session:
+        query = (
+            select(Conversation, Message)
+            .join(Message, col(Message.conversation_id) == col(Conversation.id))
+            .where(
+                Message.channel == inbound.channel.value,
+                Message.external_id == inbound.external_id,
+            )
+        )
+        found = (await session.exec(query)).first()
+    return (found[0], found[1]) if found else None
+
+
 async def get(engine: AsyncEngine, conversation_id: int) -> Conversation | None:
     """Return one conversation by id."""
     async with AsyncSession(engine, expire_on_commit=False) as session:
