@@ -81,6 +81,9 @@ class FakeRasa:
     def __init__(self, name: str = "Rasa") -> None:
         self.name = name
         self.calls = 0
+        self.model = "model-0"
+        self.loads: list[str] = []
+        self.load_seconds = 0.0
         self.mode = "answer"
         self.port = free_port()
         self._runner: web.AppRunner | None = None
@@ -94,12 +97,26 @@ class FakeRasa:
         return web.json_response([{"text": f"hello from {self.name}"}])
 
     async def status(self, request: web.Request) -> web.Response:
-        return web.json_response({"model_file": "outage-bot.tar.gz"})
+        return web.json_response({"model_file": "outage-bot.tar.gz", "model_id": self.model})
+
+    async def load(self, request: web.Request) -> web.Response:
+        """Rasa's PUT /model: a new model, unless this one is told to fail."""
+        self.loads.append((await request.json())["model_file"])
+        await asyncio.sleep(self.load_seconds)
+        if self.mode == "bad model":
+            return web.json_response({"message": "LoadingError"}, status=500)
+        self.model = f"model-{len(self.loads)}"
+        return web.Response(status=204)
+
+    async def parse(self, request: web.Request) -> web.Response:
+        return web.json_response({"intent": {"name": "report_outage"}})
 
     async def start(self) -> None:
         app = web.Application()
         app.router.add_post("/webhooks/rest/webhook", self.rest)
         app.router.add_get("/status", self.status)
+        app.router.add_put("/model", self.load)
+        app.router.add_post("/model/parse", self.parse)
         self._runner = web.AppRunner(app)
         await self._runner.setup()
         await web.TCPSite(self._runner, "127.0.0.1", self.port).start()
