@@ -20,7 +20,6 @@ import argparse
 import asyncio
 import os
 import sys
-import tempfile
 from dataclasses import replace
 from pathlib import Path
 
@@ -30,14 +29,14 @@ from bench.chat_throughput import (
     client,
     heading,
     median_run,
+    prepared,
     run_path,
     start_app,
     stop_app,
     wait_for_app,
 )
-from bot.rasa.process import RasaProcess, stop_children, train
-from bot.settings import Settings
-from tests.scratch import free_port, free_ports
+from bot.rasa.process import RasaProcess, stop_children
+from tests.scratch import free_ports
 
 
 async def main() -> None:
@@ -48,11 +47,7 @@ async def main() -> None:
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/11")
     args = parser.parse_args()
     levels = [int(x) for x in args.concurrency.split(",")]
-
-    base = Settings.from_env()
-    train(base.intents_dir)
-    var = Path(tempfile.mkdtemp(prefix="outage-bench-"))
-    app_port = free_port()
+    base, var, app_port = prepared()
     app_url = f"http://127.0.0.1:{app_port}"
     ports = free_ports(2)
     stores = {
