@@ -34,8 +34,8 @@
 
   async function refresh() {
     clearTimeout(timer);
-    if (!Staff.token()) {
-      timer = setTimeout(refresh, IDLE_EVERY);
+    if (!Staff.token()) {  // not signed in yet: look again soon (no request meanwhile)
+      timer = setTimeout(refresh, RUNNING_EVERY);
       return;
     }
     let running = false;
