@@ -110,11 +110,11 @@ def build_parser() -> Parser:
     )
     rasa = commands.add_parser("rasa", help="the running service's Rasa servers")
     rasa_actions = rasa.add_subparsers(dest="action", metavar="ACTION", required=True)
-    rasa_actions.add_parser(
+    reload = rasa_actions.add_parser(
         "reload",
         help="load the trained model into every Rasa server, one at a time, without downtime",
     )
-    for command in (train, rasa):
+    for command in (train, reload):
         command.add_argument(
             "--url", help="the running service (default: OUTAGE_BOT_HOST and _PORT)"
         )

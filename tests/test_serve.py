@@ -173,3 +173,19 @@ def test_workers_one_primary_a_dead_one_started_again_and_all_stopped(tmp_path: 
     assert primary not in again
     assert code == 0
     assert not any(Path(f"/proc/{pid}").exists() for pid in again)
+
+
+@pytest.mark.parametrize(
+    ("args", "env", "reason"),
+    [
+        ((), {}, "--token or OUTAGE_BOT_TOKEN"),
+        (("--url", "http://127.0.0.1:9"), {"OUTAGE_BOT_TOKEN": "t"}, "did not answer"),
+    ],
+)
+def test_rasa_reload_refusals_are_one_line(
+    args: tuple[str, ...], env: dict[str, str], reason: str
+) -> None:
+    result = outage_bot("rasa", "reload", *args, **env)
+
+    assert result.returncode == 2
+    assert result.stderr.strip().count("\n") == 0 and reason in result.stderr

@@ -112,3 +112,22 @@ async def test_a_model_that_fails_to_load_stops_the_update_at_that_server(
     brain = staff_with_rasa.app[brain_key]
     assert await brain.rotation.out(brain.base_urls) == set()  # the first one is back
     assert (await staff_with_rasa.call("POST", "/api/rasa/reload"))[0] == 202  # may retry
+
+
+async def test_the_command_line_follows_the_update_step_by_step(staff_with_rasa: Staff) -> None:
+    from bot.rasa.reload_client import ReloadRefused, follow_reload
+
+    url = str(staff_with_rasa.client.make_url("")).rstrip("/")
+    said: list[str] = []
+
+    progress = await follow_reload(url, staff_with_rasa.tokens["admin"], said.append, every=0.1)
+
+    servers = [step["server"] for step in progress["servers"]]
+    assert said[-1] == "all reloaded"
+    for server in servers:
+        steps = [line for line in said if line.startswith(server)]
+        assert steps[-4:] == [
+            f"{server}: {state}" for state in ("out of rotation", "loading", "checking", "back")
+        ]
+    with pytest.raises(ReloadRefused, match="needs the admin role"):
+        await follow_reload(url, staff_with_rasa.tokens["comms"], said.append)
