@@ -200,7 +200,7 @@ async def test_a_long_chat_keeps_its_context_while_rasa_keeps_it_short(
 
 SHARED = """
 import asyncio, json, sys, uuid
-from rasa.core.lock_store import LockStore
+from rasa.core.lock_store import LockStore, RedisLockStore
 from rasa.core.tracker_store import TrackerStore
 from rasa.core.utils import AvailableEndpoints
 from rasa.shared.core.domain import Domain
@@ -222,7 +222,18 @@ def conversation(turns):
         events += [BotUttered(f"answer {n}"), ActionExecuted("action_listen")]
     return DialogueStateTracker.from_events(sender, events, slots=domain.slots)
 
+async def locking():
+    async with locks.lock(sender, lock_lifetime=5):
+        held = locks.red.get(locks.key_prefix + sender) is not None
+        other = asyncio.create_task(locks.lock(sender).__aenter__())
+        await asyncio.sleep(0.2)
+        waiting = not other.done()
+    await asyncio.wait_for(other, 5)  # taken once released
+    locks.red.delete(locks.key_prefix + sender)
+    return [held, waiting, other.done()]
+
 async def main():
+    locked = await locking()
     await one.save(conversation(3))
     seen = await two.retrieve(sender)           # another Rasa process reads it
     await two.save(conversation(80))            # and writes it past the limit
@@ -230,11 +241,12 @@ async def main():
     ttl = one.red.ttl(one.key_prefix + sender)
     one.red.delete(one.key_prefix + sender)
     return {
-        "types": [type(one).__name__, type(locks).__name__],
+        "types": [type(one).__name__, type(locks).__name__, isinstance(locks, RedisLockStore)],
         "seen": [e.text for e in seen.events if isinstance(e, UserUttered)],
         "slot": back.get_slot("area_code"),
         "said": [e.text for e in back.events if isinstance(e, UserUttered)],
         "ttl": ttl,
+        "locked": locked,
     }
 
 print(json.dumps(asyncio.run(main())))
@@ -254,7 +266,8 @@ def test_scaled_out_rasa_shares_short_conversations_in_redis(source: str, tmp_pa
 
     found: dict[str, Any] = run_check(endpoints, SHARED)
 
-    assert found["types"] == ["SharedTrackerStore", "RedisLockStore"]
+    assert found["types"] == ["SharedTrackerStore", "SharedLockStore", True]
+    assert found["locked"] == [True, True, True]  # held, another waits, then gets it
     assert found["seen"] == ["message 0", "message 1", "message 2"]
     assert found["said"] == ["message 77", "message 78", "message 79"]
     assert found["slot"] == "0161"

@@ -119,7 +119,8 @@ TRACKER_STORE = [
 
 SHARED_TRACKER_STORE = ["tracker_store:", "  type: tracker_store.SharedTrackerStore"]
 """Scaled out, conversations in Redis (forgotten after two idle days), so that any Rasa
-process can answer any of them: see ``intents/tracker_store.py`` and docs/scaling.md."""
+process can answer any of them, and their locks there too (a leaner ``RedisLockStore``):
+see ``intents/tracker_store.py``, ``intents/conversation_locks.py`` and docs/scaling.md."""
 
 
 def endpoints_yaml(app_url: str, redis_url: str | None) -> str:
@@ -133,7 +134,8 @@ def endpoints_yaml(app_url: str, redis_url: str | None) -> str:
     if not redis_url:
         return "\n".join([*lines, *TRACKER_STORE]) + "\n"
     lines += [*SHARED_TRACKER_STORE, *redis_connection(redis_url), "  idle_hours: 48"]
-    lines += ["lock_store:", "  type: redis", *redis_connection(redis_url)]
+    lines += ["lock_store:", "  type: conversation_locks.SharedLockStore"]
+    lines += redis_connection(redis_url)
     return "\n".join(lines) + "\n"
 
 

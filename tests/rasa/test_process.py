@@ -141,7 +141,7 @@ def test_endpoints_with_redis_share_trackers_and_locks_there() -> None:
     redis = '  url: "cache.internal"\n  port: 6380\n  db: 3\n'
     assert text.endswith(
         f"tracker_store:\n  type: tracker_store.SharedTrackerStore\n{redis}  idle_hours: 48\n"
-        f"lock_store:\n  type: redis\n{redis}"
+        f"lock_store:\n  type: conversation_locks.SharedLockStore\n{redis}"
     )
     assert "password" not in text and "ExpiringTrackerStore" not in text
 
