@@ -49,6 +49,44 @@ class ConversationState(StrEnum):
     CLOSED = "closed"
 
 
+class MessageState(StrEnum):
+    """Where a message stands: inbound ones being answered, outbound ones being delivered.
+
+    Inbound: received -> processed, or received -> waiting (the holding reply went out
+    while Rasa was down) -> processed. Outbound (the outbox): pending -> sending -> sent,
+    or back to pending for a retry, or failed for good.
+    """
+
+    RECEIVED = "received"
+    WAITING = "waiting"
+    PROCESSED = "processed"
+    PENDING = "pending"
+    SENDING = "sending"
+    SENT = "sent"
+    FAILED = "failed"
+
+
+class EscalationState(StrEnum):
+    """Where a request for a person stands in the agents' queue."""
+
+    OPEN = "open"
+    CLAIMED = "claimed"
+    CLOSED = "closed"
+
+
+class HandOffReason(StrEnum):
+    """Why a conversation leaves the bot; the hand-off intents are named after these."""
+
+    VULNERABLE = "vulnerable"
+    REQUEST_HUMAN = "request_human"
+    BOT_FAILED = "bot_failed"
+    FRUSTRATED = "frustrated"
+    ABUSE = "abuse"
+    COMPENSATION = "compensation"
+    BILLING = "billing"
+    CANCEL = "cancel"
+
+
 class Role(StrEnum):
     """What a console user may do."""
 
@@ -93,7 +131,7 @@ class IncidentArea(SQLModel, table=True):
     area_code: str = Field(primary_key=True, max_length=8)
 
 
-class IncidentUpdate(SQLModel, table=True):
+class TimelineEntry(SQLModel, table=True):
     """One entry of an incident's timeline: who changed what, when."""
 
     __tablename__ = "incident_update"
@@ -197,8 +235,12 @@ class Message(SQLModel, table=True):
     text: str = Field(sa_column=Column(Text, nullable=False))
     external_id: str | None = Field(default=None, max_length=120)
     reply_to: str | None = Field(default=None, max_length=120)
-    context: str = Field(default="", max_length=40)
-    state: str = Field(default="received", max_length=20)
+    # The reply variant (bot.messages.Variant) the message was written for; the column keeps
+    # its first name, ``context``, so the schema and the API are unchanged.
+    variant: str = Field(
+        default="", max_length=40, sa_column_kwargs={"name": "context", "key": "variant"}
+    )
+    state: str = Field(default=MessageState.RECEIVED, max_length=20)
     attempts: int = Field(default=0)
     next_attempt_at: datetime | None = None
     last_error: str = Field(default="", max_length=300)
@@ -215,7 +257,7 @@ class Escalation(SQLModel, table=True):
     conversation_id: int = Field(foreign_key="conversation.id", index=True)
     reason: str = Field(max_length=40)
     priority: int = Field(default=1)
-    state: str = Field(default="open", max_length=20, index=True)  # open|claimed|closed
+    state: str = Field(default=EscalationState.OPEN, max_length=20, index=True)
     agent_id: int | None = Field(default=None, foreign_key="user_account.id")
     outcome: str = Field(default="", max_length=200)
     created_at: datetime = Field(default_factory=utcnow)

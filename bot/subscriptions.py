@@ -20,9 +20,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.incidents.book import services_phrase, split_services
+from bot.incidents.view import services_phrase, split_services
 from bot.messages import Channel, Variant
-from bot.models import Conversation, Incident, Message, Subscription, utcnow
+from bot.models import Conversation, Incident, Message, MessageState, Subscription, utcnow
 from bot.responses.eta import past_phrase
 
 log = logging.getLogger(__name__)
@@ -116,8 +116,8 @@ async def notify_resolved(
                     direction="out",
                     author="bot",
                     text=text,
-                    context=variant.value,
-                    state="pending",
+                    variant=variant.value,
+                    state=MessageState.PENDING,
                 )
             )
             woken.add(Channel(conversation.channel))

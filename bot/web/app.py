@@ -87,7 +87,7 @@ async def database_ctx(app: web.Application) -> AsyncIterator[None]:
     # Every worker keeps its own caches fresh, so comms edits reach customers at once.
     watchers = [
         asyncio.create_task(app[responses_key].watch(), name="responses-watch"),
-        asyncio.create_task(app[incidents_key].watch(), name="incidents-watch"),
+        asyncio.create_task(app[incidents_key].index.watch(), name="incidents-watch"),
     ]
     yield
     await _cancel(watchers)

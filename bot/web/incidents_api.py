@@ -12,9 +12,10 @@ from typing import Any
 
 from aiohttp import web
 
-from bot.incidents.book import IncidentError, IncidentNotFound, IncidentRecord, parse_when
+from bot.incidents.input import IncidentError, IncidentNotFound, parse_when
+from bot.incidents.view import IncidentRecord
 from bot.keys import incidents_key, settings_key
-from bot.models import IncidentUpdate
+from bot.models import TimelineEntry
 from bot.web.auth import EDITORS, EVERYONE, current_user, requires
 from bot.web.errors import fail, read_json
 
@@ -63,7 +64,7 @@ def _check_fields(body: dict[str, Any]) -> None:
         )
 
 
-def _timeline(updates: Sequence[IncidentUpdate]) -> list[dict[str, Any]]:
+def _timeline(updates: Sequence[TimelineEntry]) -> list[dict[str, Any]]:
     return [
         {
             "at": u.at.isoformat(),

@@ -9,7 +9,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from bot.keys import wakes_key
 from bot.messages import Channel
 from bot.models import Escalation, Message
-from tests.test_handoff import escalated
+from tests.handoff.test_queue import escalated
 from tests.web.conftest import Staff
 
 
@@ -86,7 +86,7 @@ async def test_reply_reaches_the_outbox_and_wakes_the_channel(
     assert wake.is_set()
     async with AsyncSession(engine) as session:
         (row,) = (await session.exec(select(Message).where(Message.direction == "out"))).all()
-    assert (row.author, row.channel, row.context, row.state, row.text) == (
+    assert (row.author, row.channel, row.variant, row.state, row.text) == (
         "agent:agent",
         "telegram",
         "telegram",

@@ -8,7 +8,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from bot import subscriptions
-from bot.incidents.book import placeholder_values
+from bot.incidents.view import placeholder_values
 from bot.rasa.actions.context import DepsAction, conversation_id, latest_intent
 
 
@@ -47,7 +47,7 @@ class ActionCheckOutage(DepsAction):
                 SlotSet("incident_reference", incident.reference),
                 SlotSet("notify_offered", True),
             ]
-        resolved = await self._deps.incidents.recently_resolved_for(area_code, now=now)
+        resolved = await self._deps.incidents.index.recently_resolved_for(area_code, now=now)
         if resolved:
             values = placeholder_values(
                 resolved[0].incident, area_code=area_code, place=place, now=now, tz=self._deps.tz
