@@ -110,7 +110,7 @@ def _answer_with(replies: int) -> Prepared:
         inserted = (
             insert(_MESSAGE)
             .from_select(
-                [c.name for c in _ROW_COLUMNS], rows[0] if replies == 1 else union_all(*rows)
+                [c.key for c in _ROW_COLUMNS], rows[0] if replies == 1 else union_all(*rows)
             )
             .returning(_MESSAGE.c.id)
             .cte("inserted")
