@@ -68,7 +68,7 @@ async def main() -> None:
     try:
         async with client() as session:
             for rasa in stores.values():
-                await rasa.wait_ready(session)
+                await rasa.wait_ready(session, within=900)  # a busy machine loads slowly
             await wait_for_app(session, f"{app_url}/healthz")
             print(heading(database_url, args.messages) + ", 1 Rasa per tracker store")
             print("concurrency | tracker store | msg/s | p50 ms | p99 ms")
