@@ -277,6 +277,101 @@ class Subscription(SQLModel, table=True):
     area_code: str = Field(max_length=8)
     created_at: datetime = Field(default_factory=utcnow)
     notified_at: datetime | None = None
+    eta_told: datetime | None = None
+    """The estimated fix the customer last heard of, so a later one can be told once."""
+
+
+class ReportOutcome(StrEnum):
+    """What the bot told a customer who reported a fault or asked about one."""
+
+    INCIDENT = "incident"
+    RESOLVED = "resolved"
+    NO_INCIDENT = "no_incident"
+
+
+REPORT_BUCKET_SECONDS = 300
+"""A report's ``bucket`` is its time in whole 5-minute slots since the epoch."""
+
+
+class Report(SQLModel, table=True):
+    """A customer's message that named an area and described a fault or asked about one.
+
+    Written by the outage check (one row per check), with the answer it got, so the
+    dashboard, the early warning and the follow-ups read one small table rather than
+    the whole message history. ``bucket`` is stored rather than computed so charts group
+    by a plain integer on SQLite and PostgreSQL alike. There is deliberately no index
+    leading with ``area_code``: SQLite (which keeps no statistics) would pick it to avoid
+    sorting a GROUP BY and scan every report ever, instead of the last day's by bucket.
+    """
+
+    __tablename__ = "report"
+    __table_args__ = (
+        Index("ix_report_bucket_area", "bucket", "area_code"),
+        Index("ix_report_created_area", "created_at", "area_code", "conversation_id"),
+        Index("ix_report_incident_conversation", "incident_id", "conversation_id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    conversation_id: int = Field(foreign_key="conversation.id", index=True)
+    channel: str = Field(max_length=20)
+    area_code: str = Field(max_length=8)
+    intent: str = Field(default="", max_length=40)
+    outcome: str = Field(sa_type=String(20))
+    incident_id: int | None = Field(default=None, foreign_key="incident.id")
+    text: str = Field(default="", max_length=280)
+    created_at: datetime = Field(default_factory=utcnow)
+    bucket: int
+
+
+class AlertState(StrEnum):
+    """Where an early-warning alert stands; only ``open`` ones are shown."""
+
+    OPEN = "open"
+    DISMISSED = "dismissed"
+    CLEARED = "cleared"
+    INCIDENT = "incident"
+
+
+class Alert(SQLModel, table=True):
+    """Reports rising in area codes no incident covers: a fault nobody has filed yet."""
+
+    __tablename__ = "alert"
+
+    id: int | None = Field(default=None, primary_key=True)
+    area_codes: str = Field(max_length=400)  # comma-separated, sorted
+    reports: int = Field(default=0)
+    since: datetime
+    state: str = Field(default=AlertState.OPEN, sa_type=String(20), index=True)
+    raised_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+    dismissed_by: str = Field(default="", max_length=80)
+    dismissed_at: datetime | None = None
+    incident_id: int | None = Field(default=None, foreign_key="incident.id")
+
+
+class FollowUpKind(StrEnum):
+    """Why the bot wrote to a customer first."""
+
+    OPENED = "opened"
+    ETA_LATER = "eta_later"
+
+
+class FollowUp(SQLModel, table=True):
+    """A message the bot sent unasked; the unique key makes each one once per customer.
+
+    ``occasion`` tells apart follow-ups of one kind about one incident: empty for
+    ``opened``, the new estimated fix for ``eta_later``.
+    """
+
+    __tablename__ = "follow_up"
+    __table_args__ = (UniqueConstraint("kind", "conversation_id", "incident_id", "occasion"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str = Field(sa_type=String(20))
+    conversation_id: int = Field(foreign_key="conversation.id")
+    incident_id: int = Field(foreign_key="incident.id", index=True, ondelete="CASCADE")
+    occasion: str = Field(default="", max_length=40)
+    created_at: datetime = Field(default_factory=utcnow)
 
 
 class ChannelCursor(SQLModel, table=True):

@@ -12,6 +12,7 @@ from bot.web import (
     health,
     incidents_api,
     model_api,
+    operations_api,
     pages,
     rasa_hooks,
     responses_api,
@@ -55,7 +56,6 @@ def setup_routes(app: web.Application) -> None:
             web.get("/admin", pages.admin, name="admin-page"),
             # admins: rolling model updates
             web.get("/api/rasa/reload", model_api.latest_reload, name="model-reload"),
-            web.get("/static/model_update.js", pages.model_update_script, name="model-script"),
             web.post("/api/rasa/reload", model_api.start_reload, name="model-reload-start"),
             # agents: the hand-off queue and conversations taken over from the bot
             web.get("/api/escalations", escalations_api.list_escalations, name="escalations"),
@@ -80,5 +80,24 @@ def setup_routes(app: web.Application) -> None:
                 "/api/conversations/{conversation_id}/close", escalations_api.close, name="close"
             ),
             web.get("/console", pages.console, name="console-page"),
+            # the outage at a glance: figures, early-warning alerts, the dashboard page
+            web.get("/api/stats", operations_api.get_stats, name="stats"),
+            web.get("/api/alerts", operations_api.list_alerts, name="alerts"),
+            web.post(
+                "/api/alerts/{alert_id}/dismiss",
+                operations_api.dismiss_alert,
+                name="alert-dismiss",
+            ),
+            web.post(
+                "/api/alerts/{alert_id}/incident",
+                operations_api.incident_from_alert,
+                name="alert-incident",
+            ),
+            web.get("/dashboard", pages.dashboard, name="dashboard-page"),
+            web.get(
+                r"/static/{name:(dashboard|alerts)\.(js|css)|model_update\.js}",
+                pages.asset,
+                name="staff-asset",
+            ),
         ]
     )

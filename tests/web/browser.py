@@ -56,6 +56,7 @@ def _driver() -> webdriver.Chrome:
     options.binary_location = CHROMIUM
     for flag in FLAGS:
         options.add_argument(flag)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})  # for page_errors()
     return webdriver.Chrome(options=options, service=Service(CHROMEDRIVER))
 
 
@@ -172,5 +173,25 @@ class Tab:
 
         return await self._run(unnamed)
 
-    def _element(self, css: str) -> WebElement:
-        return self.driver.find_element(By.CSS_SELECTOR, css)
+    async def page_errors(self) -> list[str]:
+        """What the page logged as errors so far (scripts failing, CSP refusals, 4xx/5xx)."""
+
+        def errors() -> list[str]:
+            entries = self.driver.get_log("browser")
+            return [str(e["message"]) for e in entries if e.get("level") == "SEVERE"]
+
+        return await self._run(errors)
+
+    async def screenshot(self, path: Path) -> None:
+        """Save what the browser shows as a PNG, for people to look at."""
+        await self._run(self.driver.save_screenshot, str(path))
+
+    def _element(self, css: str, within: float = 15) -> WebElement:
+        # Pages draw lists after fetching them: wait for the element as a person would.
+        try:
+            element: WebElement = WebDriverWait(self.driver, within, poll_frequency=0.05).until(
+                lambda driver: driver.find_element(By.CSS_SELECTOR, css)
+            )
+        except TimeoutException:
+            raise AssertionError(f"after {within} s still no element {css}") from None
+        return element
