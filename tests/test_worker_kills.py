@@ -12,7 +12,6 @@ import asyncio
 import os
 import signal
 import subprocess
-import sys
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -23,9 +22,9 @@ import pytest
 from sqlalchemy import text
 
 from bot.db import create_engine
-from bot.settings import ROOT, Settings
+from bot.settings import Settings
 from tests.scratch import POSTGRES_ADMIN, recreate_database
-from tests.test_serve import healthy, workers_of
+from tests.test_serve import healthy, serve_workers, workers_of
 
 KILLS = 3
 KILL_EVERY = 3.0
@@ -77,21 +76,8 @@ def test_replies_are_handed_out_once_while_workers_are_killed(
     name = f"outage_bot_kills_{os.getpid()}"
     asyncio.run(recreate_database(name))
     database_url = f"{POSTGRES_ADMIN.rsplit('/', 1)[0]}/{name}"
-    clean = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "X_"))}
-    env = {
-        **clean,
-        "DATABASE_URL": database_url,
-        "REDIS_URL": "redis://127.0.0.1:6379/12",
-        "RASA_URL": rasa_server,
-        "OUTAGE_BOT_PORT": str(app_port),
-        "OUTAGE_BOT_VAR_DIR": str(tmp_path),
-    }
-    supervisor = subprocess.Popen(
-        [sys.executable, "-m", "bot", "serve", "--workers", "2"],
-        env=env,
-        cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=(tmp_path / "serve.log").open("wb"),
+    supervisor = serve_workers(
+        database_url, "redis://127.0.0.1:6379/12", rasa_server, app_port, tmp_path
     )
     try:
         deadline = time.monotonic() + 120
