@@ -175,6 +175,13 @@ async def run_path(
     return len(latencies) / elapsed, percentile(latencies, 0.5), percentile(latencies, 0.99)
 
 
+def prepared() -> tuple[Settings, Path, int]:
+    """The settings with a current model (trained if need be), a scratch folder, a port."""
+    base = Settings.from_env()
+    train(base.intents_dir)
+    return base, Path(tempfile.mkdtemp(prefix="outage-bench-")), free_port()
+
+
 def median_run(runs: list[tuple[float, float, float]]) -> tuple[float, float, float]:
     """The run with the median messages/s, with its own latencies."""
     return sorted(runs)[len(runs) // 2]
@@ -204,11 +211,7 @@ async def main() -> None:
     )
     args = parser.parse_args()
     levels = [int(x) for x in args.concurrency.split(",")]
-
-    base = Settings.from_env()
-    train(base.intents_dir)
-    var = Path(tempfile.mkdtemp(prefix="outage-bench-"))
-    app_port = free_port()
+    base, var, app_port = prepared()
     processes = args.rasa_processes or base.rasa_processes
     settings = replace(
         base,

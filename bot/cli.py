@@ -36,6 +36,7 @@ EXTENSIONS: dict[str, str | None] = {
     "serve": "bot.serve:serve_command",
     "chat": "bot.terminal_chat:chat_command",
     "train": "bot.serve:train_command",
+    "rasa": "bot.serve:rasa_command",
     "worker": "bot.serve:worker_command",
 }
 """Commands implemented elsewhere: name -> ``"module:function"`` (a :data:`Handler`).
@@ -57,6 +58,7 @@ examples:
   outage-bot locate "no dial tone on 0161 496 0000"
   printf 'LS6\\nManchester\\n' | outage-bot locate
   outage-bot serve --demo
+  outage-bot train --reload --token "$ADMIN_TOKEN"
 
 Configuration comes from the environment (and .env): DATABASE_URL, OUTAGE_BOT_TZ, ...
 """
@@ -105,6 +107,22 @@ def build_parser() -> Parser:
     chat.add_argument("--sender", default="terminal", help="conversation id (default terminal)")
     train = commands.add_parser("train", help="train the Rasa model from intents/")
     train.add_argument("--force", action="store_true", help="train even if the model is current")
+    train.add_argument(
+        "--reload",
+        action="store_true",
+        help="then load the model into the running service's Rasa servers, one at a time",
+    )
+    rasa = commands.add_parser("rasa", help="the running service's Rasa servers")
+    rasa_actions = rasa.add_subparsers(dest="action", metavar="ACTION", required=True)
+    reload = rasa_actions.add_parser(
+        "reload",
+        help="load the trained model into every Rasa server, one at a time, without downtime",
+    )
+    for command in (train, reload):
+        command.add_argument(
+            "--url", help="the running service (default: OUTAGE_BOT_HOST and _PORT)"
+        )
+        command.add_argument("--token", help="an admin's API token (default: OUTAGE_BOT_TOKEN)")
 
     incident = commands.add_parser("incident", help="add, list, update and resolve incidents")
     actions = incident.add_subparsers(dest="action", metavar="ACTION", required=True)
@@ -443,7 +461,7 @@ COMMANDS: dict[str, Handler] = {
 }
 """Commands implemented here (the rest are in :data:`EXTENSIONS`)."""
 
-NO_DATABASE = frozenset({"locate", "train"})
+NO_DATABASE = frozenset({"locate", "train", "rasa"})
 """Commands that never touch the database, so they work (bulk checks, training) without one."""
 
 

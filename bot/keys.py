@@ -19,6 +19,7 @@ from bot.locations.locator import Locator
 from bot.operations.stats import Snapshot
 from bot.rasa.brain import RasaBrain
 from bot.rasa.process import RasaProcess
+from bot.rasa.reload import ModelUpdates
 from bot.responses.store import ResponseStore
 from bot.settings import Settings
 from bot.status.board import StatusBoard
@@ -34,6 +35,7 @@ responses_key = web.AppKey("responses", ResponseStore)
 executor_key = web.AppKey("executor", ActionExecutor)
 outbox_key = web.AppKey("outbox", Outbox)
 brain_key = web.AppKey("brain", RasaBrain)
+model_updates_key = web.AppKey("model_updates", ModelUpdates)
 rasa_children_key = web.AppKey("rasa_children", list[RasaProcess])
 inbox_key = web.AppKey("inbox", Inbox)
 router_key = web.AppKey("router", ConversationRouter)

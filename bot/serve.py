@@ -4,20 +4,20 @@ One process serves everything by default. With ``--workers N`` the parent runs R
 (unless ``RASA_URL`` points at one) and N workers share the port through
 ``SO_REUSEPORT``; they coordinate through PostgreSQL and Redis, which is why both are
 required then. The first worker is the primary (platform polling, reply delivery,
-background jobs); the parent starts any worker that dies again.
+background jobs); the parent starts any worker that dies again (``bot.supervision``,
+as for the Rasa children).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
+import functools
 import gc
 import logging
 import os
 import signal
 import sys
-import time
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -28,7 +28,9 @@ from sqlalchemy.engine import make_url
 from bot.cli import UsageError
 from bot.db import create_engine, migrate
 from bot.rasa.process import RasaError, RasaProcess, start_children, stop_children, train
+from bot.rasa.reload_client import ReloadRefused, follow_reload
 from bot.settings import Settings
+from bot.supervision import Supervised
 from bot.users import add_user, has_users
 from bot.web.app import create_app
 
@@ -173,43 +175,27 @@ async def _supervise_workers(settings: Settings, *, demo: bool, workers: int) ->
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     flags = [["--primary", *(["--demo"] if demo else [])], *([[]] * (workers - 1))]
-    await asyncio.gather(*(_keep_running(worker, environ, stop) for worker in flags))
+    # The primary polls the platforms, sends every reply and runs the background jobs, so
+    # it must never stay down; any worker is started again whenever it dies.
+    supervised = [
+        Supervised(
+            functools.partial(_spawn_worker, worker, environ),
+            "the primary worker" if "--primary" in worker else "a worker",
+        )
+        for worker in flags
+    ]
+    for worker in supervised:
+        await worker.start()
+    await stop.wait()
+    # aiohttp gives open requests up to a minute to finish on shut-down.
+    await asyncio.gather(*(worker.stop(within=65) for worker in supervised))
     await stop_children(rasa)
 
 
-async def _keep_running(flags: list[str], environ: dict[str, str], stop: asyncio.Event) -> None:
-    """Run one worker until ``stop``, starting it again whenever it dies.
-
-    The first worker is the primary (it polls the platforms, sends every reply and runs
-    the background jobs), so it must never stay down; restarts back off from 1 to 30 s
-    while a worker keeps dying within a minute of starting.
-    """
-    delay = 1.0
-    while not stop.is_set():
-        started = time.monotonic()
-        child = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "bot", "worker", *flags, env=environ
-        )
-        exited = asyncio.ensure_future(child.wait())
-        stopping = asyncio.ensure_future(stop.wait())
-        await asyncio.wait({exited, stopping}, return_when=asyncio.FIRST_COMPLETED)
-        stopping.cancel()
-        if stop.is_set():
-            with contextlib.suppress(ProcessLookupError):  # it may be exiting on its own
-                child.terminate()
-            await exited
-            return
-        if time.monotonic() - started > 60:
-            delay = 1.0
-        log.error(
-            "%s exited with %s; starting it again in %.0f s",
-            "the primary worker" if "--primary" in flags else "a worker",
-            child.returncode,
-            delay,
-        )
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), timeout=delay)
-        delay = min(delay * 2, 30.0)
+async def _spawn_worker(flags: list[str], environ: dict[str, str]) -> asyncio.subprocess.Process:
+    return await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot", "worker", *flags, env=environ
+    )
 
 
 def run_worker(settings: Settings, *, demo: bool, primary: bool) -> None:
@@ -253,10 +239,29 @@ def worker_command(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def train_command(args: argparse.Namespace, settings: Settings) -> int:
-    """``outage-bot train [--force]``: train only when ``intents/`` changed."""
+    """``outage-bot train [--force] [--reload]``: train only when ``intents/`` changed."""
     try:
         trained = train(settings.intents_dir, force=args.force)
     except RasaError as error:
         raise _settings_error(error) from None
     print("model trained" if trained else "model is up to date (intents/ unchanged)")
-    return 0
+    return rasa_command(args, settings) if args.reload else 0
+
+
+def rasa_command(args: argparse.Namespace, settings: Settings) -> int:
+    """``outage-bot rasa reload``: a rolling model update of the running service, followed.
+
+    Asks the service (an admin's API token) rather than the Rasa servers, because the
+    service's workers must take each server out of rotation while it loads.
+    """
+    # A credential for this one command, not the service's configuration.
+    token = args.token or os.environ.get("OUTAGE_BOT_TOKEN")
+    if not token:
+        raise UsageError("an admin's API token is needed: --token or OUTAGE_BOT_TOKEN")
+    host = "127.0.0.1" if settings.host in ("0.0.0.0", "::") else settings.host
+    url = (args.url or f"http://{host}:{settings.port}").rstrip("/")
+    try:
+        progress = asyncio.run(follow_reload(url, token, print))
+    except ReloadRefused as error:
+        raise UsageError(str(error)) from None
+    return 0 if progress.get("error") is None else 1

@@ -150,25 +150,35 @@ def healthy(port: int) -> bool:
         return False
 
 
+def serve_workers(
+    database_url: str, redis_url: str, rasa_url: str, port: int, var: Path
+) -> subprocess.Popen[bytes]:
+    """``outage-bot serve --workers 2`` on ``port``, no platform channel; log in ``var``."""
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "X_"))}
+    env = {
+        **clean,
+        "DATABASE_URL": database_url,
+        "REDIS_URL": redis_url,
+        "RASA_URL": rasa_url,
+        "OUTAGE_BOT_PORT": str(port),
+        "OUTAGE_BOT_VAR_DIR": str(var),
+    }
+    return subprocess.Popen(
+        [sys.executable, "-m", "bot", "serve", "--workers", "2"],
+        env=env,
+        cwd=var,
+        stdout=subprocess.DEVNULL,
+        stderr=(var / "serve.log").open("wb"),
+    )
+
+
 def test_workers_one_primary_a_dead_one_started_again_and_all_stopped(tmp_path: Path) -> None:
     name = f"outage_bot_workers_{os.getpid()}"
     asyncio.run(recreate_database(name))
     port = free_port()
-    clean = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "X_"))}
-    env = {
-        **clean,
-        "DATABASE_URL": f"{POSTGRES_ADMIN.rsplit('/', 1)[0]}/{name}",
-        "REDIS_URL": "redis://127.0.0.1:6379/15",
-        "RASA_URL": "http://127.0.0.1:9",
-        "OUTAGE_BOT_PORT": str(port),
-        "OUTAGE_BOT_VAR_DIR": str(tmp_path),
-    }
-    supervisor = subprocess.Popen(
-        [sys.executable, "-m", "bot", "serve", "--workers", "2"],
-        env=env,
-        cwd=tmp_path,
-        stdout=subprocess.DEVNULL,
-        stderr=(tmp_path / "serve.log").open("wb"),
+    database_url = f"{POSTGRES_ADMIN.rsplit('/', 1)[0]}/{name}"
+    supervisor = serve_workers(
+        database_url, "redis://127.0.0.1:6379/15", "http://127.0.0.1:9", port, tmp_path
     )
     try:
         until(lambda: len(workers_of(supervisor.pid)) == 2 and healthy(port))
@@ -193,3 +203,19 @@ def test_workers_one_primary_a_dead_one_started_again_and_all_stopped(tmp_path: 
     assert primary not in again
     assert code == 0
     assert not any(Path(f"/proc/{pid}").exists() for pid in again)
+
+
+@pytest.mark.parametrize(
+    ("args", "env", "reason"),
+    [
+        ((), {}, "--token or OUTAGE_BOT_TOKEN"),
+        (("--url", "http://127.0.0.1:9"), {"OUTAGE_BOT_TOKEN": "t"}, "did not answer"),
+    ],
+)
+def test_rasa_reload_refusals_are_one_line(
+    args: tuple[str, ...], env: dict[str, str], reason: str
+) -> None:
+    result = outage_bot("rasa", "reload", *args, **env)
+
+    assert result.returncode == 2
+    assert result.stderr.strip().count("\n") == 0 and reason in result.stderr

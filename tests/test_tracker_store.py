@@ -1,4 +1,4 @@
-"""Rasa's conversations in memory are forgotten when idle too long or beyond the limit.
+"""Rasa's conversations: in memory, forgotten when idle or beyond the limit; or shared in Redis.
 
 The store runs inside Rasa, so these checks run in ``.venv-rasa`` on Rasa's own classes,
 starting from each endpoints file Rasa may be given: Rasa falls back to its unbounded
@@ -134,13 +134,11 @@ def run_check(endpoints: Path, script: str = CHECK) -> dict[str, object]:
     return found
 
 
-@pytest.mark.parametrize(
-    "source", ["generated", "intents/endpoints.yml", "deploy/rasa-endpoints.yml"]
-)
+@pytest.mark.parametrize("source", ["generated", "intents/endpoints.yml"])
 def test_rasa_loads_the_expiring_store_which_forgets_idle_and_surplus_conversations(
     source: str, tmp_path: Path
 ) -> None:
-    """Every endpoints file: ``serve``'s generated one, Rasa's default, docker compose's."""
+    """Both in-memory endpoints files: ``serve``'s generated one and Rasa's default."""
     endpoints = ROOT / source
     if source == "generated":
         endpoints = tmp_path / "endpoints.yml"
@@ -198,3 +196,79 @@ async def test_a_long_chat_keeps_its_context_while_rasa_keeps_it_short(
     assert len(events) <= 200 + 40, len(events)
     assert said[-1] == "any news?? when is it fixed"
     assert len(said) < 42
+
+
+SHARED = """
+import asyncio, json, sys, uuid
+from rasa.core.lock_store import LockStore, RedisLockStore
+from rasa.core.tracker_store import TrackerStore
+from rasa.core.utils import AvailableEndpoints
+from rasa.shared.core.domain import Domain
+from rasa.shared.core.events import ActionExecuted, SlotSet, UserUttered, BotUttered
+from rasa.shared.core.trackers import DialogueStateTracker
+
+domain = Domain.load("domain.yml")
+endpoints = AvailableEndpoints.read_endpoints(sys.argv[1])
+one, two = (TrackerStore.create(endpoints.tracker_store, domain) for _ in range(2))
+locks = LockStore.create(endpoints.lock_store)
+sender = f"shared-{uuid.uuid4().hex}"
+
+def conversation(turns):
+    events = [ActionExecuted("action_listen")]
+    for n in range(turns):
+        events.append(UserUttered(f"message {n}", intent={"name": "ask_eta"}))
+        if n == 0:
+            events.append(SlotSet("area_code", "0161"))
+        events += [BotUttered(f"answer {n}"), ActionExecuted("action_listen")]
+    return DialogueStateTracker.from_events(sender, events, slots=domain.slots)
+
+async def locking():
+    async with locks.lock(sender, lock_lifetime=5):
+        held = locks.red.get(locks.key_prefix + sender) is not None
+        other = asyncio.create_task(locks.lock(sender).__aenter__())
+        await asyncio.sleep(0.2)
+        waiting = not other.done()
+    await asyncio.wait_for(other, 5)  # taken once released
+    locks.red.delete(locks.key_prefix + sender)
+    return [held, waiting, other.done()]
+
+async def main():
+    locked = await locking()
+    await one.save(conversation(3))
+    seen = await two.retrieve(sender)           # another Rasa process reads it
+    await two.save(conversation(80))            # and writes it past the limit
+    back = await one.retrieve(sender)
+    ttl = one.red.ttl(one.key_prefix + sender)
+    one.red.delete(one.key_prefix + sender)
+    return {
+        "types": [type(one).__name__, type(locks).__name__, isinstance(locks, RedisLockStore)],
+        "seen": [e.text for e in seen.events if isinstance(e, UserUttered)],
+        "slot": back.get_slot("area_code"),
+        "said": [e.text for e in back.events if isinstance(e, UserUttered)],
+        "ttl": ttl,
+        "locked": locked,
+    }
+
+print(json.dumps(asyncio.run(main())))
+"""
+
+
+@pytest.mark.parametrize("source", ["generated", "deploy/rasa-endpoints.yml"])
+def test_scaled_out_rasa_shares_short_conversations_in_redis(source: str, tmp_path: Path) -> None:
+    """Any Rasa process reads what another wrote; long ones are shortened; idle ones expire."""
+    endpoints = ROOT / source
+    if source == "generated":
+        endpoints = tmp_path / "endpoints.yml"
+        endpoints.write_text(endpoints_yaml("http://127.0.0.1:8080", "redis://127.0.0.1:6379/14"))
+    else:  # compose names the Redis service "redis"; here it is on loopback
+        endpoints = tmp_path / "compose.yml"
+        endpoints.write_text((ROOT / source).read_text().replace("url: redis", "url: 127.0.0.1"))
+
+    found: dict[str, Any] = run_check(endpoints, SHARED)
+
+    assert found["types"] == ["SharedTrackerStore", "SharedLockStore", True]
+    assert found["locked"] == [True, True, True]  # held, another waits, then gets it
+    assert found["seen"] == ["message 0", "message 1", "message 2"]
+    assert found["said"] == ["message 77", "message 78", "message 79"]
+    assert found["slot"] == "0161"
+    assert 47 * 3600 < found["ttl"] <= 48 * 3600

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Protocol
 
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -17,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from bot.conversations import store as conversations
 from bot.conversations.locks import ConversationLocks
 from bot.conversations.store import Answer
+from bot.delivery.outbox import pick_up
 from bot.inbox.store import Inbox
 from bot.messages import Channel, Handled, Inbound, Renderer, Variant
 from bot.models import Conversation, ConversationState, Message
@@ -84,13 +86,35 @@ class ConversationRouter:
         async with self._locks.hold(_lock_name(inbound.channel.value, inbound.external_user_id)):
             received = await self._inbox.receive(inbound)
             if received is None:
-                log.info("duplicate %s message %s ignored", inbound.channel, inbound.external_id)
-                return Handled(conversation_id=0, state="", duplicate=True)
+                return await self._delivered_again(inbound)
             conversation = received.conversation
             handled, _answered = await self._answer(
                 conversation, received.message, inbound.variant, conversation.state
             )
         return handled
+
+    async def _delivered_again(self, inbound: Inbound) -> Handled:
+        """A message received before: answered now if its first delivery was left unanswered.
+
+        We hold the conversation's lock, so nobody else is answering it: a crash left it
+        (a worker killed mid-answer, and the customer sent it again). Otherwise it is
+        not processed again, and a web customer gets what waits for them instead, such
+        as the answer the catch-up gave it.
+        """
+        log.info("duplicate %s message %s", inbound.channel, inbound.external_id)
+        first = await conversations.first_delivery(self._engine, inbound)
+        if first is None:
+            return Handled(conversation_id=0, state="", duplicate=True)
+        conversation, message = first
+        state, waiting = await conversations.standing(self._engine, message.id or 0)
+        if waiting:
+            handled, _answered = await self._answer(conversation, message, inbound.variant, state)
+            return replace(handled, duplicate=True)
+        replies = []
+        if inbound.channel is Channel.WEB:
+            async with self._engine.begin() as connection:
+                replies = await pick_up(connection, conversation)
+        return Handled(conversation.id or 0, state, replies, duplicate=True)
 
     async def _ask(self, conversation: Conversation, variant: str, text: str) -> list[str]:
         metadata: dict[str, object] = {"channel": conversation.channel, "variant": variant}

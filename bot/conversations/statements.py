@@ -108,9 +108,15 @@ _WAITING_REPLY = MESSAGE_TABLE.alias("waiting_reply")
 # pick-up (rarely), so that the pick-up itself is skipped when there is none. The
 # subqueries name the conversation by parameter: SQLite renders RETURNING columns
 # unqualified, so a correlated subquery could not tell the two message tables apart.
+# Only a message still waiting is answered: were two answerers to reach the same one
+# (a crashed worker's lock expired while it was still answering), the second stores
+# nothing, so no reply is ever queued, or handed out, twice.
 ANSWERED = (
     update(MESSAGE_TABLE)
-    .where(MESSAGE_TABLE.c.id == bindparam("answered_id"))
+    .where(
+        MESSAGE_TABLE.c.id == bindparam("answered_id"),
+        MESSAGE_TABLE.c.state != MessageState.PROCESSED,
+    )
     .values(state=bindparam("answered_state"))
     .returning(
         select(CONVERSATION_TABLE.c.state)

@@ -146,6 +146,23 @@ async def standing(engine: AsyncEngine, message_id: int) -> tuple[str, bool]:
     return conversation_state, message_state in (MessageState.RECEIVED, MessageState.WAITING)
 
 
+async def first_delivery(
+    engine: AsyncEngine, inbound: Inbound
+) -> tuple[Conversation, Message] | None:
+    """The message ``inbound`` delivers again, as stored, with its conversation."""
+    async with AsyncSession(engine, expire_on_commit=False) as session:
+        query = (
+            select(Conversation, Message)
+            .join(Message, col(Message.conversation_id) == col(Conversation.id))
+            .where(
+                Message.channel == inbound.channel.value,
+                Message.external_id == inbound.external_id,
+            )
+        )
+        found = (await session.exec(query)).first()
+    return (found[0], found[1]) if found else None
+
+
 async def get(engine: AsyncEngine, conversation_id: int) -> Conversation | None:
     """Return one conversation by id."""
     async with AsyncSession(engine, expire_on_commit=False) as session:
@@ -249,13 +266,16 @@ async def answer(engine: AsyncEngine, answer: Answer) -> tuple[str, list[Outboun
     """Queue the bot's replies to an inbound message and mark it processed, atomically.
 
     One transaction, so a crash can neither leave an answered message unmarked (answered
-    twice) nor a marked one unanswered. Returns the conversation's state as the brain
-    left it (its actions may have handed it to a person) and the replies.
+    twice) nor a marked one unanswered; a message answered already gets nothing more.
+    Returns the conversation's state as the brain left it (its actions may have handed it
+    to a person) and the replies.
     """
     conversation = answer.conversation
     async with engine.begin() as connection:
         found = (await connection.execute(ANSWERED, answer.answered_params())).first()
-        state, waiting = found or (conversation.state, False)
+        if found is None:  # answered already (or gone): nothing to add
+            return conversation.state, []
+        state, waiting = found
         replies = await _insert(connection, conversation, answer.rows(utcnow()))
         if answer.delivered and waiting:
             replies += await pick_up(connection, conversation)

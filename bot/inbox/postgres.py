@@ -102,11 +102,19 @@ def _answer_with(replies: int) -> Prepared:
         select(answered.c.replies_waiting).scalar_subquery(),
     ]
     if replies:
+        # Inserted only if the message was still waiting (``answered`` matched it).
+        still_waiting = exists(select(answered.c.conversation_state))
         rows = [
-            dict(zip(_ROW_COLUMNS, _values(f"r{n}_", _ROW_COLUMNS), strict=True))
-            for n in range(replies)
+            select(*_values(f"r{n}_", _ROW_COLUMNS)).where(still_waiting) for n in range(replies)
         ]
-        inserted = insert(_MESSAGE).values(rows).returning(_MESSAGE.c.id).cte("inserted")
+        inserted = (
+            insert(_MESSAGE)
+            .from_select(
+                [c.key for c in _ROW_COLUMNS], rows[0] if replies == 1 else union_all(*rows)
+            )
+            .returning(_MESSAGE.c.id)
+            .cte("inserted")
+        )
         columns.append(
             select(
                 func.array_agg(aggregate_order_by(inserted.c.id, inserted.c.id))

@@ -91,6 +91,8 @@ def _answer(
 
     def work(db: sqlite3.Connection) -> tuple[tuple[Any, ...] | None, list[int], list[Any]]:
         found = _run(db, _SQL.answered, params).fetchone()
+        if found is None:  # answered already (or gone): nothing to add
+            return None, [], []
         ids = [_run(db, _SQL.insert_message, reply).lastrowid or 0 for reply in replies]
         waiting = found is not None and bool(found[1])
         picked = _run(db, _SQL.pick_up, pick).fetchall() if pick is not None and waiting else []

@@ -95,6 +95,7 @@ def answered(
 ) -> tuple[str, list[Outbound]]:
     """:func:`bot.conversations.store.answer`'s result from what the statements returned."""
     conversation = answer.conversation
-    state = found[0] if found is not None else conversation.state
+    if found is None:  # the message was answered already (or is gone): nothing was stored
+        return conversation.state, []
     replies = core.queued(conversation, rows, ids)
-    return state, replies + outbox.picked(conversation, picked)
+    return found[0], replies + outbox.picked(conversation, picked)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import hashlib
 import json
 import logging
@@ -23,6 +24,7 @@ from urllib.parse import unquote, urlsplit
 import aiohttp
 
 from bot.settings import ROOT, Settings
+from bot.supervision import Supervised
 
 log = logging.getLogger(__name__)
 
@@ -115,29 +117,40 @@ TRACKER_STORE = [
 ]
 """Conversations in Rasa's memory, forgotten after two idle days or beyond 50,000."""
 
+SHARED_TRACKER_STORE = ["tracker_store:", "  type: tracker_store.SharedTrackerStore"]
+"""Scaled out, conversations in Redis (forgotten after two idle days), so that any Rasa
+process can answer any of them, and their locks there too (a leaner ``RedisLockStore``):
+see ``intents/tracker_store.py``, ``intents/conversation_locks.py`` and docs/scaling.md."""
+
 
 def endpoints_yaml(app_url: str, redis_url: str | None) -> str:
-    """Rasa's endpoints file: actions and NLG from our app, and Redis locks when scaled out."""
+    """Rasa's endpoints file: actions and NLG from our app; trackers and locks in Redis if set."""
     lines = [
         "action_endpoint:",
         f'  url: "{app_url}/webhooks/actions"',
         "nlg:",
         f'  url: "{app_url}/webhooks/nlg"',
-        *TRACKER_STORE,
     ]
-    if redis_url:
-        parts = urlsplit(redis_url)
-        lines += [
-            "lock_store:",
-            "  type: redis",
-            f'  url: "{parts.hostname or "127.0.0.1"}"',
-            f"  port: {parts.port or 6379}",
-            f"  db: {int((parts.path or '/0').lstrip('/') or 0)}",
-        ]
-        if parts.password:
-            # The URL form is percent-encoded (redis-py decodes it); JSON quoting is valid YAML.
-            lines.append(f"  password: {json.dumps(unquote(parts.password))}")
+    if not redis_url:
+        return "\n".join([*lines, *TRACKER_STORE]) + "\n"
+    lines += [*SHARED_TRACKER_STORE, *redis_connection(redis_url), "  idle_hours: 48"]
+    lines += ["lock_store:", "  type: conversation_locks.SharedLockStore"]
+    lines += redis_connection(redis_url)
     return "\n".join(lines) + "\n"
+
+
+def redis_connection(redis_url: str) -> list[str]:
+    """``REDIS_URL`` as the host, port, db and password keys of Rasa's Redis stores."""
+    parts = urlsplit(redis_url)
+    lines = [
+        f'  url: "{parts.hostname or "127.0.0.1"}"',
+        f"  port: {parts.port or 6379}",
+        f"  db: {int((parts.path or '/0').lstrip('/') or 0)}",
+    ]
+    if parts.password:
+        # The URL form is percent-encoded (redis-py decodes it); JSON quoting is valid YAML.
+        lines.append(f"  password: {json.dumps(unquote(parts.password))}")
+    return lines
 
 
 @dataclass
@@ -154,8 +167,7 @@ class RasaProcess:
     app_url: str
     index: int = 0
     _process: asyncio.subprocess.Process | None = None
-    _watcher: asyncio.Task[None] | None = None
-    restarts: int = 0
+    _supervised: Supervised | None = None
 
     @property
     def url(self) -> str:
@@ -181,10 +193,12 @@ class RasaProcess:
         self.settings.var_dir.mkdir(parents=True, exist_ok=True)
         endpoints = self.settings.var_dir / "rasa-endpoints.yml"
         endpoints.write_text(endpoints_yaml(self.app_url, self.settings.redis_url))
-        await self._spawn(endpoints)
-        self._watcher = asyncio.create_task(self._watch(endpoints))
+        self._supervised = Supervised(
+            functools.partial(self._spawn, endpoints), f"Rasa on {self.url}", STABLE_AFTER
+        )
+        await self._supervised.start()
 
-    async def _spawn(self, endpoints: Path) -> None:
+    async def _spawn(self, endpoints: Path) -> asyncio.subprocess.Process:
         with self.log_file.open("ab") as out:
             self._process = await asyncio.create_subprocess_exec(
                 str(RASA_BIN.with_name("python")),
@@ -209,25 +223,17 @@ class RasaProcess:
         log.info(
             "started Rasa (pid %s) on %s; log in %s", self._process.pid, self.url, self.log_file
         )
+        return self._process
 
     @property
     def pid(self) -> int | None:
         """The running child's process id, if there is one."""
-        return self._process.pid if self._process else None
+        return self._supervised.pid if self._supervised else None
 
-    async def _watch(self, endpoints: Path) -> None:
-        delay = 1.0
-        while True:
-            assert self._process is not None
-            started = time.monotonic()
-            code = await self._process.wait()
-            if time.monotonic() - started > STABLE_AFTER:
-                delay = 1.0  # it had been running fine: this is a new problem, not a loop
-            log.error("Rasa exited with code %s; restarting in %.0f s", code, delay)
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, 30.0)
-            self.restarts += 1
-            await self._spawn(endpoints)
+    @property
+    def restarts(self) -> int:
+        """How many times the child was started again after it died."""
+        return self._supervised.restarts if self._supervised else 0
 
     async def wait_ready(self, session: aiohttp.ClientSession, within: float = 180.0) -> None:
         """Wait until Rasa answers with its model loaded.
@@ -246,19 +252,8 @@ class RasaProcess:
 
     async def stop(self) -> None:
         """Stop watching and terminate Rasa (killing it if it does not stop in 10 s)."""
-        if self._watcher is not None:
-            self._watcher.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._watcher
-        process = self._process
-        if process is None or process.returncode is not None:
-            return
-        process.terminate()
-        try:
-            await asyncio.wait_for(process.wait(), timeout=10)
-        except TimeoutError:
-            process.kill()
-            await process.wait()
+        if self._supervised is not None:
+            await self._supervised.stop(within=10)
 
 
 async def start_children(settings: Settings, app_url: str) -> list[RasaProcess]:

@@ -37,6 +37,7 @@ from bot.keys import (
     inbox_key,
     incidents_key,
     locator_key,
+    model_updates_key,
     outbox_key,
     rasa_children_key,
     redis_key,
@@ -59,6 +60,8 @@ from bot.operations.stats import Snapshot
 from bot.rasa.actions import ActionDeps, build_executor
 from bot.rasa.brain import RasaBrain
 from bot.rasa.process import RasaProcess, start_children, stop_children
+from bot.rasa.reload import LocalBoard, ModelUpdates, ProgressBoard, RedisBoard
+from bot.rasa.rotation import RedisRotation
 from bot.responses.store import ResponseStore
 from bot.settings import Settings
 from bot.status.board import StatusBoard
@@ -114,8 +117,26 @@ async def http_ctx(app: web.Application) -> AsyncIterator[None]:
         yield
 
 
+async def redis_ctx(app: web.Application) -> AsyncIterator[None]:
+    """The Redis client, when ``REDIS_URL`` is set (several workers, Rasa scaled out)."""
+    url = app[settings_key].redis_url
+    if not url:
+        yield
+        return
+    from redis.asyncio import Redis
+
+    redis = Redis.from_url(url)
+    app[redis_key] = redis
+    yield
+    await redis.aclose()
+
+
 async def rasa_ctx(app: web.Application) -> AsyncIterator[None]:
-    """Use the Rasa at ``RASA_URL``, or run our own as supervised child processes."""
+    """Use the Rasa at ``RASA_URL``, or run our own as supervised child processes.
+
+    With Redis the Rasa servers share their trackers (the endpoints ``serve`` generates,
+    and compose's), so the brain may send any conversation to any of them.
+    """
     settings = app[settings_key]
     children: list[RasaProcess] = []
     if settings.rasa_url:
@@ -124,8 +145,21 @@ async def rasa_ctx(app: web.Application) -> AsyncIterator[None]:
         children = await start_children(settings, f"http://{settings.host}:{settings.port}")
         urls = tuple(child.url for child in children)
     app[rasa_children_key] = children
-    app[brain_key] = RasaBrain(app[http_key], urls)
+    redis = app.get(redis_key)
+    brain = RasaBrain(
+        app[http_key],
+        urls,
+        shared=redis is not None,
+        rotation=RedisRotation(redis) if redis is not None else None,
+    )
+    app[brain_key] = brain
+    board: ProgressBoard = RedisBoard(redis) if redis is not None else LocalBoard()
+    updates = ModelUpdates(brain, app[http_key], board)
+    app[model_updates_key] = updates
+    watching = [asyncio.create_task(brain.watch(), name="rasa-health")]
     yield
+    await updates.close()
+    await _cancel(watching)
     await stop_children(children)
 
 
@@ -133,14 +167,8 @@ async def router_ctx(app: web.Application) -> AsyncIterator[None]:
     """The conversation router and the actions Rasa calls back."""
     settings = app[settings_key]
     engine = app[engine_key]
-    locks: ConversationLocks = LocalLocks()
-    redis = None
-    if settings.redis_url:
-        from redis.asyncio import Redis
-
-        redis = Redis.from_url(settings.redis_url)
-        locks = RedisLocks(redis)
-        app[redis_key] = redis
+    redis = app.get(redis_key)
+    locks: ConversationLocks = LocalLocks() if redis is None else RedisLocks(redis)
     # Only the primary worker delivers; the others pass their wake-ups on to it.
     wakes = Wakes(relay_to=None if app[primary_key] else redis)
     app[wakes_key] = wakes
@@ -164,8 +192,6 @@ async def router_ctx(app: web.Application) -> AsyncIterator[None]:
             wake=wakes,
         )
         yield
-    if redis is not None:
-        await redis.aclose()
 
 
 async def _cancel(tasks: list[asyncio.Task[None]]) -> None:
@@ -378,7 +404,7 @@ def create_app(settings: Settings, *, demo: bool = False, primary: bool = True) 
     app[settings_key] = settings
     app[demo_key] = demo
     app[primary_key] = primary
-    contexts = [database_ctx, http_ctx, rasa_ctx, router_ctx, console_ctx]
+    contexts = [database_ctx, http_ctx, redis_ctx, rasa_ctx, router_ctx, console_ctx]
     contexts += [channels_ctx, background_ctx, operations_ctx] if primary else [webhooks_ctx]
     app.cleanup_ctx.extend(contexts)
     setup_routes(app)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 from aiohttp import web
@@ -14,6 +15,7 @@ from bot.web.errors import fail, read_json
 
 MAX_TEXT = 4000
 MAX_SENDER = 120
+MAX_ID = 64
 PAGE = Path(__file__).parent / "static" / "chat.html"
 
 
@@ -23,6 +25,21 @@ def _sender(value: object) -> str:
     if len(value) > MAX_SENDER:
         fail(web.HTTPBadRequest, f"'sender' must be at most {MAX_SENDER} characters")
     return value.strip()
+
+
+def _message_id(sender: str, value: object) -> str | None:
+    """The message's id, from the page's own id for it (optional), unique per customer.
+
+    The page sends a message again with the same id when the first attempt got no
+    answer (a worker died mid-request), so the inbox takes it for the same message: it
+    is answered once, whether the first attempt was stored or not.
+    """
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value.strip() or len(value) > MAX_ID:
+        fail(web.HTTPBadRequest, f"'id' must be a non-empty string of at most {MAX_ID} characters")
+    digest = hashlib.blake2b(f"{sender}\n{value}".encode(), digest_size=16).hexdigest()
+    return f"web-{digest}"
 
 
 def _body(replies: list[Outbound], conversation_id: int, state: str) -> dict[str, object]:
@@ -35,6 +52,9 @@ def _body(replies: list[Outbound], conversation_id: int, state: str) -> dict[str
 async def post_chat(request: web.Request) -> web.Response:
     """Answer one web-chat message, with anything else queued for this customer.
 
+    Body ``{"sender", "text"}``, and optionally ``"id"``: the page's id for the message,
+    the same when it sends it again, so that it is answered once (:func:`_message_id`).
+
     The router collects what else was queued (an agent's answer, a fix notice) in the
     same transaction as the answer, so a message costs no extra round trip for them.
     """
@@ -46,7 +66,13 @@ async def post_chat(request: web.Request) -> web.Response:
     if len(text) > MAX_TEXT:
         fail(web.HTTPRequestEntityTooLarge, f"'text' must be at most {MAX_TEXT} characters")
     handled = await request.app[router_key].handle(
-        Inbound(Channel.WEB, sender, text.strip(), variant=Variant.WEB)
+        Inbound(
+            Channel.WEB,
+            sender,
+            text.strip(),
+            external_id=_message_id(sender, body.get("id")),
+            variant=Variant.WEB,
+        )
     )
     return web.json_response(_body(handled.replies, handled.conversation_id, handled.state))
 

@@ -12,6 +12,7 @@ from bot.web import (
     escalations_api,
     health,
     incidents_api,
+    model_api,
     operations_api,
     pages,
     rasa_hooks,
@@ -80,6 +81,9 @@ def setup_routes(app: web.Application) -> None:
                 name="response-variant-delete",
             ),
             web.get("/admin", pages.admin, name="admin-page"),
+            # admins: rolling model updates
+            web.get("/api/rasa/reload", model_api.latest_reload, name="model-reload"),
+            web.post("/api/rasa/reload", model_api.start_reload, name="model-reload-start"),
             # agents: the hand-off queue and conversations taken over from the bot
             web.get("/api/escalations", escalations_api.list_escalations, name="escalations"),
             web.get("/console/events", escalations_api.events, name="console-events"),

@@ -123,7 +123,7 @@ async def test_a_duplicate_is_not_processed_again(setup: Setup) -> None:
 
     again = await setup.router.handle(tg("hello", "m1"))
 
-    assert again == Handled(conversation_id=0, state="", duplicate=True)
+    assert again == Handled(conversation_id=first.conversation_id, state="bot", duplicate=True)
     assert setup.brain.texts() == ["hello"]
     assert len(await setup.states(first.conversation_id)) == 3
     assert setup.woken == [Channel.TELEGRAM]
@@ -460,3 +460,42 @@ async def test_telegram_group_replies_thread_under_the_message_that_asked(setup:
     )
     handled = await setup.router.handle(inbound)
     assert [reply.reply_to for reply in handled.replies] == ["7", "7"]
+
+
+def web(text: str, message_id: str) -> Inbound:
+    return Inbound(Channel.WEB, "browser-1", text, external_id=message_id, variant=Variant.WEB)
+
+
+async def test_a_web_message_sent_again_after_a_crash_is_answered_once_then(setup: Setup) -> None:
+    """The worker died after storing it; the customer sends it again under the same id."""
+    stored = await setup.inbox.receive(web("when is it fixed?", "web-a1"))
+    assert stored is not None
+    await age_messages(setup.engine, conversations.ABANDONED_AFTER)
+
+    again = await setup.router.handle(web("when is it fixed?", "web-a1"))
+
+    assert again.duplicate
+    assert [r.text for r in again.replies] == ["echo: when is it fixed?", "(web)"]
+    assert await setup.router.answer_unanswered() == 0  # nothing left for the catch-up
+    assert setup.brain.texts() == ["when is it fixed?"]
+    assert [s[2] for s in await setup.states(again.conversation_id)] == [
+        "processed",
+        "sent",
+        "sent",
+    ]
+
+
+async def test_a_web_message_the_catch_up_answered_gets_that_answer_when_sent_again(
+    setup: Setup,
+) -> None:
+    stored = await setup.inbox.receive(web("when is it fixed?", "web-a2"))
+    assert stored is not None
+    await age_messages(setup.engine, conversations.ABANDONED_AFTER)
+    assert await setup.router.answer_unanswered() == 1  # queued for pick-up
+
+    again = await setup.router.handle(web("when is it fixed?", "web-a2"))
+    later = await setup.router.handle(web("thanks", "web-a3"))
+
+    assert [r.text for r in again.replies] == ["echo: when is it fixed?", "(web)"]
+    assert [r.text for r in later.replies] == ["echo: thanks", "(web)"]  # handed out once
+    assert setup.brain.texts() == ["when is it fixed?", "thanks"]

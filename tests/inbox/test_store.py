@@ -249,3 +249,29 @@ async def test_in_memory_sqlite_stays_on_the_engine() -> None:
             assert isinstance(inbox, EngineInbox)
     finally:
         await engine.dispose()
+
+
+@pytest.mark.parametrize("path", ["native", "engine"])
+async def test_a_message_answered_already_gets_no_second_answer(
+    native: tuple[AsyncEngine, Inbox], path: str
+) -> None:
+    """Two answerers of one message (a dead worker's lock expired mid-answer): one counts."""
+    engine, inbox = native
+    if path == "engine":
+        inbox = EngineInbox(engine)
+    received = await receive(inbox, Inbound(Channel.WEB, "browser", "hi", variant=Variant.WEB))
+    first = Answer(received.conversation, received.message.id or 0, ["hello"], Variant.WEB)
+    late = Answer(
+        received.conversation,
+        received.message.id or 0,
+        ["hello", "again"],
+        Variant.WEB,
+        delivered=True,
+    )
+
+    _state, queued = await inbox.answer(first)
+    _state, twice = await inbox.answer(late)
+
+    assert [reply.text for reply in queued] == ["hello"]
+    assert twice == []
+    assert [row[3] for row in await transcript(engine)] == ["hi", "hello"]

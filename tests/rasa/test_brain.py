@@ -22,8 +22,9 @@ from aiohttp import web
 from bot.conversations import store as conversations
 from bot.keys import brain_key, engine_key, rasa_children_key, responses_key
 from bot.messages import Channel, Variant
-from bot.rasa.brain import BrainUnavailable, RasaBrain, server_for
+from bot.rasa.brain import BrainUnavailable, RasaBrain, ServerGone, rendezvous, server_for
 from bot.rasa.process import train
+from bot.rasa.rotation import RedisRotation
 from tests.conftest import LiveApp, add_outage, app_settings, running_app
 from tests.scratch import free_port, free_ports
 
@@ -44,8 +45,28 @@ def test_conversations_spread_over_every_server() -> None:
 
 def test_the_choice_does_not_depend_on_the_process() -> None:
     """Python's own hash() differs per process; every worker must pick alike."""
-    assert server_for("f47ac10b-58cc-4372-a567-0e02b3c479d4", SERVERS) == SERVERS[0]
-    assert server_for("7c9e6679-7425-40de-944b-e07fc1f8a7b3", SERVERS) == SERVERS[1]
+    assert server_for("c", SERVERS) == SERVERS[0]
+    assert server_for("f47ac10b-58cc-4372-a567-0e02b3c479d4", SERVERS) == SERVERS[1]
+
+
+def test_adding_a_server_moves_about_a_third_of_three_and_only_to_it() -> None:
+    keys = [str(uuid.uuid4()) for _ in range(3000)]
+    three = (*SERVERS, "http://127.0.0.1:5007")
+    moved = [key for key in keys if server_for(key, SERVERS) != server_for(key, three)]
+
+    assert 0.25 < len(moved) / len(keys) < 0.42, len(moved)
+    assert {server_for(key, three) for key in moved} == {three[2]}
+
+
+def test_a_server_that_goes_leaves_the_others_conversations_where_they_are() -> None:
+    three = (*SERVERS, "http://127.0.0.1:5007")
+    keys = [str(uuid.uuid4()) for _ in range(1000)]
+    staying = [key for key in keys if server_for(key, three) != three[1]]
+
+    assert all(server_for(key, (three[0], three[2])) == server_for(key, three) for key in staying)
+    # The leaver's conversations go to their second choice, over both others.
+    leaving = {server_for(k, (three[0], three[2])) for k in keys if k not in staying}
+    assert leaving == {three[0], three[2]}
 
 
 async def test_a_brain_needs_a_server() -> None:
@@ -57,8 +78,12 @@ async def test_a_brain_needs_a_server() -> None:
 class FakeRasa:
     """A Rasa REST channel on loopback that answers, hangs, or drops the connection."""
 
-    def __init__(self) -> None:
+    def __init__(self, name: str = "Rasa") -> None:
+        self.name = name
         self.calls = 0
+        self.model = "model-0"
+        self.loads: list[str] = []
+        self.load_seconds = 0.0
         self.mode = "answer"
         self.port = free_port()
         self._runner: web.AppRunner | None = None
@@ -69,11 +94,29 @@ class FakeRasa:
             await asyncio.sleep(5)
         if self.mode == "drop" and request.transport is not None:
             request.transport.close()
-        return web.json_response([{"text": "hello from Rasa"}])
+        return web.json_response([{"text": f"hello from {self.name}"}])
+
+    async def status(self, request: web.Request) -> web.Response:
+        return web.json_response({"model_file": "outage-bot.tar.gz", "model_id": self.model})
+
+    async def load(self, request: web.Request) -> web.Response:
+        """Rasa's PUT /model: a new model, unless this one is told to fail."""
+        self.loads.append((await request.json())["model_file"])
+        await asyncio.sleep(self.load_seconds)
+        if self.mode == "bad model":
+            return web.json_response({"message": "LoadingError"}, status=500)
+        self.model = f"model-{len(self.loads)}"
+        return web.Response(status=204)
+
+    async def parse(self, request: web.Request) -> web.Response:
+        return web.json_response({"intent": {"name": "report_outage"}})
 
     async def start(self) -> None:
         app = web.Application()
         app.router.add_post("/webhooks/rest/webhook", self.rest)
+        app.router.add_get("/status", self.status)
+        app.router.add_put("/model", self.load)
+        app.router.add_post("/model/parse", self.parse)
         self._runner = web.AppRunner(app)
         await self._runner.setup()
         await web.TCPSite(self._runner, "127.0.0.1", self.port).start()
@@ -152,6 +195,103 @@ async def test_a_dropped_connection_fails_only_that_message() -> None:
             assert rasa.calls == 2
     finally:
         await rasa.stop()
+
+
+async def test_with_shared_trackers_a_message_for_a_server_that_is_down_goes_to_the_next() -> None:
+    first, second = FakeRasa("first"), FakeRasa("second")
+    await second.start()
+    servers = (first.url, second.url)
+    customer = sender_on(first.url, servers)
+    try:
+        async with aiohttp.ClientSession() as session:
+            brain = RasaBrain(session, servers, shared=True)
+            assert await brain.respond(customer, "hi", {}) == ["hello from second"]
+            await first.start()
+            await brain.check()  # the health check finds it back: its customers return
+            assert await brain.respond(customer, "hi", {}) == ["hello from first"]
+            first.mode = "drop"  # killed mid-message: Rasa saved nothing, the next one answers
+            assert await brain.respond(customer, "hi", {}) == ["hello from second"]
+            second.mode = "drop"
+            with pytest.raises(ServerGone):
+                await brain.respond(customer, "hi", {})
+    finally:
+        await first.stop()
+        await second.stop()
+
+
+async def test_a_server_out_of_rotation_gets_no_messages_in_any_worker() -> None:
+    from redis.asyncio import Redis
+
+    first, second = FakeRasa("first"), FakeRasa("second")
+    await first.start()
+    await second.start()
+    servers = (first.url, second.url)
+    customer = sender_on(first.url, servers)
+    redis = Redis.from_url("redis://127.0.0.1:6379/14")
+    try:
+        async with aiohttp.ClientSession() as session:
+            running, other = (
+                RasaBrain(session, servers, shared=True, rotation=RedisRotation(redis))
+                for _ in range(2)
+            )
+            await running.take_out(first.url)
+            await other.check()
+            for brain in (running, other):
+                assert await brain.respond(customer, "hi", {}) == ["hello from second"]
+            await running.put_back(first.url)
+            await other.check()
+            for brain in (running, other):
+                assert await brain.respond(customer, "hi", {}) == ["hello from first"]
+            assert first.calls == 2 and second.calls == 2
+    finally:
+        await redis.delete(*(RedisRotation.PREFIX + url for url in servers))
+        await redis.aclose()
+        await first.stop()
+        await second.stop()
+
+
+async def test_without_shared_trackers_a_message_waits_for_its_server_to_be_back() -> None:
+    """Its context is only there: it waits out a reload rather than start afresh elsewhere."""
+    first, second = FakeRasa("first"), FakeRasa("second")
+    await first.start()
+    await second.start()
+    servers = (first.url, second.url)
+    customer = sender_on(first.url, servers)
+    try:
+        async with aiohttp.ClientSession() as session:
+            brain = RasaBrain(session, servers)
+            await brain.take_out(first.url)
+            waiting = asyncio.create_task(brain.respond(customer, "hi", {}))
+            await asyncio.sleep(0.3)
+            assert not waiting.done() and first.calls == 0
+
+            await brain.put_back(first.url)
+
+            assert await asyncio.wait_for(waiting, 5) == ["hello from first"]
+            assert second.calls == 0
+    finally:
+        await first.stop()
+        await second.stop()
+
+
+async def test_a_health_check_finds_a_server_down_and_back() -> None:
+    rasa = FakeRasa()
+    servers = (rasa.url,)
+    async with aiohttp.ClientSession() as session:
+        brain = RasaBrain(session, servers, retry_after=60)
+        await brain.check()
+        with pytest.raises(BrainUnavailable, match="not asked again yet"):
+            await brain.respond("c1", "hi", {})
+        await rasa.start()
+        try:
+            await brain.check()
+            assert await brain.respond("c1", "hi", {}) == ["hello from Rasa"]
+        finally:
+            await rasa.stop()
+
+
+def test_every_server_has_a_place_in_each_order() -> None:
+    assert sorted(rendezvous("c1", SERVERS)) == sorted(SERVERS)
 
 
 async def _wait_for(condition: Callable[[], bool], within: float) -> None:

@@ -135,19 +135,21 @@ def test_endpoints_without_redis_point_rasa_at_our_app() -> None:
     )
 
 
-def test_endpoints_with_redis_add_the_lock_store() -> None:
+def test_endpoints_with_redis_share_trackers_and_locks_there() -> None:
     text = endpoints_yaml("http://127.0.0.1:8080", "redis://cache.internal:6380/3")
 
+    redis = '  url: "cache.internal"\n  port: 6380\n  db: 3\n'
     assert text.endswith(
-        'lock_store:\n  type: redis\n  url: "cache.internal"\n  port: 6380\n  db: 3\n'
+        f"tracker_store:\n  type: tracker_store.SharedTrackerStore\n{redis}  idle_hours: 48\n"
+        f"lock_store:\n  type: conversation_locks.SharedLockStore\n{redis}"
     )
-    assert "password" not in text
+    assert "password" not in text and "ExpiringTrackerStore" not in text
 
 
 def test_endpoints_with_redis_defaults_and_password() -> None:
     text = endpoints_yaml("http://app", "redis://:hunter2@localhost")
 
-    assert '  url: "localhost"\n  port: 6379\n  db: 0\n  password: "hunter2"\n' in text
+    assert text.count('  url: "localhost"\n  port: 6379\n  db: 0\n  password: "hunter2"\n') == 2
 
 
 def test_endpoints_with_an_escaped_redis_password_give_rasa_the_real_one() -> None:

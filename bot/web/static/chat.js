@@ -24,23 +24,33 @@ function show(body) {
   document.title = who ? `${who} — ${TITLE}` : TITLE;
 }
 
+let retrying = null;  // the message that got no answer: its text and id
+
 document.getElementById("form").addEventListener("submit", async (event) => {
   event.preventDefault();
   const text = input.value.trim();
   if (!text) return;
   input.value = "";
   const bubble = add(text, "me");
+  // Sent again (after a failure) under the same id, so the server answers it once.
+  const id = retrying && retrying.text === text ? retrying.id : `${Date.now()}-${Math.random()}`;
+  retrying = null;
   try {
     const response = await fetch("/api/chat", {
       method: "POST",
       headers: {"Content-Type": "application/json"},
-      body: JSON.stringify({sender, text}),
+      body: JSON.stringify({sender, text, id}),
     });
     const body = await response.json();
-    if (!response.ok) { failed(bubble, body.error || "Something went wrong, please try again."); return; }
+    if (!response.ok) {
+      retrying = {text, id};
+      failed(bubble, body.error || "Something went wrong, please try again.");
+      return;
+    }
     show(body);
   } catch (error) {
     failed(bubble, "We could not reach the server. Please press Enter to try again in a moment.");
+    retrying = {text, id};
   }
 });
 
