@@ -112,9 +112,20 @@ class Tab:
 
         await self._run(fill)
 
-    async def click(self, css: str) -> None:
-        """Click the element ``css``."""
-        await self._run(lambda: self._element(css).click())
+    async def click(self, css: str, within: float = 15) -> None:
+        """Click the element ``css`` as soon as it is on the page.
+
+        Lists are drawn after a fetch, and redrawn whole: the row to click may not be
+        there yet, or be replaced between finding and clicking it.
+        """
+
+        def clicked(driver: webdriver.Chrome) -> bool:
+            found = driver.find_elements(By.CSS_SELECTOR, css)
+            if found:
+                found[0].click()
+            return bool(found)
+
+        await self.wait_until(f"{css} to click", clicked, within)
 
     async def wait_until(
         self, what: str, check: Callable[[webdriver.Chrome], T], within: float = 15

@@ -11,7 +11,7 @@ import pytest
 from aiohttp import ClientWebSocketResponse, WSMsgType
 
 from bot.keys import console_events_key, engine_key
-from tests.test_handoff import escalated
+from tests.handoff.test_queue import escalated
 from tests.web.conftest import Staff
 
 PATH = "/console/events"

@@ -9,7 +9,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from bot.keys import wakes_key
 from bot.messages import Channel
 from bot.models import Escalation, Message
-from tests.test_handoff import escalated
+from tests.handoff.test_queue import escalated
 from tests.web.conftest import Staff
 
 
