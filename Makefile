@@ -84,6 +84,7 @@ train: install install-rasa
 lint:
 	$(VENV)/bin/ruff check bot tests bench intents
 	$(VENV)/bin/ruff format --check bot tests bench intents
+	$(VENV)/bin/vulture
 
 typecheck:
 	$(VENV)/bin/mypy bot

@@ -10,9 +10,9 @@ Fills a SQLite file and a PostgreSQL database (created/emptied; default
 codes:
 
 - ``db query``: one indexed query per lookup (``bot.incidents.book.query_active_for``);
-- ``index``: ``Incidents.active_for`` on the live in-memory index, checking the database
+- ``index``: ``AreaIndex.active_for`` on the live in-memory index, checking the database
   for changes inline once a second (no ``watch`` task running);
-- ``watched``: the same with ``Incidents.watch()`` running, as the service runs it: lookups
+- ``watched``: the same with ``AreaIndex.watch()`` running, as the service runs it: lookups
   never wait for the database;
 - ``check``: one change check (what each worker pays once a second);
 - ``reload``: one rebuild of the index (paid only when incidents change).
@@ -38,10 +38,11 @@ from sqlalchemy import delete, insert, text
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bot.db import create_engine, migrate, safe_url
-from bot.incidents.book import Incidents, query_active_for
+from bot.incidents.book import Incidents
+from bot.incidents.index import query_active_for
 from bot.locations.areas import read_area_codes
 from bot.locations.locator import Locator
-from bot.models import Incident, IncidentArea, IncidentUpdate, utcnow
+from bot.models import Incident, IncidentArea, TimelineEntry, utcnow
 from bot.settings import ROOT, Settings
 
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -90,7 +91,7 @@ def rows(count: int, codes: list[str], seed: int = 7) -> tuple[list[dict], list[
 async def populate(url: str, incidents: list[dict], areas: list[dict]) -> None:
     engine = create_engine(url)
     async with engine.begin() as conn:
-        for table in (IncidentUpdate, IncidentArea, Incident):
+        for table in (TimelineEntry, IncidentArea, Incident):
             await conn.execute(delete(table))
         for start in range(0, len(incidents), 5000):
             await conn.execute(insert(Incident), incidents[start : start + 5000])
@@ -122,7 +123,7 @@ async def timed_lookups(book: Incidents, picks: list[str]) -> tuple[list[float],
     while len(samples) < len(picks) or time.perf_counter() < deadline:
         code = picks[len(samples) % len(picks)]
         started = time.perf_counter()
-        found += len(await book.active_for(code))
+        found += len(await book.index.active_for(code))
         samples.append(time.perf_counter() - started)
         if len(samples) % 1000 == 0:
             await asyncio.sleep(0.005)  # let other tasks (the watcher) run, as between messages
@@ -145,17 +146,17 @@ async def measure(url: str, codes: list[str], lookups: int, locator: Locator) ->
         book = Incidents(engine, locator, refresh_seconds=1.0)
         refresh_samples = []
         for _ in range(5):
-            book.invalidate()
+            book.index.invalidate()
             started = time.perf_counter()
-            await book.active_for(codes[0])
+            await book.index.active_for(codes[0])
             refresh_samples.append(time.perf_counter() - started)
         check_samples = []
         for _ in range(20):
             started = time.perf_counter()
-            await book.refresh_if_changed()
+            await book.index.refresh_if_changed()
             check_samples.append(time.perf_counter() - started)
         inline, found = await timed_lookups(book, picks)
-        watcher = asyncio.create_task(book.watch())
+        watcher = asyncio.create_task(book.index.watch())
         watched, _ = await timed_lookups(book, picks)
         watcher.cancel()
         with contextlib.suppress(asyncio.CancelledError):

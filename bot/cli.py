@@ -25,7 +25,9 @@ from bot.settings import Settings, SettingsError
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncEngine
 
-    from bot.incidents.book import IncidentRecord, Incidents, Locator
+    from bot.incidents.book import Incidents
+    from bot.incidents.input import Locator
+    from bot.incidents.view import IncidentRecord
 
 Handler = Callable[[argparse.Namespace, Settings], int]
 """A command: parsed arguments and settings in, exit status out."""
@@ -233,7 +235,7 @@ def _describe(record: IncidentRecord, settings: Settings) -> str:
 
 
 async def _incident_add(book: Incidents, args: argparse.Namespace, settings: Settings) -> None:
-    from bot.incidents.book import parse_when
+    from bot.incidents.input import parse_when
 
     record = await book.create(
         title=args.title,
@@ -249,7 +251,7 @@ async def _incident_add(book: Incidents, args: argparse.Namespace, settings: Set
 
 
 async def _incident_update(book: Incidents, args: argparse.Namespace, settings: Settings) -> None:
-    from bot.incidents.book import parse_when
+    from bot.incidents.input import parse_when
 
     clear = args.eta is not None and args.eta.strip().lower() == "none"
     record = await book.update(
@@ -369,7 +371,7 @@ NO_DATABASE = frozenset({"locate", "train"})
 
 def _is_bad_input(error: ValueError) -> bool:
     # Imported here, not at the top, so `locate` and `--help` never load SQLAlchemy.
-    from bot.incidents.book import IncidentError
+    from bot.incidents.input import IncidentError
     from bot.responses.store import ResponseError
     from bot.users import UserError
 

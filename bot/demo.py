@@ -15,7 +15,8 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.incidents.book import Incidents, Locator
+from bot.incidents.book import Incidents
+from bot.incidents.input import Locator
 from bot.models import IncidentStatus, utcnow
 from bot.responses.eta import round_up
 

@@ -16,6 +16,7 @@ from bot.delivery.wakes import Wakes
 from bot.inbox.store import Inbox
 from bot.incidents.book import Incidents
 from bot.locations.locator import Locator
+from bot.operations.stats import Snapshot
 from bot.rasa.brain import RasaBrain
 from bot.rasa.process import RasaProcess
 from bot.responses.store import ResponseStore
@@ -39,3 +40,4 @@ telegram_key = web.AppKey("telegram", TelegramChannel)
 x_key = web.AppKey("x", XChannel)
 redis_key = web.AppKey("redis", Redis)
 console_events_key = web.AppKey("console_events", ConsoleEvents)
+stats_key = web.AppKey("stats", Snapshot)

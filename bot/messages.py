@@ -21,7 +21,12 @@ class Channel(StrEnum):
 
 
 class Variant(StrEnum):
-    """Which text of a canned response fits: each channel has its own limits and tone."""
+    """Which text of a canned response fits: each channel has its own limits and tone.
+
+    The vocabulary: a *channel* is where the customer writes from (:class:`Channel`); a
+    *variant* is the form a reply takes there (X has two: public and DM). Messages carry
+    their variant as ``Message.variant`` (stored in the column ``context``, its first name).
+    """
 
     DEFAULT = "default"
     TELEGRAM = "telegram"
@@ -88,4 +93,17 @@ class Router(Protocol):
 
     async def handle(self, inbound: Inbound) -> Handled:
         """Store ``inbound`` (once), run it through the bot or the agent queue, queue replies."""
+        ...
+
+
+class Renderer(Protocol):
+    """The canned response store as every reply-writer sees it (router, NLG, channels).
+
+    Declared once here, next to :class:`Variant`, so the router, Rasa's NLG and the
+    channel adapters depend on the same one-method view of
+    :class:`bot.responses.store.ResponseStore` rather than each on its own copy.
+    """
+
+    def render(self, key: str, variant: Variant, values: dict[str, str] | None = None) -> str:
+        """Render the ``variant`` text of canned response ``key`` with ``values``."""
         ...

@@ -49,6 +49,44 @@ class ConversationState(StrEnum):
     CLOSED = "closed"
 
 
+class MessageState(StrEnum):
+    """Where a message stands: inbound ones being answered, outbound ones being delivered.
+
+    Inbound: received -> processed, or received -> waiting (the holding reply went out
+    while Rasa was down) -> processed. Outbound (the outbox): pending -> sending -> sent,
+    or back to pending for a retry, or failed for good.
+    """
+
+    RECEIVED = "received"
+    WAITING = "waiting"
+    PROCESSED = "processed"
+    PENDING = "pending"
+    SENDING = "sending"
+    SENT = "sent"
+    FAILED = "failed"
+
+
+class EscalationState(StrEnum):
+    """Where a request for a person stands in the agents' queue."""
+
+    OPEN = "open"
+    CLAIMED = "claimed"
+    CLOSED = "closed"
+
+
+class HandOffReason(StrEnum):
+    """Why a conversation leaves the bot; the hand-off intents are named after these."""
+
+    VULNERABLE = "vulnerable"
+    REQUEST_HUMAN = "request_human"
+    BOT_FAILED = "bot_failed"
+    FRUSTRATED = "frustrated"
+    ABUSE = "abuse"
+    COMPENSATION = "compensation"
+    BILLING = "billing"
+    CANCEL = "cancel"
+
+
 class Role(StrEnum):
     """What a console user may do."""
 
@@ -93,7 +131,7 @@ class IncidentArea(SQLModel, table=True):
     area_code: str = Field(primary_key=True, max_length=8)
 
 
-class IncidentUpdate(SQLModel, table=True):
+class TimelineEntry(SQLModel, table=True):
     """One entry of an incident's timeline: who changed what, when."""
 
     __tablename__ = "incident_update"
@@ -197,8 +235,12 @@ class Message(SQLModel, table=True):
     text: str = Field(sa_column=Column(Text, nullable=False))
     external_id: str | None = Field(default=None, max_length=120)
     reply_to: str | None = Field(default=None, max_length=120)
-    context: str = Field(default="", max_length=40)
-    state: str = Field(default="received", max_length=20)
+    # The reply variant (bot.messages.Variant) the message was written for; the column keeps
+    # its first name, ``context``, so the schema and the API are unchanged.
+    variant: str = Field(
+        default="", max_length=40, sa_column_kwargs={"name": "context", "key": "variant"}
+    )
+    state: str = Field(default=MessageState.RECEIVED, max_length=20)
     attempts: int = Field(default=0)
     next_attempt_at: datetime | None = None
     last_error: str = Field(default="", max_length=300)
@@ -215,7 +257,7 @@ class Escalation(SQLModel, table=True):
     conversation_id: int = Field(foreign_key="conversation.id", index=True)
     reason: str = Field(max_length=40)
     priority: int = Field(default=1)
-    state: str = Field(default="open", max_length=20, index=True)  # open|claimed|closed
+    state: str = Field(default=EscalationState.OPEN, max_length=20, index=True)
     agent_id: int | None = Field(default=None, foreign_key="user_account.id")
     outcome: str = Field(default="", max_length=200)
     created_at: datetime = Field(default_factory=utcnow)
@@ -235,6 +277,101 @@ class Subscription(SQLModel, table=True):
     area_code: str = Field(max_length=8)
     created_at: datetime = Field(default_factory=utcnow)
     notified_at: datetime | None = None
+    eta_told: datetime | None = None
+    """The estimated fix the customer last heard of, so a later one can be told once."""
+
+
+class ReportOutcome(StrEnum):
+    """What the bot told a customer who reported a fault or asked about one."""
+
+    INCIDENT = "incident"
+    RESOLVED = "resolved"
+    NO_INCIDENT = "no_incident"
+
+
+REPORT_BUCKET_SECONDS = 300
+"""A report's ``bucket`` is its time in whole 5-minute slots since the epoch."""
+
+
+class Report(SQLModel, table=True):
+    """A customer's message that named an area and described a fault or asked about one.
+
+    Written by the outage check (one row per check), with the answer it got, so the
+    dashboard, the early warning and the follow-ups read one small table rather than
+    the whole message history. ``bucket`` is stored rather than computed so charts group
+    by a plain integer on SQLite and PostgreSQL alike. There is deliberately no index
+    leading with ``area_code``: SQLite (which keeps no statistics) would pick it to avoid
+    sorting a GROUP BY and scan every report ever, instead of the last day's by bucket.
+    """
+
+    __tablename__ = "report"
+    __table_args__ = (
+        Index("ix_report_bucket_area", "bucket", "area_code"),
+        Index("ix_report_created_area", "created_at", "area_code", "conversation_id"),
+        Index("ix_report_incident_conversation", "incident_id", "conversation_id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    conversation_id: int = Field(foreign_key="conversation.id", index=True)
+    channel: str = Field(max_length=20)
+    area_code: str = Field(max_length=8)
+    intent: str = Field(default="", max_length=40)
+    outcome: str = Field(sa_type=String(20))
+    incident_id: int | None = Field(default=None, foreign_key="incident.id")
+    text: str = Field(default="", max_length=280)
+    created_at: datetime = Field(default_factory=utcnow)
+    bucket: int
+
+
+class AlertState(StrEnum):
+    """Where an early-warning alert stands; only ``open`` ones are shown."""
+
+    OPEN = "open"
+    DISMISSED = "dismissed"
+    CLEARED = "cleared"
+    INCIDENT = "incident"
+
+
+class Alert(SQLModel, table=True):
+    """Reports rising in area codes no incident covers: a fault nobody has filed yet."""
+
+    __tablename__ = "alert"
+
+    id: int | None = Field(default=None, primary_key=True)
+    area_codes: str = Field(max_length=400)  # comma-separated, sorted
+    reports: int = Field(default=0)
+    since: datetime
+    state: str = Field(default=AlertState.OPEN, sa_type=String(20), index=True)
+    raised_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+    dismissed_by: str = Field(default="", max_length=80)
+    dismissed_at: datetime | None = None
+    incident_id: int | None = Field(default=None, foreign_key="incident.id")
+
+
+class FollowUpKind(StrEnum):
+    """Why the bot wrote to a customer first."""
+
+    OPENED = "opened"
+    ETA_LATER = "eta_later"
+
+
+class FollowUp(SQLModel, table=True):
+    """A message the bot sent unasked; the unique key makes each one once per customer.
+
+    ``occasion`` tells apart follow-ups of one kind about one incident: empty for
+    ``opened``, the new estimated fix for ``eta_later``.
+    """
+
+    __tablename__ = "follow_up"
+    __table_args__ = (UniqueConstraint("kind", "conversation_id", "incident_id", "occasion"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str = Field(sa_type=String(20))
+    conversation_id: int = Field(foreign_key="conversation.id")
+    incident_id: int = Field(foreign_key="incident.id", index=True, ondelete="CASCADE")
+    occasion: str = Field(default="", max_length=40)
+    created_at: datetime = Field(default_factory=utcnow)
 
 
 class ChannelCursor(SQLModel, table=True):

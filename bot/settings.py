@@ -87,6 +87,17 @@ class Settings:
     var_dir: Path = ROOT / "var"
     rasa_port: int = 5005
     rasa_processes: int = field(default_factory=default_rasa_processes)
+    alert_min_reports: int = 5
+    """Early warning: customers reporting from one area in the window, at least."""
+    alert_window_minutes: float = 15.0
+    alert_growth: float = 4.0
+    """Early warning: how many times its own trailing rate (the previous 24 h) an area needs."""
+    alert_check_seconds: float = 15.0
+    alert_snooze_minutes: float = 60.0
+    """A dismissed alert's areas raise no new alert for this long."""
+    alert_webhook_url: Secret | None = None
+    """Where new alerts are posted as JSON (a chat tool's incoming webhook); a secret,
+    because such URLs carry their own token."""
 
     @property
     def rasa_urls(self) -> tuple[str, ...]:
@@ -174,4 +185,14 @@ class Settings:
             tz=tz,
             rasa_port=int(number("OUTAGE_BOT_RASA_PORT", defaults.rasa_port, int)),
             rasa_processes=int(number("OUTAGE_BOT_RASA_PROCESSES", defaults.rasa_processes, int)),
+            alert_min_reports=int(number("ALERT_MIN_REPORTS", defaults.alert_min_reports, int)),
+            alert_window_minutes=number(
+                "ALERT_WINDOW_MINUTES", defaults.alert_window_minutes, float
+            ),
+            alert_growth=number("ALERT_GROWTH", defaults.alert_growth, float),
+            alert_check_seconds=number("ALERT_CHECK_SECONDS", defaults.alert_check_seconds, float),
+            alert_snooze_minutes=number(
+                "ALERT_SNOOZE_MINUTES", defaults.alert_snooze_minutes, float
+            ),
+            alert_webhook_url=secret("ALERT_WEBHOOK_URL"),
         )

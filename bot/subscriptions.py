@@ -14,30 +14,45 @@ from collections.abc import Callable
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import update
+from sqlalchemy import ColumnElement, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
+from sqlmodel.sql.expression import Select
 
-from bot.incidents.book import services_phrase, split_services
+from bot.incidents.view import services_phrase, split_services
 from bot.messages import Channel, Variant
-from bot.models import Conversation, Incident, Message, Subscription, utcnow
+from bot.models import Conversation, Incident, Message, MessageState, Subscription, utcnow
 from bot.responses.eta import past_phrase
 
 log = logging.getLogger(__name__)
 
 Render = Callable[[str, Variant, dict[str, str]], str]
 
+BATCH = 500
+"""Subscribers handled per pass at most."""
+
 
 async def subscribe(
-    engine: AsyncEngine, conversation_id: int, incident_id: int, area_code: str
+    engine: AsyncEngine,
+    conversation_id: int,
+    incident_id: int,
+    area_code: str,
+    eta_told: datetime | None = None,
 ) -> None:
-    """Subscribe a conversation to an incident; subscribing twice changes nothing."""
+    """Subscribe a conversation to an incident; subscribing twice changes nothing.
+
+    ``eta_told`` is the estimated fix the customer was just given, so a later one can be
+    announced (:mod:`bot.operations.followups`).
+    """
     async with AsyncSession(engine) as session:
         session.add(
             Subscription(
-                conversation_id=conversation_id, incident_id=incident_id, area_code=area_code
+                conversation_id=conversation_id,
+                incident_id=incident_id,
+                area_code=area_code,
+                eta_told=eta_told,
             )
         )
         try:
@@ -46,7 +61,25 @@ async def subscribe(
             await session.rollback()
 
 
-def _variant(conversation: Conversation) -> Variant:
+def waiting(
+    *conditions: ColumnElement[bool],
+) -> Select[Subscription, Incident, Conversation]:
+    """Subscriptions not yet told of the fix, with their incident and conversation.
+
+    At most :data:`BATCH`, oldest first: one lock order for every worker, and the next pass
+    takes the rest.
+    """
+    return (
+        select(Subscription, Incident, Conversation)
+        .join(Incident, col(Incident.id) == col(Subscription.incident_id))
+        .join(Conversation, col(Conversation.id) == col(Subscription.conversation_id))
+        .where(col(Subscription.notified_at).is_(None), *conditions)
+        .order_by(col(Subscription.id))
+        .limit(BATCH)
+    )
+
+
+def private_variant(conversation: Conversation) -> Variant:
     """Fix notifications are private: on X they go by DM, never as a public reply."""
     return {
         Channel.TELEGRAM.value: Variant.TELEGRAM,
@@ -71,19 +104,7 @@ async def notify_resolved(
     woken: set[Channel] = set()
     queued = 0
     async with AsyncSession(engine, expire_on_commit=False) as session:
-        rows = (
-            await session.exec(
-                select(Subscription, Incident, Conversation)
-                .join(Incident, col(Incident.id) == col(Subscription.incident_id))
-                .join(Conversation, col(Conversation.id) == col(Subscription.conversation_id))
-                .where(
-                    col(Subscription.notified_at).is_(None),
-                    col(Incident.resolved_at).is_not(None),
-                )
-                .order_by(col(Subscription.id))  # one lock order for every worker
-                .limit(500)
-            )
-        ).all()
+        rows = (await session.exec(waiting(col(Incident.resolved_at).is_not(None)))).all()
         for subscription, incident, conversation in rows:
             claimed = await session.exec(
                 update(Subscription)
@@ -95,7 +116,7 @@ async def notify_resolved(
             )
             if claimed.rowcount != 1:
                 continue  # another worker is telling this customer
-            variant = _variant(conversation)
+            variant = private_variant(conversation)
             resolved_at = incident.resolved_at or now
             text = render(
                 "utter_notify_fixed",
@@ -116,8 +137,8 @@ async def notify_resolved(
                     direction="out",
                     author="bot",
                     text=text,
-                    context=variant.value,
-                    state="pending",
+                    variant=variant.value,
+                    state=MessageState.PENDING,
                 )
             )
             woken.add(Channel(conversation.channel))

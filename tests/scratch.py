@@ -1,11 +1,15 @@
-"""Throw-away databases, loopback ports and aged messages, shared by the tests and benches."""
+"""Throw-away databases, loopback ports, aged messages and waiting for things, shared by the
+tests and benches."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import socket
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
+from typing import TypeVar
 
 import asyncpg
 from sqlalchemy import text, update
@@ -13,6 +17,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import SQLModel, col, select
 
 from bot.models import Message
+
+T = TypeVar("T")
 
 POSTGRES_ADMIN = os.environ.get(
     "TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -71,3 +77,13 @@ async def age_messages(engine: AsyncEngine, by: timedelta) -> None:
                 .where(col(Message.id) == message_id)
                 .values(created_at=created_at - by - timedelta(seconds=1))
             )
+
+
+async def eventually(what: str, check: Callable[[], Awaitable[T]], within: float = 20) -> T:
+    """The first truthy result of the coroutine function ``check``, polled every 0.1 s."""
+    for _ in range(int(within / 0.1)):
+        found = await check()
+        if found:
+            return found
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"after {within} s still waiting for {what}")

@@ -26,16 +26,16 @@ async def test_demo_replays_the_london_outage_and_two_more(
     assert len(references) == 3
     book = Incidents(engine, locator, clock=lambda: NOW)
     for code in LONDON_2016_AREAS:
-        (london,) = await book.active_for(code)
+        (london,) = await book.index.active_for(code)
         assert london.incident.status == IncidentStatus.IDENTIFIED
         assert "power failure" in london.incident.cause
         assert london.incident.services == "broadband,phone"
     assert london.incident.eta is not None
     assert timedelta(hours=3) <= london.incident.eta - NOW <= timedelta(hours=3, minutes=15)
-    (leeds,) = await book.active_for("0113")
+    (leeds,) = await book.index.active_for("0113")
     assert leeds.incident.eta is None and leeds.incident.status == IncidentStatus.INVESTIGATING
-    assert await book.active_for("0161") == []
-    (fixed,) = await book.recently_resolved_for("0161")
+    assert await book.index.active_for("0161") == []
+    (fixed,) = await book.index.recently_resolved_for("0161")
     assert fixed.incident.resolved_at == NOW - timedelta(hours=2)
     timeline = await book.timeline(london.incident.reference)
     assert [u.status for u in timeline] == ["investigating", "identified"]

@@ -10,7 +10,8 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.conversations import store as conversations
-from bot.incidents.book import IncidentRecord, Incidents
+from bot.incidents.book import Incidents
+from bot.incidents.view import IncidentRecord
 from bot.locations.locator import Locator
 from bot.messages import Channel, Inbound, Variant
 from bot.models import Message, Subscription
@@ -119,7 +120,7 @@ async def test_each_subscriber_is_told_once_when_the_fault_is_fixed(
     assert woken == {Channel.TELEGRAM, Channel.X, Channel.WEB}
     sent = {m.conversation_id: m for m in await notifications(engine)}
     assert sorted(sent) == sorted([telegram, x, web])
-    assert {(m.conversation_id, m.context, m.state, m.author) for m in sent.values()} == {
+    assert {(m.conversation_id, m.variant, m.state, m.author) for m in sent.values()} == {
         (telegram, "telegram", "pending", "bot"),
         (x, "x_dm", "pending", "bot"),
         (web, "web", "pending", "bot"),
@@ -150,7 +151,7 @@ async def test_x_notifications_are_never_public_replies(
     await notify_resolved(engine, render, LONDON, locator.place_for, NOW)
 
     (message,) = await notifications(engine)
-    assert message.context == Variant.X_DM
+    assert message.variant == Variant.X_DM
     assert message.reply_to is None
     assert message.text == render.store.render(
         "utter_notify_fixed", Variant.X_DM, render.calls[0][2]

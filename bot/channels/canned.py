@@ -13,25 +13,16 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import Protocol
 
 from bot.conversations.store import Answer
 from bot.inbox.store import Inbox
-from bot.messages import Channel, Handled, Inbound, Variant
+from bot.messages import Channel, Handled, Inbound, Renderer
 from bot.models import ConversationState
 
 log = logging.getLogger(__name__)
 
 FALLBACK = "Sorry, I can only read typed messages. Please type your message and I'll help."
 """Said when the store has no text for the key (a shipped default is missing)."""
-
-
-class Renderer(Protocol):
-    """The canned response store, as far as this module needs it."""
-
-    def render(self, key: str, variant: Variant, values: dict[str, str] | None = None) -> str:
-        """Render the ``variant`` text of canned response ``key``."""
-        ...
 
 
 class CannedReplies:

@@ -18,7 +18,7 @@ from bot.conversations import store as conversations
 from bot.conversations.locks import ConversationLocks
 from bot.conversations.store import Answer
 from bot.inbox.store import Inbox
-from bot.messages import Channel, Handled, Inbound, Variant
+from bot.messages import Channel, Handled, Inbound, Renderer, Variant
 from bot.models import Conversation, ConversationState, Message
 from bot.rasa.brain import BrainUnavailable
 
@@ -30,14 +30,6 @@ class Brain(Protocol):
 
     async def respond(self, sender: str, text: str, metadata: dict[str, object]) -> list[str]:
         """Return the bot's replies to ``text`` from ``sender``."""
-        ...
-
-
-class Holding(Protocol):
-    """Where the holding reply comes from (the canned response store)."""
-
-    def render(self, key: str, variant: Variant, values: dict[str, str] | None = None) -> str:
-        """Render a canned response."""
         ...
 
 
@@ -71,7 +63,7 @@ class ConversationRouter:
         engine: AsyncEngine,
         inbox: Inbox,
         brain: Brain,
-        responses: Holding,
+        responses: Renderer,
         locks: ConversationLocks,
         wake: Callable[[Channel], None] = lambda channel: None,
     ) -> None:
@@ -169,7 +161,7 @@ class ConversationRouter:
             conversation = await conversations.get(self._engine, message.conversation_id)
             if conversation is None:
                 continue
-            variant = Variant(message.context or Variant.DEFAULT.value)
+            variant = Variant(message.variant or Variant.DEFAULT.value)
             name = _lock_name(conversation.channel, conversation.external_user_id)
             async with self._locks.hold(name):
                 # Re-checked under the lock: an agent may have taken the conversation, or

@@ -7,27 +7,35 @@ a crash or a retried webhook never makes the bot answer twice.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Table, bindparam, case, exists, insert, update
+from sqlalchemy import bindparam
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.delivery.outbox import addressed, pick_up
+from bot.conversations.statements import (
+    ANSWERED,
+    INSERT_CONVERSATION,
+    INSERT_INBOUND,
+    INSERT_REPLIES,
+    STORED,
+    TOUCH,
+    conversation_row,
+    inbound_row,
+    queued,
+    reply_rows,
+    stored_params,
+    touch_params,
+)
+from bot.delivery.outbox import pick_up
 from bot.messages import Channel, Inbound, Outbound, Variant
-from bot.models import Conversation, ConversationState, Message, new_key, utcnow
+from bot.models import Conversation, ConversationState, Message, MessageState, utcnow
 
-RECEIVED = "received"
-"""An inbound message being answered right now (or left so by a crash)."""
-WAITING = "waiting"
-"""An inbound message that got the holding reply and waits for Rasa to be back."""
-PROCESSED = "processed"
-"""An inbound message answered, or left for the person who has the conversation."""
 ABANDONED_AFTER = timedelta(minutes=1)
 """How long before a message still being answered counts as left by a crash.
 
@@ -42,91 +50,6 @@ class Received:
 
     conversation: Conversation
     message: Message
-
-
-# Core statements on the tables themselves, built once: the ORM's flush and loading
-# machinery, and building the expressions, cost more than these small statements do.
-# They are public for bot.inbox.statements, which compiles them for the drivers the inboxes
-# (bot.inbox.sqlite, bot.inbox.postgres) call directly.
-CONVERSATION_TABLE: Table = Conversation.__table__  # type: ignore[attr-defined]
-MESSAGE_TABLE: Table = Message.__table__  # type: ignore[attr-defined]
-INSERT_REPLIES = insert(MESSAGE_TABLE).returning(MESSAGE_TABLE.c.id, sort_by_parameter_order=True)
-# One row needs no RETURNING: SQLite hands back the new id itself (lastrowid), which
-# saves fetching a result from aiosqlite's thread; PostgreSQL returns it either way.
-INSERT_INBOUND = insert(MESSAGE_TABLE)
-INSERT_CONVERSATION = insert(CONVERSATION_TABLE).returning(CONVERSATION_TABLE.c.id)
-
-_CLOSED = CONVERSATION_TABLE.c.state == ConversationState.CLOSED.value
-
-# Touch the customer's conversation and hand it back in one statement: a closed one
-# reopens with the bot (the SET expressions all see the row as it was).
-TOUCH = (
-    update(CONVERSATION_TABLE)
-    .where(
-        CONVERSATION_TABLE.c.channel == bindparam("touch_channel"),
-        CONVERSATION_TABLE.c.external_user_id == bindparam("touch_user"),
-    )
-    .values(
-        updated_at=bindparam("touch_now"),
-        state=case((_CLOSED, ConversationState.BOT.value), else_=CONVERSATION_TABLE.c.state),
-        failures=case((_CLOSED, 0), else_=CONVERSATION_TABLE.c.failures),
-    )
-    .returning(*CONVERSATION_TABLE.c)
-)
-
-
-STORED = select(MESSAGE_TABLE.c.id).where(
-    MESSAGE_TABLE.c.channel == bindparam("stored_channel"),
-    MESSAGE_TABLE.c.external_id == bindparam("stored_external_id"),
-)
-
-
-def touch_params(inbound: Inbound, now: datetime) -> dict[str, Any]:
-    """:data:`TOUCH`'s parameters for the conversation ``inbound`` belongs to."""
-    return {
-        "touch_channel": inbound.channel.value,
-        "touch_user": inbound.external_user_id,
-        "touch_now": now,
-    }
-
-
-def conversation_row(inbound: Inbound, now: datetime) -> dict[str, Any]:
-    """The row of the conversation ``inbound`` starts (:data:`INSERT_CONVERSATION`)."""
-    return {
-        "key": new_key(),
-        "channel": inbound.channel.value,
-        "external_user_id": inbound.external_user_id,
-        "display_name": inbound.display_name[:200],
-        "state": ConversationState.BOT.value,
-        "failures": 0,
-        "created_at": now,
-        "updated_at": now,
-    }
-
-
-def inbound_row(inbound: Inbound, conversation_id: int, now: datetime) -> dict[str, Any]:
-    """The message row of ``inbound`` (:data:`INSERT_INBOUND`, every column but the id)."""
-    return {
-        "conversation_id": conversation_id,
-        "channel": inbound.channel.value,
-        "direction": "in",
-        "author": "customer",
-        "text": inbound.text,
-        "external_id": inbound.external_id,
-        "reply_to": inbound.reply_to,
-        "context": inbound.variant.value,
-        "state": RECEIVED,
-        "attempts": 0,
-        "next_attempt_at": None,
-        "last_error": "",
-        "created_at": now,
-        "sent_at": None,
-    }
-
-
-def stored_params(inbound: Inbound) -> dict[str, Any]:
-    """:data:`STORED`'s parameters: is this platform message in the inbox already?"""
-    return {"stored_channel": inbound.channel.value, "stored_external_id": inbound.external_id}
 
 
 async def _conversation(
@@ -179,30 +102,6 @@ _STANDING = (
     .join(Conversation, col(Conversation.id) == col(Message.conversation_id))
     .where(col(Message.id) == bindparam("message_id"))
 )
-_WAITING_REPLY = MESSAGE_TABLE.alias("waiting_reply")
-# Answering ends in one statement that also reads what the answer needs to know: the
-# conversation's state as the brain left it, and whether any other reply waits for
-# pick-up (rarely), so that the pick-up itself is skipped when there is none. The
-# subqueries name the conversation by parameter: SQLite renders RETURNING columns
-# unqualified, so a correlated subquery could not tell the two message tables apart.
-ANSWERED = (
-    update(MESSAGE_TABLE)
-    .where(MESSAGE_TABLE.c.id == bindparam("answered_id"))
-    .values(state=bindparam("answered_state"))
-    .returning(
-        select(CONVERSATION_TABLE.c.state)
-        .where(CONVERSATION_TABLE.c.id == bindparam("answered_conversation"))
-        .scalar_subquery()
-        .label("conversation_state"),
-        exists()
-        .where(
-            _WAITING_REPLY.c.conversation_id == bindparam("answered_conversation"),
-            _WAITING_REPLY.c.direction == "out",
-            _WAITING_REPLY.c.state == "pending",
-        )
-        .label("replies_waiting"),
-    )
-)
 
 
 async def unanswered(engine: AsyncEngine, limit: int = 100) -> Sequence[Message]:
@@ -219,8 +118,11 @@ async def unanswered(engine: AsyncEngine, limit: int = 100) -> Sequence[Message]
             .join(Conversation, col(Conversation.id) == col(Message.conversation_id))
             .where(
                 Message.direction == "in",
-                (col(Message.state) == WAITING)
-                | ((col(Message.state) == RECEIVED) & (col(Message.created_at) < abandoned)),
+                (col(Message.state) == MessageState.WAITING)
+                | (
+                    (col(Message.state) == MessageState.RECEIVED)
+                    & (col(Message.created_at) < abandoned)
+                ),
                 Conversation.state == ConversationState.BOT,
             )
             .order_by(col(Message.id))
@@ -241,7 +143,7 @@ async def standing(engine: AsyncEngine, message_id: int) -> tuple[str, bool]:
     if row is None:
         return "", False
     conversation_state, message_state = row
-    return conversation_state, message_state in (RECEIVED, WAITING)
+    return conversation_state, message_state in (MessageState.RECEIVED, MessageState.WAITING)
 
 
 async def get(engine: AsyncEngine, conversation_id: int) -> Conversation | None:
@@ -339,7 +241,7 @@ class Answer:
         return {
             "answered_id": self.message_id,
             "answered_conversation": self.conversation.id,
-            "answered_state": PROCESSED if self.processed else WAITING,
+            "answered_state": MessageState.PROCESSED if self.processed else MessageState.WAITING,
         }
 
 
@@ -358,48 +260,6 @@ async def answer(engine: AsyncEngine, answer: Answer) -> tuple[str, list[Outboun
         if answer.delivered and waiting:
             replies += await pick_up(connection, conversation)
     return state, replies
-
-
-def reply_rows(
-    conversation: Conversation,
-    texts: Sequence[str],
-    variant: Variant,
-    reply_to: str | None,
-    author: str,
-    delivered: bool,
-    now: datetime,
-) -> list[dict[str, Any]]:
-    """The outbox rows of ``texts`` (:data:`INSERT_REPLIES`), in order; blank ones dropped."""
-    return [
-        {
-            "conversation_id": conversation.id or 0,
-            "channel": conversation.channel,
-            "direction": "out",
-            "author": author,
-            "text": text,
-            "external_id": None,
-            "reply_to": reply_to,
-            "context": variant.value,
-            "state": "sent" if delivered else "pending",
-            "attempts": 0,
-            "next_attempt_at": None,
-            "last_error": "",
-            "created_at": now,
-            "sent_at": now if delivered else None,
-        }
-        for text in texts
-        if text.strip()
-    ]
-
-
-def queued(
-    conversation: Conversation, rows: Sequence[Mapping[str, Any]], ids: Sequence[int]
-) -> list[Outbound]:
-    """The replies just stored as ``rows`` with ``ids``, addressed to the customer."""
-    return [
-        addressed(conversation, message_id, row["text"], Variant(row["context"]), row["reply_to"])
-        for message_id, row in zip(ids, rows, strict=True)
-    ]
 
 
 async def _insert(

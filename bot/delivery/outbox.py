@@ -22,13 +22,13 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 from sqlmodel.sql.expression import Select
 
+from bot.delivery.backoff import OUTBOX
 from bot.messages import Channel, Outbound, Variant
-from bot.models import Conversation, Message, utcnow
+from bot.models import Conversation, Message, MessageState, utcnow
 
 log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 8
-MAX_BACKOFF_SECONDS = 60.0
 
 
 class RetryLater(Exception):
@@ -51,7 +51,7 @@ _MARK_SENT = (
     update(Message)
     .where(col(Message.id) == bindparam("sent_id"))
     .values(
-        state="sent",
+        state=MessageState.SENT,
         sent_at=bindparam("sent_at"),
         external_id=bindparam("sent_external_id"),
         last_error="",
@@ -69,10 +69,10 @@ PICK_UP = (
     .where(
         _TABLE.c.conversation_id == bindparam("pick_conversation"),
         _TABLE.c.direction == "out",
-        _TABLE.c.state == "pending",
+        _TABLE.c.state == MessageState.PENDING,
     )
-    .values(state="sent", sent_at=bindparam("picked_at"))
-    .returning(_TABLE.c.id, _TABLE.c.text, _TABLE.c.context, _TABLE.c.reply_to)
+    .values(state=MessageState.SENT, sent_at=bindparam("picked_at"))
+    .returning(_TABLE.c.id, _TABLE.c.text, _TABLE.c.variant, _TABLE.c.reply_to)
 )
 
 
@@ -91,8 +91,8 @@ async def pick_up(connection: AsyncConnection, conversation: Conversation) -> li
 def picked(conversation: Conversation, rows: Iterable[Any]) -> list[Outbound]:
     """:data:`PICK_UP`'s rows as replies to hand over, in the order they were queued."""
     return [
-        addressed(conversation, message_id, text, Variant(context or Variant.DEFAULT), reply_to)
-        for message_id, text, context, reply_to in sorted(rows)
+        addressed(conversation, message_id, text, Variant(variant or Variant.DEFAULT), reply_to)
+        for message_id, text, variant, reply_to in sorted(rows)
     ]
 
 
@@ -118,7 +118,7 @@ def _outbound(message: Message, external_user_id: str) -> Outbound:
         channel=Channel(message.channel),
         external_user_id=external_user_id,
         text=message.text,
-        variant=Variant(message.context or Variant.DEFAULT),
+        variant=Variant(message.variant or Variant.DEFAULT),
         reply_to=message.reply_to,
     )
 
@@ -129,7 +129,7 @@ class Outbox:
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
 
-    def _due(self, channel: Channel, state: str, limit: int) -> Select[Message, str]:
+    def _due(self, channel: Channel, state: MessageState, limit: int) -> Select[Message, str]:
         query = (
             select(Message, Conversation.external_user_id)
             .join(Conversation, col(Conversation.id) == col(Message.conversation_id))
@@ -141,14 +141,14 @@ class Outbox:
             .order_by(col(Message.id))
             .limit(limit)
         )
-        if state == "pending":
+        if state == MessageState.PENDING:
             now = utcnow()
             query = query.where(
                 (col(Message.next_attempt_at).is_(None)) | (col(Message.next_attempt_at) <= now)
             )
         return query
 
-    async def _rows(self, channel: Channel, state: str, limit: int) -> list[Outbound]:
+    async def _rows(self, channel: Channel, state: MessageState, limit: int) -> list[Outbound]:
         async with AsyncSession(self._engine, expire_on_commit=False) as session:
             rows = (await session.exec(self._due(channel, state, limit))).all()
         return [_outbound(message, user) for message, user in rows]
@@ -161,14 +161,14 @@ class Outbox:
         the whole batch, so a claim costs one round trip rather than one per reply.
         """
         async with AsyncSession(self._engine, expire_on_commit=False) as session:
-            rows = (await session.exec(self._due(channel, "pending", limit))).all()
+            rows = (await session.exec(self._due(channel, MessageState.PENDING, limit))).all()
             if not rows:
                 return []
             ids = [message.id for message, _user in rows]
             statement = (
                 update(Message)
-                .where(col(Message.id).in_(ids), col(Message.state) == "pending")
-                .values(state="sending", attempts=col(Message.attempts) + 1)
+                .where(col(Message.id).in_(ids), col(Message.state) == MessageState.PENDING)
+                .values(state=MessageState.SENDING, attempts=col(Message.attempts) + 1)
                 .returning(col(Message.id))
                 .execution_options(synchronize_session=False)
             )
@@ -195,7 +195,8 @@ class Outbox:
         """Put a reply back in the queue for later, or give up after too many attempts.
 
         Without ``delay_seconds`` the wait grows with the reply's own attempts
-        (:func:`backoff`), so a reply that keeps failing is not retried every second.
+        (:data:`bot.delivery.backoff.OUTBOX`), so a reply that keeps failing is not
+        retried every second.
         """
         async with AsyncSession(self._engine) as session:
             message = await session.get(Message, message_id)
@@ -204,10 +205,10 @@ class Outbox:
             await self.mark_failed(message_id, error)
             return
         if delay_seconds is None:
-            delay_seconds = backoff(attempts)
+            delay_seconds = OUTBOX.delay(attempts)
         await self._set(
             message_id,
-            state="pending",
+            state=MessageState.PENDING,
             last_error=error[:300],
             next_attempt_at=utcnow() + timedelta(seconds=delay_seconds),
         )
@@ -215,7 +216,7 @@ class Outbox:
     async def mark_failed(self, message_id: int, error: str) -> None:
         """Stop trying; the row stays for agents and audits."""
         log.warning("reply %s failed for good: %s", message_id, error)
-        await self._set(message_id, state="failed", last_error=error[:300])
+        await self._set(message_id, state=MessageState.FAILED, last_error=error[:300])
 
     async def take(self, conversation: Conversation) -> list[Outbound]:
         """Hand over a conversation's pending replies (:func:`pick_up`) on their own."""
@@ -224,19 +225,14 @@ class Outbox:
 
     async def in_doubt(self, channel: Channel) -> list[Outbound]:
         """Replies a crash left in ``sending``: the send may or may not have happened."""
-        return await self._rows(channel, "sending", 1000)
+        return await self._rows(channel, MessageState.SENDING, 1000)
 
     async def resolve_in_doubt(self, message_id: int, sent: bool, external_id: str | None) -> None:
         """Settle an in-doubt reply: mark it sent, or queue it to be sent again."""
         if sent:
             await self.mark_sent(message_id, external_id)
         else:
-            await self._set(message_id, state="pending", next_attempt_at=None)
-
-
-def backoff(attempt: int) -> float:
-    """Seconds to wait before attempt ``attempt + 1``: 1, 2, 4, ... capped at a minute."""
-    return float(min(MAX_BACKOFF_SECONDS, 2 ** max(0, attempt - 1)))
+            await self._set(message_id, state=MessageState.PENDING, next_attempt_at=None)
 
 
 async def deliver_once(outbox: Outbox, channel: Channel, send: Send, limit: int = 20) -> int:

@@ -11,29 +11,39 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import col, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.conversations.store import PROCESSED, WAITING
-from bot.models import Conversation, ConversationState, Escalation, Message, utcnow
+from bot.models import (
+    Conversation,
+    ConversationState,
+    Escalation,
+    EscalationState,
+    HandOffReason,
+    Message,
+    MessageState,
+    utcnow,
+)
 
 PRIORITY: dict[str, int] = {
-    "vulnerable": 3,
-    "request_human": 2,
-    "bot_failed": 2,
-    "frustrated": 2,
-    "abuse": 1,
-    "compensation": 1,
-    "billing": 1,
-    "cancel": 1,
+    HandOffReason.VULNERABLE: 3,
+    HandOffReason.REQUEST_HUMAN: 2,
+    HandOffReason.BOT_FAILED: 2,
+    HandOffReason.FRUSTRATED: 2,
+    HandOffReason.ABUSE: 1,
+    HandOffReason.COMPENSATION: 1,
+    HandOffReason.BILLING: 1,
+    HandOffReason.CANCEL: 1,
 }
 
-REASON_FOR_INTENT: dict[str, str] = {
-    "request_human": "request_human",
-    "vulnerable": "vulnerable",
-    "compensation": "compensation",
-    "billing": "billing",
-    "cancel": "cancel",
-    "abuse": "abuse",
-    "frustrated": "frustrated",
-}
+
+def reason_for_intent(intent: str | None) -> HandOffReason:
+    """The reason a hand-off intent names; any other intent is a plain request for a person.
+
+    ``bot_failed`` is the bot's own verdict, never something a customer can say.
+    """
+    try:
+        reason = HandOffReason(intent or "")
+    except ValueError:
+        return HandOffReason.REQUEST_HUMAN
+    return HandOffReason.REQUEST_HUMAN if reason is HandOffReason.BOT_FAILED else reason
 
 
 def priority_for(reason: str) -> int:
@@ -41,7 +51,9 @@ def priority_for(reason: str) -> int:
     return PRIORITY.get(reason, 1)
 
 
-async def escalate(engine: AsyncEngine, conversation_id: int, reason: str) -> Escalation | None:
+async def escalate(
+    engine: AsyncEngine, conversation_id: int, reason: HandOffReason
+) -> Escalation | None:
     """Take a conversation from the bot and queue it for an agent.
 
     Idempotent: a conversation that already has an open escalation keeps it (raised to
@@ -59,7 +71,7 @@ async def escalate(engine: AsyncEngine, conversation_id: int, reason: str) -> Es
             await session.exec(
                 select(Escalation).where(
                     Escalation.conversation_id == conversation_id,
-                    Escalation.state != "closed",
+                    Escalation.state != EscalationState.CLOSED,
                 )
             )
         ).first()
@@ -81,9 +93,9 @@ async def escalate(engine: AsyncEngine, conversation_id: int, reason: str) -> Es
                 .where(
                     col(Message.conversation_id) == conversation_id,
                     col(Message.direction) == "in",
-                    col(Message.state) == WAITING,
+                    col(Message.state) == MessageState.WAITING,
                 )
-                .values(state=PROCESSED)
+                .values(state=MessageState.PROCESSED)
             )
         conversation.updated_at = utcnow()
         session.add(conversation)

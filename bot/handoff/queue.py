@@ -21,7 +21,17 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.conversations import store as conversations
 from bot.messages import Channel, Outbound, Variant
-from bot.models import Conversation, ConversationState, Escalation, Message, Role, User, utcnow
+from bot.models import (
+    Conversation,
+    ConversationState,
+    Escalation,
+    EscalationState,
+    Message,
+    MessageState,
+    Role,
+    User,
+    utcnow,
+)
 
 MAX_REPLY = 4000
 """The longest agent reply; Telegram's own limit is 4096 characters."""
@@ -100,7 +110,7 @@ async def queue(engine: AsyncEngine, now: datetime | None = None) -> list[QueueE
         select(Escalation, Conversation, User.name)
         .join(Conversation, col(Conversation.id) == col(Escalation.conversation_id))
         .outerjoin(User, col(User.id) == col(Escalation.agent_id))
-        .where(col(Escalation.state).in_(["open", "claimed"]))
+        .where(col(Escalation.state).in_([EscalationState.OPEN, EscalationState.CLAIMED]))
         .order_by(col(Escalation.priority).desc(), col(Escalation.created_at), col(Escalation.id))
     )
     async with AsyncSession(engine, expire_on_commit=False) as session:
@@ -131,7 +141,7 @@ _ACTIVITY = sqlalchemy.select(
     select(func.max(Message.id)).scalar_subquery(),
     select(func.count())
     .select_from(Message)
-    .where(col(Message.direction) == "out", col(Message.state) == "pending")
+    .where(col(Message.direction) == "out", col(Message.state) == MessageState.PENDING)
     .scalar_subquery(),
 )
 
@@ -166,17 +176,18 @@ async def claim(engine: AsyncEngine, escalation_id: int, agent: User) -> Escalat
             .where(
                 col(Escalation.id) == escalation_id,
                 or_(
-                    col(Escalation.state) == "open",
-                    (col(Escalation.state) == "claimed") & (col(Escalation.agent_id) == agent.id),
+                    col(Escalation.state) == EscalationState.OPEN,
+                    (col(Escalation.state) == EscalationState.CLAIMED)
+                    & (col(Escalation.agent_id) == agent.id),
                 ),
             )
-            .values(state="claimed", agent_id=agent.id, claimed_at=now)
+            .values(state=EscalationState.CLAIMED, agent_id=agent.id, claimed_at=now)
         )
         escalation = await session.get(Escalation, escalation_id)
         if escalation is None:
             raise HandoffNotFound(f"no escalation {escalation_id}")
         if result.rowcount != 1:
-            if escalation.state == "closed":
+            if escalation.state == EscalationState.CLOSED:
                 raise HandoffConflict(f"escalation {escalation_id} is already closed")
             holder = await _holder(session, escalation.agent_id)
             raise HandoffConflict(f"escalation {escalation_id} is claimed by {holder}")
@@ -198,16 +209,13 @@ async def _set_state(
         session.add(conversation)
 
 
-async def current_escalation(engine: AsyncEngine, conversation_id: int) -> Escalation | None:
-    """Return the conversation's escalation that is not closed yet, if any."""
-    async with AsyncSession(engine, expire_on_commit=False) as session:
-        return await _current(session, conversation_id)
-
-
 async def _current(session: AsyncSession, conversation_id: int) -> Escalation | None:
     query = (
         select(Escalation)
-        .where(Escalation.conversation_id == conversation_id, Escalation.state != "closed")
+        .where(
+            Escalation.conversation_id == conversation_id,
+            Escalation.state != EscalationState.CLOSED,
+        )
         .order_by(col(Escalation.id).desc())
     )
     return (await session.exec(query)).first()
@@ -227,12 +235,12 @@ async def _take_over(session: AsyncSession, conversation_id: int, agent: User) -
         raise HandoffConflict(
             f"conversation {conversation_id} has no open hand-off; the bot is answering it"
         )
-    if escalation.state == "claimed" and escalation.agent_id == agent.id:
+    if escalation.state == EscalationState.CLAIMED and escalation.agent_id == agent.id:
         return escalation
     result = await session.exec(
         update(Escalation)
-        .where(col(Escalation.id) == escalation.id, col(Escalation.state) == "open")
-        .values(state="claimed", agent_id=agent.id, claimed_at=utcnow())
+        .where(col(Escalation.id) == escalation.id, col(Escalation.state) == EscalationState.OPEN)
+        .values(state=EscalationState.CLAIMED, agent_id=agent.id, claimed_at=utcnow())
     )
     if result.rowcount != 1:
         await session.refresh(escalation)
@@ -282,15 +290,21 @@ async def _finish(
         conversation = await _conversation(session, conversation_id)
         escalation = await _current(session, conversation_id)
         if escalation is not None:
-            conditions = [col(Escalation.id) == escalation.id, col(Escalation.state) != "closed"]
+            conditions = [
+                col(Escalation.id) == escalation.id,
+                col(Escalation.state) != EscalationState.CLOSED,
+            ]
             if agent.role != Role.ADMIN:
                 conditions.append(
-                    or_(col(Escalation.state) == "open", col(Escalation.agent_id) == agent.id)
+                    or_(
+                        col(Escalation.state) == EscalationState.OPEN,
+                        col(Escalation.agent_id) == agent.id,
+                    )
                 )
             result = await session.exec(
                 update(Escalation)
                 .where(*conditions)
-                .values(state="closed", outcome=outcome[:OUTCOME_MAX], closed_at=now)
+                .values(state=EscalationState.CLOSED, outcome=outcome[:OUTCOME_MAX], closed_at=now)
             )
             if result.rowcount != 1:
                 await session.refresh(escalation)

@@ -6,7 +6,7 @@ greenlet switch per statement, result and ORM objects. Here they run on a small 
 pool of their own, as statements asyncpg prepares once per connection, and each write
 is a single statement (data-modifying CTEs) where the engine path needs a transaction
 of several: every round trip is latency the customer waits for. The statements are
-built from the engine path's (:mod:`bot.conversations.store`, :mod:`bot.inbox.statements`).
+built from the engine path's (:mod:`bot.conversations.statements`, :mod:`bot.inbox.statements`).
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from sqlalchemy.dialects.postgresql import asyncpg as asyncpg_dialect
 from sqlalchemy.engine import make_url
 from sqlalchemy.sql.elements import BindParameter
 
-from bot.conversations import store as conversations
+from bot.conversations import statements as core
 from bot.conversations.store import Answer, Received
 from bot.delivery import outbox
 from bot.inbox.statements import Prepared, answered, received
@@ -29,18 +29,18 @@ from bot.messages import Inbound, Outbound
 from bot.models import utcnow
 
 _DIALECT = asyncpg_dialect.dialect()  # type: ignore[no-untyped-call]
-_MESSAGE = conversations.MESSAGE_TABLE
-_ROW_COLUMNS = [c for c in _MESSAGE.c if c.name != "id"]
+_MESSAGE = core.MESSAGE_TABLE
+_ROW_COLUMNS = [c for c in _MESSAGE.c if c.key != "id"]
 
 
 def _values(prefix: str, columns: list[Column[Any]]) -> list[BindParameter[Any]]:
-    return [bindparam(f"{prefix}{c.name}", type_=c.type) for c in columns]
+    return [bindparam(f"{prefix}{c.key}", type_=c.type) for c in columns]
 
 
 def _receive() -> Prepared:
     """Store a message in its customer's conversation, made if need be, in one statement.
 
-    :data:`~bot.conversations.store.TOUCH` finds (and touches) the conversation; only when it
+    :data:`~bot.conversations.statements.TOUCH` finds (and touches) the conversation; only when it
     finds none does the INSERT make one, with the row the engine path's INSERT and TOUCH
     would leave; the message goes into whichever there is. One round trip, committed on
     its own, for a first message as for any other (the engine path needs a transaction
@@ -55,24 +55,24 @@ def _receive() -> Prepared:
     sends it again. This saves a disk flush per message: about 0.2 ms of the latency a
     customer waits and a fifth of PostgreSQL's CPU per message.
     """
-    touched = conversations.TOUCH.cte("touched")
-    table = conversations.CONVERSATION_TABLE
-    made = [c for c in table.c if c.name != "id"]
+    touched = core.TOUCH.cte("touched")
+    table = core.CONVERSATION_TABLE
+    made = [c for c in table.c if c.key != "id"]
     created = (
         insert(table)
         .from_select(
-            [c.name for c in made],
+            [c.key for c in made],
             select(*_values("new_", made)).where(~exists(select(touched.c.id))),
         )
         .returning(*table.c)
         .cte("created")
     )
     found = union_all(select(touched), select(created)).cte("found")
-    given = [c for c in _ROW_COLUMNS if c.name != "conversation_id"]
+    given = [c for c in _ROW_COLUMNS if c.key != "conversation_id"]
     stored = (
         insert(_MESSAGE)
         .from_select(
-            ["conversation_id", *(c.name for c in given)],
+            ["conversation_id", *(c.key for c in given)],
             select(found.c.id, *_values("in_", given)),
         )
         .returning(_MESSAGE.c.id)
@@ -91,12 +91,12 @@ def _receive() -> Prepared:
 
 @functools.cache
 def _answer_with(replies: int) -> Prepared:
-    """:data:`~bot.conversations.store.ANSWERED` and INSERT of ``replies`` rows as one statement.
+    """:data:`~bot.conversations.statements.ANSWERED` and INSERT of ``replies`` rows, as one.
 
     Always one row: the conversation's state and whether replies wait for pick-up
     (``NULL`` for a message that does not exist), and the new replies' ids in order.
     """
-    answered = conversations.ANSWERED.cte("answered")
+    answered = core.ANSWERED.cte("answered")
     columns: list[Any] = [
         select(answered.c.conversation_state).scalar_subquery(),
         select(answered.c.replies_waiting).scalar_subquery(),
@@ -116,7 +116,7 @@ def _answer_with(replies: int) -> Prepared:
 
 
 _RECEIVE = _receive()
-_STORED_ON_DISK = Prepared(conversations.STORED.with_for_update(key_share=True), _DIALECT)
+_STORED_ON_DISK = Prepared(core.STORED.with_for_update(key_share=True), _DIALECT)
 _PICK_UP = Prepared(outbox.PICK_UP, _DIALECT)
 
 
@@ -161,10 +161,10 @@ class PostgresInbox:
     async def receive(self, inbound: Inbound) -> Received | None:
         """See :func:`bot.conversations.store.receive`: the same rules, through asyncpg."""
         now = utcnow()
-        message = conversations.inbound_row(inbound, 0, now)
+        message = core.inbound_row(inbound, 0, now)
         params = {
-            **conversations.touch_params(inbound, now),
-            **_prefixed("new_", conversations.conversation_row(inbound, now)),
+            **core.touch_params(inbound, now),
+            **_prefixed("new_", core.conversation_row(inbound, now)),
             **_prefixed("in_", message),
         }
         async with self._pool.acquire() as db:
@@ -215,7 +215,7 @@ async def _stored(db: Any, inbound: Inbound) -> bool:
     for the disk, which takes the first delivery's commit with it.
     """
     async with db.transaction():
-        return await _row(db, _STORED_ON_DISK, conversations.stored_params(inbound)) is not None
+        return await _row(db, _STORED_ON_DISK, core.stored_params(inbound)) is not None
 
 
 async def _row(db: Any, statement: Prepared, params: dict[str, Any]) -> Any:

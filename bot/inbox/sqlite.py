@@ -21,7 +21,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy.dialects import sqlite
 
-from bot.conversations import store as conversations
+from bot.conversations import statements as core
 from bot.conversations.store import Answer, Received
 from bot.db import SQLITE_PRAGMAS
 from bot.inbox.sqlite_connection import OneTripConnection, connect
@@ -126,13 +126,13 @@ class SqliteInbox:
     async def receive(self, inbound: Inbound) -> Received | None:
         """See :func:`bot.conversations.store.receive`: the same rules in one call."""
         now = utcnow()
-        message = conversations.inbound_row(inbound, 0, now)
+        message = core.inbound_row(inbound, 0, now)
         stored = await self._connection.on_thread(
             _receive,
-            _stored_form(conversations.touch_params(inbound, now)),
-            _stored_form(conversations.conversation_row(inbound, now)),
+            _stored_form(core.touch_params(inbound, now)),
+            _stored_form(core.conversation_row(inbound, now)),
             _stored_form(message),
-            conversations.stored_params(inbound),
+            core.stored_params(inbound),
         )
         if stored is None:
             return None

@@ -6,6 +6,12 @@ execute, fetch the rows, close), and each trip costs about 75 µs of CPU on our 
 machines, with the GIL changing hands twice: on the web chat's hot path that was a third
 of our own cost per message. Here the whole statement is one trip, and SQLAlchemy is
 handed rows already fetched; everything else is aiosqlite's own connection.
+
+This leans on four internals of ``aiosqlite.Connection`` (0.20-0.22): the constructor
+``(connector, iter_chunk_size)``, ``_execute(fn)`` running ``fn`` on its thread, ``_conn``
+(the sqlite3 connection, on that thread) and ``_thread``. pyproject caps aiosqlite below
+0.23, and tests/inbox/test_sqlite_connection.py checks each of them by name, so a new
+aiosqlite fails there with the internal it changed rather than somewhere in SQLAlchemy.
 """
 
 from __future__ import annotations

@@ -1,9 +1,10 @@
 """The inbox's statements as SQL text for the drivers we call directly, and its results.
 
 :mod:`bot.inbox.sqlite` (sqlite3) and :mod:`bot.inbox.postgres` (asyncpg) run the very
-Core statements the engine path runs (:mod:`bot.conversations.store`, :mod:`bot.delivery.outbox`),
-compiled once per dialect, so the paths cannot drift apart; what the drivers hand back
-becomes the same :class:`~bot.conversations.store.Received` and replies the engine path gives.
+Core statements the engine path runs (:mod:`bot.conversations.statements`,
+:mod:`bot.delivery.outbox`), compiled once per dialect, so the paths cannot drift apart;
+what the drivers hand back becomes the same :class:`~bot.conversations.store.Received`
+and replies the engine path gives.
 """
 
 from __future__ import annotations
@@ -16,15 +17,15 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.sql import ClauseElement
 from sqlalchemy.sql.compiler import SQLCompiler
 
-from bot.conversations import store as conversations
+from bot.conversations import statements as core
 from bot.conversations.store import Answer, Received
 from bot.delivery import outbox
 from bot.messages import Outbound
 from bot.models import Conversation, Message
 
-CONVERSATION_COLUMNS = tuple(c.name for c in conversations.CONVERSATION_TABLE.c)
+CONVERSATION_COLUMNS = tuple(c.key for c in core.CONVERSATION_TABLE.c)
 _NEW_CONVERSATION = [name for name in CONVERSATION_COLUMNS if name != "id"]
-_NEW_MESSAGE = [c.name for c in conversations.MESSAGE_TABLE.c if c.name != "id"]
+_NEW_MESSAGE = [c.key for c in core.MESSAGE_TABLE.c if c.key != "id"]
 
 
 class Prepared:
@@ -63,13 +64,11 @@ class Statements:
     def compile(cls, dialect: Dialect) -> Statements:
         """Compile the inbox's statements for ``dialect``."""
         return cls(
-            touch=Prepared(conversations.TOUCH, dialect),
-            insert_conversation=Prepared(
-                conversations.INSERT_CONVERSATION, dialect, _NEW_CONVERSATION
-            ),
-            insert_message=Prepared(conversations.INSERT_INBOUND, dialect, _NEW_MESSAGE),
-            stored=Prepared(conversations.STORED, dialect),
-            answered=Prepared(conversations.ANSWERED, dialect),
+            touch=Prepared(core.TOUCH, dialect),
+            insert_conversation=Prepared(core.INSERT_CONVERSATION, dialect, _NEW_CONVERSATION),
+            insert_message=Prepared(core.INSERT_INBOUND, dialect, _NEW_MESSAGE),
+            stored=Prepared(core.STORED, dialect),
+            answered=Prepared(core.ANSWERED, dialect),
             pick_up=Prepared(outbox.PICK_UP, dialect),
         )
 
@@ -97,5 +96,5 @@ def answered(
     """:func:`bot.conversations.store.answer`'s result from what the statements returned."""
     conversation = answer.conversation
     state = found[0] if found is not None else conversation.state
-    replies = conversations.queued(conversation, rows, ids)
+    replies = core.queued(conversation, rows, ids)
     return state, replies + outbox.picked(conversation, picked)

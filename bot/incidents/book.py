@@ -1,107 +1,50 @@
-"""Incidents: the faults customers ask about, kept by comms staff and looked up by area code.
+"""Incidents: the faults customers ask about, kept by comms staff (storage and queries).
 
 Writes (create, update, resolve) are single transactions that also append a timeline row,
 so the console, the CLI and the API all leave the same audit trail. Areas may be given as
 codes ("0161") or places ("Leeds"); they are normalised to codes through the Locator and
-anything unknown is refused before anything is written.
-
-The customer path is :meth:`Incidents.active_for` / :meth:`Incidents.recently_resolved_for`.
-They answer from an in-memory index of the *live* incidents (active, or resolved in the
-last day). Every ``refresh_seconds`` one cheap aggregate query asks whether the live set
-changed (by :meth:`Incidents.watch` in the background, or inline when nothing watches) and
-the index is rebuilt only then; a write through the same object rebuilds it at once. Live
-incidents are a few hundred at most while the table keeps every incident ever, so lookups
-cost a dictionary hit and other workers see an edit within ``refresh_seconds``. The direct
-query (:func:`query_active_for`) missed the 1 ms p99 target by far with 100,000
-incidents; bench/incident_lookup.py measures both.
-
-Input checking lives in :mod:`bot.incidents.input` and presentation in
-:mod:`bot.incidents.view`; their public names are re-exported here.
+anything unknown is refused before anything is written. Every write through the book
+invalidates its :attr:`Incidents.index` (:mod:`bot.incidents.index`), which answers the
+customer path.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import time
 from collections.abc import Callable, Iterable, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
-from sqlalchemy import ColumnElement, func, or_
+from sqlalchemy import func
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from bot.incidents.index import AreaIndex
 from bot.incidents.input import (
     IncidentError,
     IncidentNotFound,
-    Location,
     Locator,
     check_eta,
     check_text,
     normalise_areas,
     parse_services,
     parse_status,
-    parse_when,
 )
 from bot.incidents.view import (
-    UNKNOWN_CAUSE,
     IncidentRecord,
-    placeholder_values,
-    services_phrase,
-    split_services,
-    to_public,
 )
-from bot.models import Incident, IncidentArea, IncidentStatus, IncidentUpdate, utcnow
-
-__all__ = [
-    "RECENT",
-    "UNKNOWN_CAUSE",
-    "IncidentError",
-    "IncidentNotFound",
-    "IncidentRecord",
-    "Incidents",
-    "Location",
-    "Locator",
-    "normalise_areas",
-    "parse_services",
-    "parse_status",
-    "parse_when",
-    "placeholder_values",
-    "query_active_for",
-    "services_phrase",
-    "split_services",
-    "to_public",
-]
+from bot.models import Incident, IncidentArea, IncidentStatus, TimelineEntry, utcnow
 
 log = logging.getLogger(__name__)
-
-RECENT = timedelta(hours=24)
-"""How long a resolved incident still answers "is it fixed yet?"."""
 
 _CREATE_ATTEMPTS = 20
 
 
-async def query_active_for(engine: AsyncEngine, area_code: str) -> list[Incident]:
-    """Return the active incidents in ``area_code`` straight from the database.
-
-    One query through the ``incident_area(area_code, incident_id)`` index. The customer
-    path uses :class:`Incidents`' index instead; this is the reference it is checked
-    (and benchmarked) against.
-    """
-    async with AsyncSession(engine, expire_on_commit=False) as session:
-        rows = await session.exec(
-            select(Incident)
-            .join(IncidentArea, col(IncidentArea.incident_id) == col(Incident.id))
-            .where(IncidentArea.area_code == area_code, col(Incident.resolved_at).is_(None))
-            .order_by(col(Incident.started_at).desc())
-        )
-        return list(rows.all())
-
-
 class Incidents:
-    """The incident book: writes go to the database, customer lookups to a live index.
+    """The incident book: writes and staff queries go to the database.
+
+    Customer lookups go to :attr:`index`, which every write here invalidates.
 
     Args:
         engine: the database.
@@ -120,14 +63,8 @@ class Incidents:
     ) -> None:
         self._engine = engine
         self._locator = locator
-        self._refresh_seconds = refresh_seconds
         self._clock = clock
-        self._by_area: dict[str, list[IncidentRecord]] = {}
-        self._signature: tuple[int, str, int] | None = None
-        self._checked_at = float("-inf")
-        self._dirty = True
-        self._watched = False
-        self._lock = asyncio.Lock()
+        self.index = AreaIndex(engine, refresh_seconds=refresh_seconds, clock=clock)
 
     # ----- writes ---------------------------------------------------------------------
 
@@ -162,7 +99,7 @@ class Incidents:
             except IntegrityError:
                 log.info("incident reference taken by a concurrent writer; retrying")
                 continue
-            self.invalidate()
+            self.index.invalidate()
             return record
         raise IncidentError("could not allocate an incident reference; try again")
 
@@ -194,7 +131,7 @@ class Incidents:
             assert incident.id is not None
             session.add_all(IncidentArea(incident_id=incident.id, area_code=c) for c in codes)
             session.add(
-                IncidentUpdate(
+                TimelineEntry(
                     incident_id=incident.id,
                     at=now,
                     author=author,
@@ -276,7 +213,7 @@ class Incidents:
                 incident.updated_at = now
                 session.add(incident)
                 session.add(
-                    IncidentUpdate(
+                    TimelineEntry(
                         incident_id=incident.id,
                         at=now,
                         author=author,
@@ -287,7 +224,7 @@ class Incidents:
                 )
                 await session.commit()
             record = IncidentRecord(incident, tuple(sorted(current)))
-        self.invalidate()
+        self.index.invalidate()
         return record
 
     async def resolve(
@@ -326,7 +263,7 @@ class Incidents:
             assert incident.id is not None
             return IncidentRecord(incident, tuple(sorted(await _areas(session, incident.id))))
 
-    async def timeline(self, reference: str) -> list[IncidentUpdate]:
+    async def timeline(self, reference: str) -> list[TimelineEntry]:
         """Return the incident's updates, oldest first.
 
         Raises:
@@ -335,9 +272,9 @@ class Incidents:
         async with AsyncSession(self._engine, expire_on_commit=False) as session:
             incident = await _get(session, reference)
             rows = await session.exec(
-                select(IncidentUpdate)
-                .where(IncidentUpdate.incident_id == incident.id)
-                .order_by(col(IncidentUpdate.at), col(IncidentUpdate.id))
+                select(TimelineEntry)
+                .where(TimelineEntry.incident_id == incident.id)
+                .order_by(col(TimelineEntry.at), col(TimelineEntry.id))
             )
             return list(rows.all())
 
@@ -361,110 +298,6 @@ class Incidents:
         async with AsyncSession(self._engine, expire_on_commit=False) as session:
             incidents = list((await session.exec(query.limit(limit))).all())
             return await _with_areas(session, incidents)
-
-    # ----- the customer path ------------------------------------------------------------
-
-    def invalidate(self) -> None:
-        """Make the next lookup reload the index (called after every write through here)."""
-        self._dirty = True
-
-    async def active_for(self, area_code: str) -> list[IncidentRecord]:
-        """Return the open incidents in ``area_code``, newest first."""
-        await self._fresh()
-        return [r for r in self._by_area.get(area_code, ()) if r.incident.resolved_at is None]
-
-    async def recently_resolved_for(
-        self, area_code: str, within: timedelta = RECENT, now: datetime | None = None
-    ) -> list[IncidentRecord]:
-        """Return the incidents in ``area_code`` resolved in the last ``within``, newest first.
-
-        ``within`` longer than :data:`RECENT` is capped to it (the index holds one day).
-        """
-        await self._fresh()
-        cutoff = (now or self._clock()) - min(within, RECENT)
-        found = [
-            r
-            for r in self._by_area.get(area_code, ())
-            if r.incident.resolved_at is not None and r.incident.resolved_at >= cutoff
-        ]
-        found.sort(key=lambda r: r.incident.resolved_at or cutoff, reverse=True)
-        return found
-
-    async def watch(self) -> None:
-        """Keep the index fresh in the background (run as a task; cancel to stop).
-
-        While this runs, lookups never wait for the database: they answer from the index,
-        which this loop checks every ``refresh_seconds``.
-        """
-        self._watched = True
-        try:
-            while True:
-                await asyncio.sleep(self._refresh_seconds)
-                try:
-                    await self.refresh_if_changed()
-                except Exception:  # a database blip must not stop the refresher
-                    log.exception("could not refresh the incident index")
-        finally:
-            self._watched = False
-
-    async def refresh_if_changed(self) -> bool:
-        """Reload the index if the live incidents changed since it was built; say if it did.
-
-        The check is one aggregate query over the ``resolved_at`` index (a few ms with
-        100,000 incidents); the reload runs only when it differs.
-        """
-        async with self._lock:
-            cutoff = self._clock() - RECENT
-            async with AsyncSession(self._engine) as session:
-                signature = await _live_signature(session, cutoff)
-                self._checked_at = time.monotonic()
-                if signature == self._signature and not self._dirty:
-                    return False
-                self._by_area = await _load_live(session, cutoff)
-            self._signature = signature
-            self._dirty = False
-            return True
-
-    async def _fresh(self) -> None:
-        stale = time.monotonic() - self._checked_at >= self._refresh_seconds
-        if self._dirty or (stale and not self._watched):
-            await self.refresh_if_changed()
-
-
-def _live(cutoff: datetime) -> ColumnElement[bool]:
-    return or_(col(Incident.resolved_at).is_(None), col(Incident.resolved_at) >= cutoff)
-
-
-async def _live_signature(session: AsyncSession, cutoff: datetime) -> tuple[int, str, int]:
-    row = await session.exec(
-        select(func.count(), func.max(Incident.updated_at), func.max(Incident.id)).where(
-            _live(cutoff)
-        )
-    )
-    count, latest, highest = row.one()
-    return int(count), str(latest), int(highest or 0)
-
-
-async def _load_live(session: AsyncSession, cutoff: datetime) -> dict[str, list[IncidentRecord]]:
-    incidents = await session.exec(
-        select(Incident)
-        .where(_live(cutoff))
-        .order_by(col(Incident.started_at).desc(), col(Incident.id).desc())
-    )
-    areas = await session.exec(
-        select(IncidentArea.incident_id, IncidentArea.area_code)
-        .join(Incident, col(Incident.id) == col(IncidentArea.incident_id))
-        .where(_live(cutoff))
-    )
-    codes: dict[int, list[str]] = {}
-    for incident_id, code in areas.all():
-        codes.setdefault(incident_id, []).append(code)
-    index: dict[str, list[IncidentRecord]] = {}
-    for incident in incidents.all():
-        record = IncidentRecord(incident, tuple(sorted(codes.get(incident.id or 0, []))))
-        for code in record.areas:
-            index.setdefault(code, []).append(record)
-    return index
 
 
 async def _get(session: AsyncSession, reference: str) -> Incident:

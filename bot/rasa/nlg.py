@@ -11,21 +11,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from typing import Any, Protocol
+from typing import Any
 
-from bot.messages import Variant
+from bot.messages import Renderer, Variant
 
 log = logging.getLogger(__name__)
 
 SLOT_VALUES = ("area_code", "place")
-
-
-class Renderer(Protocol):
-    """The canned response store, as NLG needs it."""
-
-    def render(self, key: str, variant: Variant, values: dict[str, str] | None = None) -> str:
-        """Render one response for one channel variant."""
-        ...
 
 
 def variant_of(tracker: Mapping[str, Any]) -> Variant:

@@ -30,6 +30,7 @@ PLACEHOLDERS: dict[str, str] = {
     "services": 'what is affected, e.g. "broadband and phone"',
     "resolved_at": 'when the fault was fixed, e.g. "at 14:05 today"',
     "name": "the customer's display name",
+    "previous_eta": 'the fix time the customer was told before, e.g. "by about 16:00 today"',
 }
 """Every placeholder any template may use, with what it stands for (shown in the console)."""
 
@@ -46,6 +47,7 @@ WORST_CASE: dict[str, str] = {
     "services": "broadband, phone and TV",
     "resolved_at": "at 14:05 on Wednesday 30 September",
     "name": "Alexandra Montgomery-Smythe",
+    "previous_eta": "by about 13:30 on Wednesday 30 September 2027",
 }
 """Long but real values used to check that a public X variant stays within 280 characters.
 

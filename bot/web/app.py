@@ -11,6 +11,7 @@ import contextlib
 import functools
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import timedelta
 
 import aiohttp
 from aiohttp import web
@@ -42,6 +43,7 @@ from bot.keys import (
     responses_key,
     router_key,
     settings_key,
+    stats_key,
     telegram_key,
     wakes_key,
     x_key,
@@ -50,6 +52,9 @@ from bot.locations import areas
 from bot.locations.locator import Locator
 from bot.locations.nearest_town import NearestTown
 from bot.messages import Channel
+from bot.operations import alerts
+from bot.operations.followups import FollowUps
+from bot.operations.stats import Snapshot
 from bot.rasa.actions import ActionDeps, build_executor
 from bot.rasa.brain import RasaBrain
 from bot.rasa.process import RasaProcess, start_children, stop_children
@@ -77,6 +82,7 @@ async def database_ctx(app: web.Application) -> AsyncIterator[None]:
     app[incidents_key] = Incidents(engine, locator)
     app[responses_key] = await ResponseStore.open(engine, settings.data_dir)
     app[outbox_key] = Outbox(engine)
+    app[stats_key] = Snapshot(engine, locator.place_for)
     if app[demo_key]:
         loaded = await demo.load_demo(engine, locator)
         log.info("demo incidents loaded: %s", ", ".join(loaded) or "none (incidents exist)")
@@ -84,7 +90,7 @@ async def database_ctx(app: web.Application) -> AsyncIterator[None]:
     # Every worker keeps its own caches fresh, so comms edits reach customers at once.
     watchers = [
         asyncio.create_task(app[responses_key].watch(), name="responses-watch"),
-        asyncio.create_task(app[incidents_key].watch(), name="incidents-watch"),
+        asyncio.create_task(app[incidents_key].index.watch(), name="incidents-watch"),
     ]
     yield
     await _cancel(watchers)
@@ -265,8 +271,13 @@ async def console_ctx(app: web.Application) -> AsyncIterator[None]:
     before it cleans up, and a console socket's handler runs until the socket closes.
     """
     engine = app[engine_key]
+
+    async def activity() -> tuple[object, ...]:
+        # The dashboard listens on the same socket: alerts moving count as a change too.
+        return (*await handoff.activity(engine), *await alerts.fingerprint(engine))
+
     consoles = ConsoleEvents(
-        functools.partial(handoff.activity, engine),
+        activity,
         functools.partial(authenticate_token, engine),
     )
     app[console_events_key] = consoles
@@ -276,6 +287,61 @@ async def console_ctx(app: web.Application) -> AsyncIterator[None]:
 
     app.on_shutdown.append(close_sockets)
     yield
+
+
+WEBHOOK_SECONDS = 5.0
+"""How long posting an alert to the team's chat tool may take."""
+
+
+async def _post_alert(app: web.Application, view: alerts.AlertView) -> None:
+    """Post a new alert to ``ALERT_WEBHOOK_URL``; a failure is logged, never raised."""
+    url = app[settings_key].alert_webhook_url
+    if not url:
+        return
+    places = {code: app[locator_key].place_for(code) or "" for code in view.area_codes}
+    try:
+        async with app[http_key].post(
+            url.reveal(),
+            json=alerts.webhook_payload(view, places),
+            timeout=aiohttp.ClientTimeout(total=WEBHOOK_SECONDS),
+        ) as response:
+            if response.status >= 300:
+                log.warning("alert webhook answered %s", response.status)
+    except (aiohttp.ClientError, TimeoutError) as exc:
+        log.warning("alert webhook failed: %s", type(exc).__name__)
+
+
+async def operations_ctx(app: web.Application) -> AsyncIterator[None]:
+    """The early warning and the proactive follow-ups, on the primary worker only."""
+    settings = app[settings_key]
+    engine = app[engine_key]
+    wakes = app[wakes_key]
+    thresholds = alerts.Thresholds(
+        min_reports=settings.alert_min_reports,
+        window=timedelta(minutes=settings.alert_window_minutes),
+        growth=settings.alert_growth,
+        snooze=timedelta(minutes=settings.alert_snooze_minutes),
+    )
+    follow_ups = FollowUps(
+        engine, app[responses_key].render, settings.tz, app[locator_key].place_for
+    )
+
+    async def warn() -> None:
+        for view in await alerts.check(engine, thresholds):
+            await _post_alert(app, view)
+
+    async def follow_up() -> None:
+        for channel in await follow_ups.run():
+            wakes(channel)
+
+    tasks = [
+        asyncio.create_task(_every(settings.alert_check_seconds, warn, "alerts"), name="alerts"),
+        asyncio.create_task(
+            _every(BACKGROUND_SECONDS, follow_up, "follow-ups"), name="follow-ups"
+        ),
+    ]
+    yield
+    await _cancel(tasks)
 
 
 demo_key = web.AppKey("demo", bool)
@@ -298,7 +364,7 @@ def create_app(settings: Settings, *, demo: bool = False, primary: bool = True) 
     app[demo_key] = demo
     app[primary_key] = primary
     contexts = [database_ctx, http_ctx, rasa_ctx, router_ctx, console_ctx]
-    contexts += [channels_ctx, background_ctx] if primary else [webhooks_ctx]
+    contexts += [channels_ctx, background_ctx, operations_ctx] if primary else [webhooks_ctx]
     app.cleanup_ctx.extend(contexts)
     setup_routes(app)
     return app

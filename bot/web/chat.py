@@ -9,6 +9,7 @@ from aiohttp import web
 from bot.conversations import store as conversations
 from bot.keys import engine_key, outbox_key, router_key
 from bot.messages import Channel, Inbound, Outbound, Variant
+from bot.models import ConversationState
 from bot.web.errors import fail, read_json
 
 MAX_TEXT = 4000
@@ -56,7 +57,7 @@ async def get_updates(request: web.Request) -> web.Response:
     engine = request.app[engine_key]
     conversation = await conversations.by_channel_user(engine, Channel.WEB, sender)
     if conversation is None or conversation.id is None:
-        return web.json_response(_body([], 0, "bot"))
+        return web.json_response(_body([], 0, ConversationState.BOT))
     later = await request.app[outbox_key].take(conversation)
     return web.json_response(_body(later, conversation.id, conversation.state))
 

@@ -15,7 +15,7 @@ from aiohttp import web
 from bot.handoff import queue as handoff
 from bot.handoff.queue import HandoffConflict, HandoffError, HandoffNotFound
 from bot.keys import console_events_key, engine_key, wakes_key
-from bot.models import Conversation
+from bot.models import Conversation, ConversationState
 from bot.web.auth import AGENTS, EVERYONE, current_user, requires
 from bot.web.errors import Handler, fail, read_json
 
@@ -106,7 +106,7 @@ async def reply(request: web.Request) -> web.Response:
                 "variant": outbound.variant.value,
                 "text": outbound.text,
             },
-            "conversation": {"id": outbound.conversation_id, "state": "agent"},
+            "conversation": {"id": outbound.conversation_id, "state": ConversationState.AGENT},
         }
     )
 

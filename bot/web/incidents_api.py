@@ -12,9 +12,10 @@ from typing import Any
 
 from aiohttp import web
 
-from bot.incidents.book import IncidentError, IncidentNotFound, IncidentRecord, parse_when
+from bot.incidents.input import IncidentError, IncidentNotFound, parse_when
+from bot.incidents.view import IncidentRecord
 from bot.keys import incidents_key, settings_key
-from bot.models import IncidentUpdate
+from bot.models import TimelineEntry
 from bot.web.auth import EDITORS, EVERYONE, current_user, requires
 from bot.web.errors import fail, read_json
 
@@ -63,7 +64,7 @@ def _check_fields(body: dict[str, Any]) -> None:
         )
 
 
-def _timeline(updates: Sequence[IncidentUpdate]) -> list[dict[str, Any]]:
+def _timeline(updates: Sequence[TimelineEntry]) -> list[dict[str, Any]]:
     return [
         {
             "at": u.at.isoformat(),
@@ -98,7 +99,8 @@ async def list_incidents(request: web.Request) -> web.Response:
     return web.json_response({"incidents": [r.to_public() for r in records]})
 
 
-async def _with_timeline(request: web.Request, record: IncidentRecord) -> dict[str, Any]:
+async def with_timeline(request: web.Request, record: IncidentRecord) -> dict[str, Any]:
+    """The incident's public form plus its timeline (who changed what, when)."""
     timeline = await request.app[incidents_key].timeline(record.incident.reference)
     return {**record.to_public(), "timeline": _timeline(timeline)}
 
@@ -110,13 +112,21 @@ async def get_incident(request: web.Request) -> web.Response:
         record = await request.app[incidents_key].get(request.match_info["reference"])
     except IncidentNotFound as exc:
         fail(web.HTTPNotFound, str(exc))
-    return web.json_response(await _with_timeline(request, record))
+    return web.json_response(await with_timeline(request, record))
 
 
 @requires(*EDITORS)
 async def create_incident(request: web.Request) -> web.Response:
     """Record a new incident; 201 with it, including its fresh reference."""
-    body = await read_json(request)
+    record = await new_incident(request, await read_json(request))
+    return web.json_response(await with_timeline(request, record), status=201)
+
+
+async def new_incident(request: web.Request, body: dict[str, Any]) -> IncidentRecord:
+    """Create the incident ``body`` describes, as the signed-in user; 422 for bad input.
+
+    Shared with ``POST /api/alerts/{id}/incident``, which fills in the alert's areas.
+    """
     _check_fields(body)
     title = _text(body, "title")
     areas = _names(body, "areas")
@@ -137,7 +147,7 @@ async def create_incident(request: web.Request) -> web.Response:
         )
     except IncidentError as exc:
         fail(web.HTTPUnprocessableEntity, str(exc))
-    return web.json_response(await _with_timeline(request, record), status=201)
+    return record
 
 
 @requires(*EDITORS)
@@ -164,4 +174,4 @@ async def update_incident(request: web.Request) -> web.Response:
         fail(web.HTTPNotFound, str(exc))
     except IncidentError as exc:
         fail(web.HTTPUnprocessableEntity, str(exc))
-    return web.json_response(await _with_timeline(request, record))
+    return web.json_response(await with_timeline(request, record))

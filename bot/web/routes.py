@@ -11,6 +11,7 @@ from bot.web import (
     escalations_api,
     health,
     incidents_api,
+    operations_api,
     pages,
     rasa_hooks,
     responses_api,
@@ -75,5 +76,22 @@ def setup_routes(app: web.Application) -> None:
                 "/api/conversations/{conversation_id}/close", escalations_api.close, name="close"
             ),
             web.get("/console", pages.console, name="console-page"),
+            # the outage at a glance: figures, early-warning alerts, the dashboard page
+            web.get("/api/stats", operations_api.get_stats, name="stats"),
+            web.get("/api/alerts", operations_api.list_alerts, name="alerts"),
+            web.post(
+                "/api/alerts/{alert_id}/dismiss",
+                operations_api.dismiss_alert,
+                name="alert-dismiss",
+            ),
+            web.post(
+                "/api/alerts/{alert_id}/incident",
+                operations_api.incident_from_alert,
+                name="alert-incident",
+            ),
+            web.get("/dashboard", pages.dashboard, name="dashboard-page"),
+            web.get(
+                r"/static/{name:(dashboard|alerts)\.(js|css)}", pages.asset, name="staff-asset"
+            ),
         ]
     )

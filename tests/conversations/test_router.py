@@ -337,7 +337,7 @@ async def test_x_replies_thread_after_rasa_comes_back(setup: Setup) -> None:
         if m.direction == "out"
     ]
     assert [m.reply_to for m in replies] == ["1850000000000000002"] * 3
-    assert {m.context for m in replies} == {"x_public"}
+    assert {m.variant for m in replies} == {"x_public"}
 
 
 async def test_web_replies_are_delivered_in_the_response(setup: Setup) -> None:

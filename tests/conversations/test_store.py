@@ -137,7 +137,7 @@ async def test_queue_replies_keeps_order_and_skips_blank_texts(engine: AsyncEngi
     rows = [
         m for m in await conversations.transcript(engine, conversation.id) if m.direction == "out"
     ]
-    assert [(m.text, m.state, m.author, m.context) for m in rows] == [
+    assert [(m.text, m.state, m.author, m.variant) for m in rows] == [
         ("first", "pending", "bot", "telegram"),
         ("second", "pending", "bot", "telegram"),
         ("third", "pending", "bot", "telegram"),

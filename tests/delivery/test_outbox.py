@@ -11,12 +11,12 @@ from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.conversations import store as conversations
+from bot.delivery.backoff import OUTBOX
 from bot.delivery.outbox import (
     MAX_ATTEMPTS,
     Outbox,
     PermanentFailure,
     RetryLater,
-    backoff,
     deliver_forever,
     deliver_once,
 )
@@ -251,7 +251,7 @@ async def test_deliver_once_marks_each_outcome(engine: AsyncEngine) -> None:
     other = await row(engine, broken.message_id)
     assert (other.state, other.last_error) == ("pending", "OSError: x")
     assert other.next_attempt_at is not None
-    assert other.next_attempt_at <= utcnow() + timedelta(seconds=backoff(1) + 1)
+    assert other.next_attempt_at <= utcnow() + timedelta(seconds=OUTBOX.delay(1) + 1)
     assert await deliver_once(outbox, Channel.TELEGRAM, send) == 0
 
 
@@ -277,8 +277,8 @@ async def test_deliver_once_truncates_long_errors(engine: AsyncEngine) -> None:
 
 
 def test_backoff_doubles_up_to_a_minute() -> None:
-    assert [backoff(n) for n in range(1, 9)] == [1, 2, 4, 8, 16, 32, 60, 60]
-    assert backoff(0) == 1
+    assert [OUTBOX.delay(n) for n in range(1, 9)] == [1, 2, 4, 8, 16, 32, 60, 60]
+    assert OUTBOX.delay(0) == 1
 
 
 async def test_repeated_failures_of_one_reply_back_off_exponentially(

@@ -5,9 +5,9 @@ from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.conversations import store as conversations
-from bot.handoff.escalation import PRIORITY, REASON_FOR_INTENT, escalate, priority_for
+from bot.handoff.escalation import PRIORITY, escalate, priority_for, reason_for_intent
 from bot.messages import Channel, Inbound
-from bot.models import ConversationState, Escalation
+from bot.models import ConversationState, Escalation, HandOffReason
 
 
 async def conversation_id(engine: AsyncEngine, user: str = "42") -> int:
@@ -32,7 +32,15 @@ async def state(engine: AsyncEngine, conversation: int) -> str:
 def test_vulnerable_customers_come_first() -> None:
     assert priority_for("vulnerable") > priority_for("request_human") > priority_for("billing")
     assert priority_for("something new") == 1
-    assert set(REASON_FOR_INTENT.values()) <= set(PRIORITY)
+    assert set(PRIORITY) == set(HandOffReason)
+
+
+def test_an_intent_names_its_reason_and_any_other_asks_for_a_person() -> None:
+    assert reason_for_intent("vulnerable") is HandOffReason.VULNERABLE
+    assert reason_for_intent("billing") is HandOffReason.BILLING
+    assert reason_for_intent("greet") is HandOffReason.REQUEST_HUMAN
+    assert reason_for_intent(None) is HandOffReason.REQUEST_HUMAN
+    assert reason_for_intent("bot_failed") is HandOffReason.REQUEST_HUMAN
 
 
 async def test_escalate_queues_the_conversation_for_an_agent(engine: AsyncEngine) -> None:

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import inspect
+import sqlite3
+import threading
 from collections.abc import AsyncIterator
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +18,19 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.db import create_engine
 from bot.inbox.sqlite_connection import OneTripConnection
+
+
+async def test_the_aiosqlite_internals_we_rely_on_are_still_there(tmp_path: Path) -> None:
+    """If this fails, aiosqlite changed an internal OneTripConnection uses (see its module)."""
+    parameters = list(inspect.signature(aiosqlite.Connection.__init__).parameters)
+    assert parameters[1:3] == ["connector", "iter_chunk_size"], parameters
+    assert inspect.iscoroutinefunction(aiosqlite.Connection._execute), "no async _execute"
+    connection = aiosqlite.Connection(partial(sqlite3.connect, str(tmp_path / "x.db")), 64)
+    assert isinstance(connection._thread, threading.Thread), "no _thread"
+    async with connection:
+        assert isinstance(connection._conn, sqlite3.Connection), "no _conn"
+        on_thread = await connection._execute(lambda: threading.current_thread())
+        assert on_thread is connection._thread, "_execute does not run on _thread"
 
 
 @pytest.fixture

@@ -56,7 +56,7 @@ async def transcript(engine: AsyncEngine) -> list[tuple[object, ...]]:
             m.text,
             m.external_id,
             m.reply_to,
-            m.context,
+            m.variant,
             m.state,
             m.sent_at is not None,
         )

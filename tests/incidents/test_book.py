@@ -7,13 +7,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.incidents.book import (
-    IncidentError,
-    IncidentNotFound,
-    Incidents,
-    Locator,
-    query_active_for,
-)
+from bot.incidents.book import Incidents
+from bot.incidents.index import query_active_for
+from bot.incidents.input import IncidentError, IncidentNotFound, Locator
 from bot.locations.locator import Locator as RealLocator
 from bot.models import IncidentStatus
 from bot.settings import Settings
@@ -81,17 +77,17 @@ async def test_lookup_finds_active_then_recently_resolved(book: Incidents) -> No
         title="Power", areas=["020", "01322"], services=["broadband"], eta=eta, now=NOW
     )
     ref = record.incident.reference
-    active = await book.active_for("020")
+    active = await book.index.active_for("020")
     assert [r.incident.reference for r in active] == [ref]
     assert active[0].incident.eta == eta
-    assert await book.active_for("0161") == []
-    assert await book.recently_resolved_for("020") == []
+    assert await book.index.active_for("0161") == []
+    assert await book.index.recently_resolved_for("020") == []
 
     await book.resolve(ref, author="alice", now=NOW + timedelta(hours=1))
-    assert await book.active_for("020") == []
-    resolved = await book.recently_resolved_for("020", now=NOW + timedelta(hours=2))
+    assert await book.index.active_for("020") == []
+    resolved = await book.index.recently_resolved_for("020", now=NOW + timedelta(hours=2))
     assert [r.incident.reference for r in resolved] == [ref]
-    assert await book.recently_resolved_for("020", now=NOW + timedelta(hours=26)) == []
+    assert await book.index.recently_resolved_for("020", now=NOW + timedelta(hours=26)) == []
 
 
 async def test_lookup_index_matches_the_database_query(
@@ -100,7 +96,7 @@ async def test_lookup_index_matches_the_database_query(
     for area in ("020", "020", "0113"):
         await book.create(title="T", areas=[area], services=["phone"], now=NOW)
     from_db = await query_active_for(engine, "020")
-    from_index = await book.active_for("020")
+    from_index = await book.index.active_for("020")
     assert {i.reference for i in from_db} == {r.incident.reference for r in from_index}
     assert len(from_db) == 2
 
@@ -124,11 +120,11 @@ async def test_update_changes_fields_and_keeps_a_timeline(book: Incidents) -> No
     assert updated.incident.eta == eta
     assert updated.areas == ("0113", "020")
     assert updated.incident.updated_at == later
-    assert [r.incident.reference for r in await book.active_for("0113")] == [ref]
+    assert [r.incident.reference for r in await book.index.active_for("0113")] == [ref]
 
     shrunk = await book.update(ref, areas=["0113"], now=later)
     assert shrunk.areas == ("0113",)
-    assert await book.active_for("020") == []
+    assert await book.index.active_for("020") == []
 
     timeline = await book.timeline(ref)
     assert [u.author for u in timeline] == ["system", "bob", "system"]
@@ -141,7 +137,7 @@ async def test_reopening_a_resolved_incident_makes_it_active(book: Incidents) ->
     await book.resolve(ref)
     reopened = await book.update(ref, status="investigating")
     assert reopened.incident.resolved_at is None
-    assert len(await book.active_for("020")) == 1
+    assert len(await book.index.active_for("020")) == 1
 
 
 async def test_unknown_reference(book: Incidents) -> None:
@@ -171,16 +167,16 @@ async def test_other_workers_see_writes_within_the_refresh_interval(
 ) -> None:
     reader = Incidents(engine, locator, refresh_seconds=0.05, clock=lambda: NOW)
     writer = Incidents(engine, locator, clock=lambda: NOW)
-    assert await reader.active_for("020") == []
-    assert await reader.refresh_if_changed() is False
-    watcher = asyncio.create_task(reader.watch()) if watched else None
+    assert await reader.index.active_for("020") == []
+    assert await reader.index.refresh_if_changed() is False
+    watcher = asyncio.create_task(reader.index.watch()) if watched else None
     try:
         await writer.create(title="T", areas=["020"], services=["phone"], now=NOW)
         for _ in range(100):
-            if await reader.active_for("020"):
+            if await reader.index.active_for("020"):
                 break
             await asyncio.sleep(0.02)
-        assert len(await reader.active_for("020")) == 1
+        assert len(await reader.index.active_for("020")) == 1
     finally:
         if watcher is not None:
             watcher.cancel()

@@ -47,6 +47,9 @@ CONTRACT_KEYS = [
     "utter_help",
     "utter_dm_invite",
     "utter_please_type",
+    "utter_followup_incident",
+    "utter_followup_incident_no_eta",
+    "utter_notify_eta_later",
 ]
 
 

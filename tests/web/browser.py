@@ -56,6 +56,7 @@ def _driver() -> webdriver.Chrome:
     options.binary_location = CHROMIUM
     for flag in FLAGS:
         options.add_argument(flag)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})  # for page_errors()
     return webdriver.Chrome(options=options, service=Service(CHROMEDRIVER))
 
 
@@ -112,20 +113,9 @@ class Tab:
 
         await self._run(fill)
 
-    async def click(self, css: str, within: float = 15) -> None:
-        """Click the element ``css`` as soon as it is on the page.
-
-        Lists are drawn after a fetch, and redrawn whole: the row to click may not be
-        there yet, or be replaced between finding and clicking it.
-        """
-
-        def clicked(driver: webdriver.Chrome) -> bool:
-            found = driver.find_elements(By.CSS_SELECTOR, css)
-            if found:
-                found[0].click()
-            return bool(found)
-
-        await self.wait_until(f"{css} to click", clicked, within)
+    async def click(self, css: str) -> None:
+        """Click the element ``css``."""
+        await self._run(lambda: self._element(css).click())
 
     async def wait_until(
         self, what: str, check: Callable[[webdriver.Chrome], T], within: float = 15
@@ -183,5 +173,25 @@ class Tab:
 
         return await self._run(unnamed)
 
-    def _element(self, css: str) -> WebElement:
-        return self.driver.find_element(By.CSS_SELECTOR, css)
+    async def page_errors(self) -> list[str]:
+        """What the page logged as errors so far (scripts failing, CSP refusals, 4xx/5xx)."""
+
+        def errors() -> list[str]:
+            entries = self.driver.get_log("browser")
+            return [str(e["message"]) for e in entries if e.get("level") == "SEVERE"]
+
+        return await self._run(errors)
+
+    async def screenshot(self, path: Path) -> None:
+        """Save what the browser shows as a PNG, for people to look at."""
+        await self._run(self.driver.save_screenshot, str(path))
+
+    def _element(self, css: str, within: float = 15) -> WebElement:
+        # Pages draw lists after fetching them: wait for the element as a person would.
+        try:
+            element: WebElement = WebDriverWait(self.driver, within, poll_frequency=0.05).until(
+                lambda driver: driver.find_element(By.CSS_SELECTOR, css)
+            )
+        except TimeoutException:
+            raise AssertionError(f"after {within} s still no element {css}") from None
+        return element

@@ -86,7 +86,7 @@ async def test_reply_reaches_the_outbox_and_wakes_the_channel(
     assert wake.is_set()
     async with AsyncSession(engine) as session:
         (row,) = (await session.exec(select(Message).where(Message.direction == "out"))).all()
-    assert (row.author, row.channel, row.context, row.state, row.text) == (
+    assert (row.author, row.channel, row.variant, row.state, row.text) == (
         "agent:agent",
         "telegram",
         "telegram",

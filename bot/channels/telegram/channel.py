@@ -18,13 +18,8 @@ unique per ``chat_id:message_id``) *before* Telegram is told we have it:
 What each kind of message becomes (text, commands, locations, media, group mentions)
 is in :mod:`bot.channels.telegram.updates`.
 
-Outbound, from the outbox (as :func:`bot.delivery.outbox.deliver_forever` does):
-replies are plain text (see
-:mod:`bot.channels.telegram.text`) split at 4096 characters. PTB's ``AIORateLimiter``
-keeps us under Telegram's flood limits and honours ``retry_after`` on a 429 up to
-``max_retries`` times; past that the reply goes back to the outbox with that delay.
-Network errors and 5xx are retried with the outbox's backoff; 403 (the customer blocked
-the bot) and 400 fail the reply for good.
+Outbound, from the outbox (as :func:`bot.delivery.outbox.deliver_forever` does): one
+reply at a time through :mod:`bot.channels.telegram.sending`.
 
 A crash between "Telegram accepted the reply" and "the outbox marked it sent" leaves
 the row in ``sending``. Telegram has no idempotency key and a bot cannot read back its
@@ -41,19 +36,14 @@ import contextlib
 import hmac
 import logging
 import re
-import warnings
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Sequence
-from datetime import timedelta
 from typing import Any
 
 from aiohttp import web
-from telegram import ReplyParameters, Update
+from telegram import Update
 from telegram.error import (
-    BadRequest,
-    ChatMigrated,
     Conflict,
-    Forbidden,
     InvalidToken,
     RetryAfter,
     TelegramError,
@@ -64,9 +54,10 @@ from telegram.ext import (
     BaseRateLimiter,
 )
 
-from bot.channels.telegram.text import split_text
+from bot.channels.telegram.sending import Sender, retry_after_seconds
 from bot.channels.telegram.updates import CannedRouter, UpdateHandlers
-from bot.delivery.outbox import Outbox, PermanentFailure, RetryLater, deliver_once
+from bot.delivery.backoff import TELEGRAM
+from bot.delivery.outbox import Outbox, deliver_once
 from bot.locations.nearest_town import NearestTown
 from bot.messages import Channel, Outbound, Router
 from bot.settings import Settings, SettingsError
@@ -78,14 +69,6 @@ ALLOWED_UPDATES = ["message"]
 
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 _SECRET_TOKEN = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
-_MAX_POLL_BACKOFF = 60.0
-
-
-class TelegramUnavailable(Exception):
-    """Telegram could not be reached or answered 5xx; the outbox retries with backoff.
-
-    Raised instead of PTB's exception so that the stored error text is ours (no URLs).
-    """
 
 
 def file_url_for(api_url: str) -> str:
@@ -94,14 +77,6 @@ def file_url_for(api_url: str) -> str:
     if base.endswith("/bot"):
         return base[: -len("bot")] + "file/bot"
     return base + "/file/bot"
-
-
-def retry_after_seconds(error: RetryAfter) -> float:
-    """Return how long Telegram asked us to wait, whatever type PTB reports it as."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # PTB 22 warns that the int form is deprecated
-        value = error.retry_after
-    return value.total_seconds() if isinstance(value, timedelta) else float(value)
 
 
 class TelegramChannel:
@@ -177,7 +152,7 @@ class TelegramChannel:
         self._delivery: asyncio.Task[None] | None = None
         self._cancellable = False
         self._gave_up = False
-        self._progress: dict[int, int] = {}
+        self._sender = Sender(self.application.bot)
         self._offset = 0
         self._stopping = asyncio.Event()
         self._poll_task: asyncio.Task[None] | None = None
@@ -312,7 +287,7 @@ class TelegramChannel:
 
     async def _retry(self, call: Callable[[], Awaitable[object]], what: str) -> None:
         """Await ``call`` until it succeeds: Telegram or the database may be down at start."""
-        delay = 1.0
+        failures = 0
         while True:
             try:
                 await call()
@@ -322,10 +297,11 @@ class TelegramChannel:
                 self._give_up(f"Telegram rejected the bot token while {what}")
                 raise
             except Exception as exc:  # TelegramError, or the database (in-doubt replies)
+                failures += 1
+                delay = TELEGRAM.delay(failures)
                 self.last_error = f"{type(exc).__name__} while {what}"
                 log.warning("telegram: %s; retrying in %.0f s", self.last_error, delay)
             await asyncio.sleep(delay)
-            delay = min(delay * 2, _MAX_POLL_BACKOFF)
 
     def _give_up(self, reason: str) -> None:
         """Stop for good: only a new token (and a restart) can fix this."""
@@ -342,7 +318,7 @@ class TelegramChannel:
     # -- inbound: polling -------------------------------------------------------------------
 
     async def _poll_forever(self) -> None:
-        delay = 1.0
+        failures = 0
         while not self._stopping.is_set():
             self._cancellable = True
             try:
@@ -361,9 +337,10 @@ class TelegramChannel:
                 self.last_error = f"{type(exc).__name__} while polling"
                 if isinstance(exc, Conflict):
                     log.warning("telegram: another poller or a webhook is active")
+                failures += 1
+                delay = TELEGRAM.delay(failures)
                 log.warning("telegram: %s; retrying in %.0f s", self.last_error, delay)
                 await asyncio.sleep(delay)
-                delay = min(delay * 2, _MAX_POLL_BACKOFF)
                 continue
             finally:
                 self._cancellable = False
@@ -372,13 +349,13 @@ class TelegramChannel:
             if await self.process_batch(updates):
                 self._offset = updates[-1].update_id + 1
                 self.last_error = ""
-                delay = 1.0
+                failures = 0
             else:
                 # Not confirmed: Telegram sends the batch again; stored ones are dropped.
                 self.last_error = "an update could not be stored; retrying"
                 self._cancellable = True
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, _MAX_POLL_BACKOFF)
+                failures += 1
+                await asyncio.sleep(TELEGRAM.delay(failures))
 
     async def process_batch(self, updates: Sequence[Update]) -> bool:
         """Process updates, chats concurrently and each chat in order; ``True`` if all stored."""
@@ -428,51 +405,6 @@ class TelegramChannel:
             return web.json_response({"error": "update not stored; retry"}, status=500)
         return web.json_response({"ok": True})
 
-    # -- outbound ---------------------------------------------------------------------------
-
     async def send(self, outbound: Outbound) -> str | None:
-        """Deliver one outbox reply, split into parts of at most 4096 characters.
-
-        Parts already accepted by Telegram are remembered (in memory), so a retry after a
-        failure in the middle continues where it stopped instead of repeating them.
-
-        Returns:
-            ``"chat_id:message_id"`` of the last part, unique like inbound ids.
-
-        Raises:
-            RetryLater: Telegram's flood control asked us to wait (beyond the limiter).
-            PermanentFailure: the customer blocked the bot, or Telegram refused the message.
-            TelegramUnavailable: a network error or 5xx; the outbox backs off and retries.
-        """
-        parts = split_text(outbound.text)
-        if not parts:
-            raise PermanentFailure("empty reply")
-        try:
-            chat_id = int(outbound.external_user_id)
-        except ValueError:
-            raise PermanentFailure("not a Telegram chat id") from None
-        reply_to = None
-        if outbound.reply_to is not None and outbound.reply_to.isdigit():
-            reply_to = int(outbound.reply_to)
-        last_id: int | None = None
-        for index in range(self._progress.get(outbound.message_id, 0), len(parts)):
-            threading = None
-            if reply_to is not None and index == 0:
-                threading = ReplyParameters(reply_to, allow_sending_without_reply=True)
-            try:
-                sent = await self.application.bot.send_message(
-                    chat_id=chat_id, text=parts[index], reply_parameters=threading
-                )
-            except RetryAfter as exc:
-                raise RetryLater(
-                    retry_after_seconds(exc), "Telegram flood control (429)"
-                ) from None
-            except (Forbidden, BadRequest, ChatMigrated) as exc:
-                self._progress.pop(outbound.message_id, None)
-                raise PermanentFailure(f"Telegram refused: {exc.message}"[:300]) from None
-            except TelegramError as exc:
-                raise TelegramUnavailable(f"Telegram unavailable: {type(exc).__name__}") from None
-            self._progress[outbound.message_id] = index + 1
-            last_id = sent.message_id
-        self._progress.pop(outbound.message_id, None)
-        return f"{chat_id}:{last_id}" if last_id is not None else None
+        """Deliver one outbox reply (see :meth:`bot.channels.telegram.sending.Sender.send`)."""
+        return await self._sender.send(outbound)

@@ -91,6 +91,21 @@ def build_client(settings: Settings, session: aiohttp.ClientSession) -> AsyncCli
 
 
 @dataclass(frozen=True, slots=True)
+class Account:
+    """The support account the credentials belong to."""
+
+    id: str
+    username: str
+
+
+async def account(client: AsyncClient) -> Account:
+    """Ask X who the credentials belong to (``GET /2/users/me``)."""
+    body = await client.get_me(user_auth=True)
+    data = body["data"]
+    return Account(id=str(data["id"]), username=str(data["username"]))
+
+
+@dataclass(frozen=True, slots=True)
 class Failure:
     """What a failed API call means for the caller.
 

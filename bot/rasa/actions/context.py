@@ -12,8 +12,10 @@ from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.conversations import store as conversations
-from bot.incidents.book import IncidentRecord, Incidents
+from bot.incidents.book import Incidents
+from bot.incidents.view import IncidentRecord
 from bot.locations.locator import Locator
+from bot.messages import Renderer
 from bot.models import utcnow
 from bot.rasa import nlg
 
@@ -34,7 +36,7 @@ class ActionDeps:
     locator: Locator
     incidents: Incidents
     tz: ZoneInfo
-    responses: nlg.Renderer
+    responses: Renderer
 
     def now(self) -> datetime:
         """The current time (aware UTC)."""
@@ -47,7 +49,7 @@ class ActionDeps:
         a fault filed for 01387 reaches its customers too, unless 013873 has its own.
         """
         for code in self.locator.parent_codes(area_code):
-            found = await self.incidents.active_for(code)
+            found = await self.incidents.index.active_for(code)
             if found:
                 return found
         return []

@@ -7,7 +7,8 @@ from rasa_sdk.events import EventType
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from bot.handoff.escalation import REASON_FOR_INTENT, escalate
+from bot.handoff.escalation import escalate, reason_for_intent
+from bot.models import HandOffReason
 from bot.rasa.actions.context import (
     DepsAction,
     consecutive_fallbacks,
@@ -22,13 +23,13 @@ class HandOffAction(DepsAction):
     """An action that may pass the conversation to a person."""
 
     async def hand_off(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, reason: str
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, reason: HandOffReason
     ) -> None:
         """Escalate the conversation and tell the customer a person will reply."""
         conversation = await conversation_id(self._deps.engine, tracker)
         if conversation is not None:
             await escalate(self._deps.engine, conversation, reason)
-        key = "utter_handoff_vulnerable" if reason == "vulnerable" else "utter_handoff"
+        key = "utter_handoff_vulnerable" if reason is HandOffReason.VULNERABLE else "utter_handoff"
         self.say(dispatcher, tracker, key)
 
 
@@ -43,7 +44,7 @@ class ActionEscalate(HandOffAction):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
         """Escalate; the router stops sending the conversation to Rasa from now on."""
-        reason = REASON_FOR_INTENT.get(latest_intent(tracker), "request_human")
+        reason = reason_for_intent(latest_intent(tracker))
         await self.hand_off(dispatcher, tracker, reason)
         return []
 
@@ -60,7 +61,7 @@ class ActionFallback(HandOffAction):
     ) -> list[EventType]:
         """Count the misunderstandings in a row from the tracker, not from our own state."""
         if consecutive_fallbacks(tracker) >= FAILURES_BEFORE_HANDOFF:
-            await self.hand_off(dispatcher, tracker, "bot_failed")
+            await self.hand_off(dispatcher, tracker, HandOffReason.BOT_FAILED)
         else:
             self.say(dispatcher, tracker, "utter_rephrase")
         return []

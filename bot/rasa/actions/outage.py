@@ -8,7 +8,10 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from bot import subscriptions
-from bot.incidents.book import placeholder_values
+from bot.conversations import store as conversations
+from bot.incidents.view import placeholder_values
+from bot.models import Incident, ReportOutcome
+from bot.operations import reports
 from bot.rasa.actions.context import DepsAction, conversation_id, latest_intent
 
 
@@ -43,19 +46,41 @@ class ActionCheckOutage(DepsAction):
                 key = "utter_outage"
             self.say(dispatcher, tracker, key, **values)
             self.say(dispatcher, tracker, "utter_offer_notify", **values)
+            await self._report(tracker, area_code, ReportOutcome.INCIDENT, incident)
             return [
                 SlotSet("incident_reference", incident.reference),
                 SlotSet("notify_offered", True),
             ]
-        resolved = await self._deps.incidents.recently_resolved_for(area_code, now=now)
+        resolved = await self._deps.incidents.index.recently_resolved_for(area_code, now=now)
         if resolved:
             values = placeholder_values(
                 resolved[0].incident, area_code=area_code, place=place, now=now, tz=self._deps.tz
             )
             self.say(dispatcher, tracker, "utter_resolved", **values)
+            await self._report(tracker, area_code, ReportOutcome.RESOLVED, resolved[0].incident)
         else:
             self.say(dispatcher, tracker, "utter_no_outage", area_code=area_code, place=place)
+            await self._report(tracker, area_code, ReportOutcome.NO_INCIDENT, None)
         return [SlotSet("incident_reference", None), SlotSet("notify_offered", False)]
+
+    async def _report(
+        self, tracker: Tracker, area_code: str, outcome: ReportOutcome, incident: Incident | None
+    ) -> None:
+        """Record the customer's report with the answer it got (see bot.operations.reports)."""
+        conversation = await conversations.by_key(self._deps.engine, str(tracker.sender_id))
+        if conversation is None or conversation.id is None:
+            return  # not one of our conversations (Rasa's own tests, a shell)
+        await reports.record(
+            self._deps.engine,
+            conversation_id=conversation.id,
+            channel=conversation.channel,
+            area_code=str(area_code),
+            intent=latest_intent(tracker),
+            outcome=outcome,
+            incident_id=incident.id if incident else None,
+            text=str(tracker.latest_message.get("text") or ""),
+            now=self._deps.now(),
+        )
 
 
 class ActionSubscribe(DepsAction):
@@ -83,7 +108,7 @@ class ActionSubscribe(DepsAction):
             return [SlotSet("notify_offered", False)]
         incident = active[0].incident
         await subscriptions.subscribe(
-            self._deps.engine, conversation, incident.id or 0, str(area_code)
+            self._deps.engine, conversation, incident.id or 0, str(area_code), incident.eta
         )
         self.say(
             dispatcher,

@@ -153,5 +153,23 @@ const Staff = (() => {
     });
   }
 
-  return { api, el, start, waited, when, shortcuts, token };
+  // The consoles' change feed (/console/events): signs in with the first frame, calls
+  // onMessage with each event ("ready", "changed") and onLink(up) as the link comes and
+  // goes, and reconnects with a growing delay.
+  function listen(onMessage, onLink, delay = 1000) {
+    const scheme = location.protocol === "https:" ? "wss" : "ws";
+    const socket = new WebSocket(`${scheme}://${location.host}/console/events`);
+    socket.onopen = () => socket.send(JSON.stringify({ token: token() }));
+    socket.onmessage = (event) => {
+      const message = JSON.parse(event.data);
+      if (message.type === "ready") { onLink(true); delay = 1000; }
+      onMessage(message);
+    };
+    socket.onclose = () => {
+      onLink(false);
+      setTimeout(() => listen(onMessage, onLink, Math.min(delay * 2, 30000)), delay);
+    };
+  }
+
+  return { api, el, start, waited, when, shortcuts, token, listen };
 })();

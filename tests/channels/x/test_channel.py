@@ -17,7 +17,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.channels.x.channel import DM_CURSOR, MENTIONS_CURSOR, XChannel, load_cursor, save_cursor
+from bot.channels.x.channel import XChannel
+from bot.channels.x.cursor import DM_CURSOR, MENTIONS_CURSOR, load_cursor, save_cursor
 from bot.conversations.locks import LocalLocks
 from bot.conversations.router import ConversationRouter
 from bot.delivery.outbox import Outbox

@@ -7,8 +7,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.handoff.escalation import REASON_FOR_INTENT
-from bot.models import Escalation
+from bot.models import Escalation, HandOffReason
 from bot.rasa.actions import ActionDeps
 from bot.rasa.actions.handoff import FAILURES_BEFORE_HANDOFF, ActionEscalate, ActionFallback
 from tests.rasa.actions.conftest import (
@@ -28,24 +27,29 @@ async def escalations(engine: AsyncEngine) -> list[tuple[int, str, str]]:
         return [(row.conversation_id, str(row.reason), str(row.state)) for row in rows]
 
 
-@pytest.mark.parametrize("intent", sorted(REASON_FOR_INTENT))
+HAND_OFF_INTENTS = sorted(set(HandOffReason) - {HandOffReason.BOT_FAILED})
+"""The intents named after a reason (``bot_failed`` is the bot's verdict, not an intent)."""
+
+
+@pytest.mark.parametrize("intent", HAND_OFF_INTENTS)
 async def test_the_reason_queued_is_read_from_the_intent(deps: ActionDeps, intent: str) -> None:
     conversation, key = await open_conversation(deps.engine)
 
     ran = await run(ActionEscalate(deps), tracker(intent, sender=key))
 
-    assert await escalations(deps.engine) == [(conversation, REASON_FOR_INTENT[intent], "open")]
+    assert await escalations(deps.engine) == [(conversation, intent, "open")]
     handoff = "utter_handoff_vulnerable" if intent == "vulnerable" else "utter_handoff"
     assert ran.texts == [said(deps, handoff)]
     assert ran.events == []
 
 
+@pytest.mark.parametrize("intent", ["greet", "bot_failed"])  # bot_failed: the bot's verdict
 async def test_an_intent_without_a_reason_of_its_own_is_a_request_for_a_person(
-    deps: ActionDeps,
+    deps: ActionDeps, intent: str
 ) -> None:
     conversation, key = await open_conversation(deps.engine)
 
-    ran = await run(ActionEscalate(deps), tracker("greet", sender=key))
+    ran = await run(ActionEscalate(deps), tracker(intent, sender=key))
 
     assert await escalations(deps.engine) == [(conversation, "request_human", "open")]
     assert ran.texts == [said(deps, "utter_handoff")]

@@ -85,7 +85,7 @@ async def test_a_fault_fixed_lately_is_told_as_fixed(deps: ActionDeps) -> None:
 
     ran = await run(ActionCheckOutage(deps), tracker("report_outage", slots=LEEDS))
 
-    resolved = await deps.incidents.recently_resolved_for("0113")
+    resolved = await deps.incidents.index.recently_resolved_for("0113")
     values = values_for(resolved[0])
     assert ran.texts == [said(deps, "utter_resolved", **values)]
     assert ran.events == [SlotSet("incident_reference", None), SlotSet("notify_offered", False)]
