@@ -21,6 +21,7 @@ from bot.rasa.brain import RasaBrain
 from bot.rasa.process import RasaProcess
 from bot.responses.store import ResponseStore
 from bot.settings import Settings
+from bot.status.board import StatusBoard
 from bot.web.console_events import ConsoleEvents
 
 settings_key = web.AppKey("settings", Settings)
@@ -28,6 +29,7 @@ engine_key = web.AppKey("engine", AsyncEngine)
 http_key = web.AppKey("http", aiohttp.ClientSession)
 locator_key = web.AppKey("locator", Locator)
 incidents_key = web.AppKey("incidents", Incidents)
+status_board_key = web.AppKey("status_board", StatusBoard)
 responses_key = web.AppKey("responses", ResponseStore)
 executor_key = web.AppKey("executor", ActionExecutor)
 outbox_key = web.AppKey("outbox", Outbox)

@@ -12,6 +12,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from dotenv import dotenv_values
@@ -82,6 +83,7 @@ class Settings:
     x_api_url: str = "https://api.twitter.com"
     x_poll_seconds: float = 15.0
     tz: ZoneInfo = field(default_factory=lambda: ZoneInfo("Europe/London"))
+    public_url: str | None = None
     data_dir: Path = ROOT / "data"
     intents_dir: Path = ROOT / "intents"
     var_dir: Path = ROOT / "var"
@@ -105,6 +107,19 @@ class Settings:
         if not self.rasa_url:
             return ()
         return tuple(url.strip().rstrip("/") for url in self.rasa_url.split(",") if url.strip())
+
+    @property
+    def public_base_url(self) -> str:
+        """Where people reach this service (links to the status page are made from it).
+
+        ``OUTAGE_BOT_PUBLIC_URL`` when set; otherwise the listen address (``localhost``
+        for "every interface"), which is right on one machine and wrong behind a proxy,
+        hence the setting.
+        """
+        if self.public_url:
+            return self.public_url
+        host = "localhost" if self.host in ("0.0.0.0", "::") else self.host
+        return f"http://{host}:{self.port}"
 
     @property
     def x_enabled(self) -> bool:
@@ -183,6 +198,7 @@ class Settings:
             x_api_url=(text("X_API_URL") or defaults.x_api_url).rstrip("/"),
             x_poll_seconds=number("X_POLL_SECONDS", defaults.x_poll_seconds, float),
             tz=tz,
+            public_url=_public_url(text("OUTAGE_BOT_PUBLIC_URL")),
             rasa_port=int(number("OUTAGE_BOT_RASA_PORT", defaults.rasa_port, int)),
             rasa_processes=int(number("OUTAGE_BOT_RASA_PROCESSES", defaults.rasa_processes, int)),
             alert_min_reports=int(number("ALERT_MIN_REPORTS", defaults.alert_min_reports, int)),
@@ -196,3 +212,20 @@ class Settings:
             ),
             alert_webhook_url=secret("ALERT_WEBHOOK_URL"),
         )
+
+
+def _public_url(raw: str | None) -> str | None:
+    """Check ``OUTAGE_BOT_PUBLIC_URL``: an absolute http(s) address, kept without a final ``/``.
+
+    Raises:
+        SettingsError: it is not one; a bad link would go out in every answer.
+    """
+    if raw is None:
+        return None
+    parts = urlsplit(raw)
+    if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
+        raise SettingsError(
+            f"OUTAGE_BOT_PUBLIC_URL must be an http(s) address such as "
+            f"https://status.example.com, got {raw!r}"
+        )
+    return raw.rstrip("/")

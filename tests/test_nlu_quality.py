@@ -21,7 +21,7 @@ import pytest
 
 HELDOUT = Path(__file__).parent / "data" / "heldout_nlu.yml"
 
-# 0.9, not the 0.95 we reach in cross-validation: held-out text is deliberately
+# 0.9 (the model scores 0.965 here, 0.94 in cross-validation): held-out text is deliberately
 # unlike the training data, and the few intents that are easy to confuse
 # (report_outage/check_outage, ask_eta/ask_if_fixed) lead to the same dialogue
 # path, so a 10% error budget still leaves conversations on track.
@@ -36,7 +36,10 @@ LOCATOR = "LocationEntities"
 MIN_LOCATION_RECALL = 0.95
 # Escalation triggers we must not miss: a missed one leaves a customer who needs
 # a person talking to the bot.
-MIN_ESCALATION_RECALL = 0.9
+MIN_ESCALATION_RECALL = 0.95
+# A fault described without a cue about the person is an outage report: flagged
+# vulnerable, it would take the agents' most urgent minutes.
+FAULT_ONLY_INTENTS = frozenset({"report_outage", "check_outage", "ask_eta", "ask_if_fixed"})
 ESCALATION_INTENTS = frozenset(
     {"request_human", "vulnerable", "compensation", "billing", "cancel", "abuse", "frustrated"}
 )
@@ -127,6 +130,17 @@ def test_heldout_escalation_triggers_are_recognised(
     missed = [(e, p) for e, p in triggers if p["intent"]["name"] not in ESCALATION_INTENTS]
     recall = 1 - len(missed) / len(triggers)
     assert recall >= MIN_ESCALATION_RECALL, f"recall {recall:.3f}\n{_misses(missed)}"
+
+
+def test_heldout_fault_reports_are_never_read_as_vulnerable(
+    heldout_parses: list[tuple[Example, dict[str, Any]]],
+) -> None:
+    flagged = [
+        (e, p)
+        for e, p in heldout_parses
+        if e.intent in FAULT_ONLY_INTENTS and p["intent"]["name"] == "vulnerable"
+    ]
+    assert not flagged, _misses(flagged)
 
 
 def test_heldout_entity_f1(heldout_parses: list[tuple[Example, dict[str, Any]]]) -> None:

@@ -179,3 +179,16 @@ def test_x_is_enabled_only_with_every_credential(tmp_path: Path) -> None:
     for missing in X_VARS:
         partial = {name: value for name, value in every.items() if name != missing}
         assert not settings(partial, tmp_path).x_enabled, missing
+
+
+def test_public_url_is_checked_and_defaults_to_the_listen_address(tmp_path: Path) -> None:
+    given = settings({"OUTAGE_BOT_PUBLIC_URL": "https://help.example.com/"}, tmp_path)
+    default = settings({"OUTAGE_BOT_PORT": "9100"}, tmp_path)
+    everywhere = settings({"OUTAGE_BOT_HOST": "0.0.0.0"}, tmp_path)
+
+    assert given.public_base_url == "https://help.example.com"
+    assert default.public_base_url == "http://127.0.0.1:9100"
+    assert everywhere.public_base_url == "http://localhost:8080"
+    for bad in ("status.example.com", "ftp://example.com", "https://example.com/?a=1"):
+        with pytest.raises(SettingsError, match="OUTAGE_BOT_PUBLIC_URL"):
+            settings({"OUTAGE_BOT_PUBLIC_URL": bad}, tmp_path)

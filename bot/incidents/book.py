@@ -297,7 +297,7 @@ class Incidents:
             query = query.where(col(Incident.resolved_at).is_not(None))
         async with AsyncSession(self._engine, expire_on_commit=False) as session:
             incidents = list((await session.exec(query.limit(limit))).all())
-            return await _with_areas(session, incidents)
+            return await with_areas(session, incidents)
 
 
 async def _get(session: AsyncSession, reference: str) -> Incident:
@@ -315,9 +315,8 @@ async def _areas(session: AsyncSession, incident_id: int) -> list[str]:
     return list(rows.all())
 
 
-async def _with_areas(
-    session: AsyncSession, incidents: Sequence[Incident]
-) -> list[IncidentRecord]:
+async def with_areas(session: AsyncSession, incidents: Sequence[Incident]) -> list[IncidentRecord]:
+    """Return ``incidents`` with their area codes, in a query per 500 incidents."""
     ids = [i.id for i in incidents if i.id is not None]
     areas: dict[int, list[str]] = {}
     for start in range(0, len(ids), 500):

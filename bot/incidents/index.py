@@ -73,12 +73,23 @@ class AreaIndex:
         self._signature: tuple[int, str, int] | None = None
         self._checked_at = float("-inf")
         self._dirty = True
+        self._changes = 0
         self._watched = False
         self._lock = asyncio.Lock()
 
     def invalidate(self) -> None:
         """Make the next lookup reload the index (the book calls it after every write)."""
         self._dirty = True
+        self._changes += 1
+
+    @property
+    def changes(self) -> int:
+        """How many writes went through this worker's book.
+
+        Readers with caches of their own (the status page) compare it to see this
+        worker's edits at once, without asking the database.
+        """
+        return self._changes
 
     async def active_for(self, area_code: str) -> list[IncidentRecord]:
         """Return the open incidents in ``area_code``, newest first."""
@@ -128,7 +139,7 @@ class AreaIndex:
         async with self._lock:
             cutoff = self._clock() - RECENT
             async with AsyncSession(self._engine) as session:
-                signature = await _live_signature(session, cutoff)
+                signature = await live_signature(session, cutoff)
                 self._checked_at = time.monotonic()
                 if signature == self._signature and not self._dirty:
                     return False
@@ -143,14 +154,20 @@ class AreaIndex:
             await self.refresh_if_changed()
 
 
-def _live(cutoff: datetime) -> ColumnElement[bool]:
+def live_since(cutoff: datetime) -> ColumnElement[bool]:
+    """Select the incidents still open or resolved at or after ``cutoff``."""
     return or_(col(Incident.resolved_at).is_(None), col(Incident.resolved_at) >= cutoff)
 
 
-async def _live_signature(session: AsyncSession, cutoff: datetime) -> tuple[int, str, int]:
+async def live_signature(session: AsyncSession, cutoff: datetime) -> tuple[int, str, int]:
+    """Return what changes whenever the incidents :func:`live_since` ``cutoff`` change.
+
+    Their count, latest ``updated_at`` (every write sets it) and highest id: one
+    aggregate over the ``resolved_at`` index, cheap enough to ask once a second.
+    """
     row = await session.exec(
         select(func.count(), func.max(Incident.updated_at), func.max(Incident.id)).where(
-            _live(cutoff)
+            live_since(cutoff)
         )
     )
     count, latest, highest = row.one()
@@ -160,13 +177,13 @@ async def _live_signature(session: AsyncSession, cutoff: datetime) -> tuple[int,
 async def _load_live(session: AsyncSession, cutoff: datetime) -> dict[str, list[IncidentRecord]]:
     incidents = await session.exec(
         select(Incident)
-        .where(_live(cutoff))
+        .where(live_since(cutoff))
         .order_by(col(Incident.started_at).desc(), col(Incident.id).desc())
     )
     areas = await session.exec(
         select(IncidentArea.incident_id, IncidentArea.area_code)
         .join(Incident, col(Incident.id) == col(IncidentArea.incident_id))
-        .where(_live(cutoff))
+        .where(live_since(cutoff))
     )
     codes: dict[int, list[str]] = {}
     for incident_id, code in areas.all():

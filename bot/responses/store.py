@@ -30,7 +30,15 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.messages import Variant
 from bot.models import Response, ResponseVersion, utcnow
-from bot.responses.templates import PLACEHOLDERS, X_PUBLIC_LIMIT, render, validate
+from bot.responses.links import status_url
+from bot.responses.templates import (
+    EVERYWHERE,
+    PLACEHOLDERS,
+    X_PUBLIC_LIMIT,
+    parse,
+    render,
+    validate,
+)
 from bot.settings import ROOT
 
 log = logging.getLogger(__name__)
@@ -77,7 +85,8 @@ def load_catalogue(path: Path) -> dict[str, ResponseDefault]:
     for key, table in raw.items():
         if not isinstance(table, dict) or "default" not in table:
             raise ResponseError(f"{path.name}: [{key}] needs a default text")
-        placeholders = tuple(table.get("placeholders", ()))
+        listed = tuple(table.get("placeholders", ()))
+        placeholders = listed + tuple(p for p in EVERYWHERE if p not in listed)
         texts = {k: v for k, v in table.items() if k != "placeholders"}
         for channel, text in texts.items():
             if channel not in variants:
@@ -144,6 +153,7 @@ class ResponseStore:
         engine: the database.
         catalogue: the shipped defaults (for each key's placeholders).
         check_seconds: how often :meth:`reload_if_changed` really asks the database.
+        public_url: the service's public address, for ``{status_url}`` (empty: a path).
     """
 
     def __init__(
@@ -152,8 +162,10 @@ class ResponseStore:
         catalogue: Mapping[str, ResponseDefault],
         *,
         check_seconds: float = 1.0,
+        public_url: str = "",
     ) -> None:
         self._engine = engine
+        self._public_url = public_url
         self._catalogue = dict(catalogue)
         self._check_seconds = check_seconds
         self._texts: dict[str, dict[str, Response]] = {}
@@ -208,12 +220,18 @@ class ResponseStore:
 
         Public X texts are checked against 280 characters on save; one that still comes
         out longer (a very long incident cause) is not cut here but sent as a numbered
-        thread by the X channel, so no words are lost.
+        thread by the X channel, so no words are lost. ``{status_url}`` is filled in here,
+        whoever renders: the area's status page when ``values`` name an area code.
 
         Raises:
             UnknownResponse: there is no response ``key``.
         """
-        return render(self.text_for(key, variant), values or {})
+        text = self.text_for(key, variant)
+        values = values or {}
+        if "status_url" in parse(text).placeholders and "status_url" not in values:
+            link = status_url(self._public_url, values.get("area_code"))
+            values = {**values, "status_url": link}
+        return render(text, values)
 
     # ----- freshness ------------------------------------------------------------------
 

@@ -31,8 +31,13 @@ PLACEHOLDERS: dict[str, str] = {
     "resolved_at": 'when the fault was fixed, e.g. "at 14:05 today"',
     "name": "the customer's display name",
     "previous_eta": 'the fix time the customer was told before, e.g. "by about 16:00 today"',
+    "status_url": "the public status page; its page for the customer's area when known",
 }
 """Every placeholder any template may use, with what it stands for (shown in the console)."""
+
+EVERYWHERE = ("status_url",)
+"""Placeholders every response may use, whatever its own list says: the status link suits
+a holding reply on a busy day as much as an apology."""
 
 X_PUBLIC_LIMIT = 280
 """An X reply's length limit; public variants are checked against it on save."""
@@ -48,6 +53,7 @@ WORST_CASE: dict[str, str] = {
     "resolved_at": "at 14:05 on Wednesday 30 September",
     "name": "Alexandra Montgomery-Smythe",
     "previous_eta": "by about 13:30 on Wednesday 30 September 2027",
+    "status_url": "https://status.example-broadband.co.uk/status/area/013873",
 }
 """Long but real values used to check that a public X variant stays within 280 characters.
 

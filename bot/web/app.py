@@ -44,6 +44,7 @@ from bot.keys import (
     router_key,
     settings_key,
     stats_key,
+    status_board_key,
     telegram_key,
     wakes_key,
     x_key,
@@ -60,6 +61,7 @@ from bot.rasa.brain import RasaBrain
 from bot.rasa.process import RasaProcess, start_children, stop_children
 from bot.responses.store import ResponseStore
 from bot.settings import Settings
+from bot.status.board import StatusBoard
 from bot.users import authenticate_token
 from bot.web.console_events import ConsoleEvents
 from bot.web.errors import json_errors
@@ -80,7 +82,10 @@ async def database_ctx(app: web.Application) -> AsyncIterator[None]:
     app[engine_key] = engine
     app[locator_key] = locator
     app[incidents_key] = Incidents(engine, locator)
-    app[responses_key] = await ResponseStore.open(engine, settings.data_dir)
+    app[status_board_key] = StatusBoard(engine, app[incidents_key], locator)
+    app[responses_key] = await ResponseStore.open(
+        engine, settings.data_dir, public_url=settings.public_base_url
+    )
     app[outbox_key] = Outbox(engine)
     app[stats_key] = Snapshot(engine, locator.place_for)
     if app[demo_key]:

@@ -15,6 +15,7 @@ from bot.web import (
     pages,
     rasa_hooks,
     responses_api,
+    status,
 )
 
 
@@ -34,6 +35,14 @@ def setup_routes(app: web.Application) -> None:
             web.get("/api/chat/updates", chat.get_updates, name="chat-updates"),
             web.get("/chat", chat.page, name="chat-page"),
             web.get("/", pages.index, name="index"),
+            # the public status page, its permalinks and machine-readable forms
+            web.get("/status", status.status, name="status"),
+            web.get("/status/area/{code}", status.area, name="status-area"),
+            web.get("/status/feed.atom", status.feed, name="status-feed"),
+            web.get("/api/status", status.api_status, name="status-api"),
+            web.get(
+                r"/static/{name:status\.css|status-icon\.svg}", status.asset, name="status-asset"
+            ),
             # staff consoles (the pages are open; every API call they make is checked)
             web.get("/api/me", auth.me, name="me"),
             web.get("/static/staff.js", pages.script, name="staff-script"),

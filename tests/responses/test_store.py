@@ -42,6 +42,8 @@ CONTRACT_KEYS = [
     "utter_rephrase",
     "utter_bot_challenge",
     "utter_out_of_scope",
+    "utter_other_language",
+    "utter_calm",
     "utter_deny_ok",
     "utter_holding",
     "utter_help",
@@ -90,10 +92,30 @@ async def test_open_loads_defaults_and_renders_per_channel(engine: AsyncEngine) 
     text = responses.render("utter_eta", Variant.TELEGRAM, {**values, "reference": "INC-1"})
     assert text.startswith("We expect the fault in Leeds (0113) to be fixed by 17:45 today.")
     public = responses.render("utter_eta", Variant.X_PUBLIC, {**values, "reference": "INC-1"})
-    assert public.endswith("Ref INC-1.") and len(public) <= X_PUBLIC_LIMIT
+    assert public.endswith("Ref INC-1. Updates: /status/area/0113")
+    assert len(public) <= X_PUBLIC_LIMIT
     assert responses.text_for("utter_deny_ok", "x_dm") == "No problem."
     with pytest.raises(UnknownResponse):
         responses.text_for("utter_nope")
+
+
+async def test_status_url_links_the_areas_status_page_in_every_response_and_channel(
+    engine: AsyncEngine,
+) -> None:
+    responses = await ResponseStore.open(engine, DATA, public_url="https://status.example.com")
+    values = {"place": "Leeds", "area_code": "0113", "eta": "by 17:45 today", "reference": "R"}
+
+    for variant in Variant:
+        outage = responses.render("utter_outage", variant, values)
+        assert outage.endswith(" https://status.example.com/status/area/0113"), variant
+    holding = responses.render("utter_holding", Variant.TELEGRAM)
+    assert holding.endswith(" https://status.example.com/status")
+    assert all("status_url" in entry["placeholders"] for entry in responses.list())
+    saved = await responses.save("utter_deny_ok", "x_public", "OK. {status_url}", author="carol")
+    assert "status_url" in saved["placeholders"]
+    assert responses.render("utter_deny_ok", Variant.X_PUBLIC, {"area_code": "020"}) == (
+        "OK. https://status.example.com/status/area/020"
+    )
 
 
 async def test_ensure_defaults_never_overwrites_edits(engine: AsyncEngine) -> None:

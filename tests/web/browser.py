@@ -83,6 +83,21 @@ class Tab:
         """Load ``path`` of the app."""
         await self._run(self.driver.get, self._base_url + path)
 
+    async def phone(self, width: int = 390, height: int = 844) -> None:
+        """Show pages as a phone would: a narrow touch screen, at twice the pixel density."""
+        metrics = {"width": width, "height": height, "deviceScaleFactor": 2, "mobile": True}
+        await self._run(self.driver.execute_cdp_cmd, "Emulation.setDeviceMetricsOverride", metrics)
+
+    async def evaluate(self, script: str) -> Any:
+        """Run ``script`` (JavaScript with a ``return``) in the page; its result."""
+        return await self._run(self.driver.execute_script, script)
+
+    async def without_javascript(self) -> None:
+        """Turn the page's JavaScript off, as some people browse (Selenium's own calls work)."""
+        await self._run(
+            self.driver.execute_cdp_cmd, "Emulation.setScriptExecutionDisabled", {"value": True}
+        )
+
     async def keys(self, *keys: str) -> None:
         """Type into whatever has the keyboard focus, as a person would."""
         await self._run(lambda: self.driver.switch_to.active_element.send_keys(*keys))

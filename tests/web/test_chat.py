@@ -139,7 +139,6 @@ async def test_offer_to_notify_then_told_when_fixed(live_app: LiveApp) -> None:
         ("why is my bill so high this month", "billing", 1),
         ("i want to cancel my contract", "cancel", 1),
         ("this is absolutely ridiculous, i'm fed up with you lot", "frustrated", 2),
-        ("you useless piece of junk bot", "abuse", 1),
     ],
 )
 async def test_escalation_triggers_hand_off_and_bot_goes_quiet(
@@ -158,14 +157,65 @@ async def test_escalation_triggers_hand_off_and_bot_goes_quiet(
     assert quiet["conversation"]["state"] == "escalated"
 
 
-async def test_two_misunderstandings_in_a_row_hand_off(live_app: LiveApp) -> None:
+@pytest.mark.parametrize(
+    ("first_text", "first_key"),
+    [
+        ("blah blah", "utter_rephrase"),
+        ("what's the weather like tomorrow", "utter_out_of_scope"),
+        ("mi conexión a internet no funciona", "utter_other_language"),
+    ],
+)
+async def test_two_turns_the_bot_cannot_help_with_in_a_row_hand_off(
+    live_app: LiveApp, first_text: str, first_key: str
+) -> None:
+    """Whatever the reason the bot could not help, it counts on the one counter."""
     customer = sender()
-    first = texts(await live_app.chat(customer, "blah blah"))
-    assert first == [render(live_app, "utter_rephrase")]
+    first = await live_app.chat(customer, first_text)
+    assert texts(first) == [render(live_app, first_key)]
+    assert first["conversation"]["state"] == "bot"
     second = await live_app.chat(customer, "qwerty uiop")
     assert texts(second) == [render(live_app, "utter_handoff")]
     escalation = await escalation_of(live_app, second["conversation"]["id"])
-    assert escalation is not None and escalation.reason == "bot_failed"
+    assert escalation is not None
+    assert (escalation.reason, escalation.priority) == ("bot_failed", 2)
+
+
+async def test_an_understood_turn_resets_the_cannot_help_count(live_app: LiveApp) -> None:
+    customer = sender()
+    assert texts(await live_app.chat(customer, "blah blah")) == [
+        render(live_app, "utter_rephrase")
+    ]
+    assert texts(await live_app.chat(customer, "hello")) == [render(live_app, "utter_greet")]
+    again = await live_app.chat(customer, "qwerty uiop")
+    assert texts(again) == [render(live_app, "utter_rephrase")]
+    assert again["conversation"]["state"] == "bot"
+
+
+async def test_first_abuse_is_met_calmly_with_help_and_repeated_abuse_hands_off(
+    live_app: LiveApp,
+) -> None:
+    customer = sender()
+    first = await live_app.chat(customer, "you useless piece of junk bot")
+    assert texts(first) == [
+        render(live_app, "utter_calm"),
+        render(live_app, "utter_ask_area_code"),
+    ]
+    assert first["conversation"]["state"] == "bot"
+    second = await live_app.chat(customer, "shut up you stupid robot")
+    assert texts(second) == [render(live_app, "utter_handoff")]
+    escalation = await escalation_of(live_app, second["conversation"]["id"])
+    assert escalation is not None
+    assert (escalation.reason, escalation.priority) == ("abuse", 1)
+    assert escalation.priority < 3  # below a vulnerable customer
+
+
+async def test_abuse_with_the_place_in_it_still_gets_the_outage_answer(
+    live_app: LiveApp,
+) -> None:
+    reference = await add_outage(live_app.app, ["0161"])
+    replies = texts(await live_app.chat(sender(), "you idiots, is the broadband down in 0161"))
+    assert replies[0] == render(live_app, "utter_calm")
+    assert reference in replies[1] and "(0161)" in replies[1]
 
 
 @pytest.mark.parametrize(
@@ -213,3 +263,15 @@ async def test_rasa_down_gets_holding_reply_and_answer_when_back(
         assert texts(body) == [render(down, "utter_holding")]
     async with running_app(app_settings(database_url, rasa_server, app_port, tmp_path)) as up:
         assert await updates(up, customer) == [render(up, "utter_greet")]
+
+
+async def test_an_unreadable_answer_to_where_are_you_counts_and_says_so(live_app: LiveApp) -> None:
+    customer = sender()
+    asked = texts(await live_app.chat(customer, "my internet is down"))
+    assert asked == [render(live_app, "utter_ask_area_code")]
+    unreadable = await live_app.chat(customer, "zxqv wvvk")
+    assert texts(unreadable) == [render(live_app, "utter_location_not_found")]
+    again = await live_app.chat(customer, "qwpz xkcv")
+    assert texts(again) == [render(live_app, "utter_handoff")]
+    escalation = await escalation_of(live_app, again["conversation"]["id"])
+    assert escalation is not None and escalation.reason == "bot_failed"

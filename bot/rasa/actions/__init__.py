@@ -9,7 +9,7 @@ from __future__ import annotations
 from rasa_sdk.executor import ActionExecutor
 
 from bot.rasa.actions.context import ActionDeps
-from bot.rasa.actions.handoff import ActionEscalate, ActionFallback
+from bot.rasa.actions.handoff import ActionAnswerAbuse, ActionEscalate, ActionFallback
 from bot.rasa.actions.location import ActionAskAreaCode
 from bot.rasa.actions.outage import ActionCheckOutage, ActionSubscribe
 
@@ -25,6 +25,7 @@ def build_executor(deps: ActionDeps) -> ActionExecutor:
         ActionSubscribe(deps),
         ActionEscalate(deps),
         ActionFallback(deps),
+        ActionAnswerAbuse(deps),
     ):
         executor.register_action(action)
     return executor

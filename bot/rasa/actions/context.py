@@ -86,17 +86,33 @@ def latest_intent(tracker: Tracker) -> str:
     return str(intent.get("name") or "")
 
 
-def consecutive_fallbacks(tracker: Tracker) -> int:
-    """How many of the customer's latest messages in a row the bot did not understand."""
+def turns_not_understood_in_a_row(tracker: Tracker, fallback_action: str) -> int:
+    """How many of the customer's latest messages in a row ``fallback_action`` answered.
+
+    Called from that action, so the latest message (which it is answering now) counts.
+    """
     count = 0
+    answered_by_fallback = True
     for event in reversed(tracker.events):
-        if event.get("event") != "user":
-            continue
-        intent = (event.get("parse_data") or {}).get("intent") or {}
-        if intent.get("name") != "nlu_fallback":
-            break
-        count += 1
+        kind = event.get("event")
+        if kind == "action" and event.get("name") == fallback_action:
+            answered_by_fallback = True
+        elif kind == "user":
+            if not answered_by_fallback:
+                break
+            count += 1
+            answered_by_fallback = False
     return count
+
+
+def turns_in_conversation(tracker: Tracker, intent: str) -> int:
+    """How many of the customer's messages in this conversation Rasa read as ``intent``."""
+    return sum(
+        1
+        for event in tracker.events
+        if event.get("event") == "user"
+        and ((event.get("parse_data") or {}).get("intent") or {}).get("name") == intent
+    )
 
 
 def answered_question(tracker: Tracker, asking_action: str) -> bool:

@@ -25,7 +25,14 @@ class ActionCheckOutage(DepsAction):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
-        """Look the customer's area code up and answer for the newest matching incident."""
+        """Look the customer's area code up and answer for the newest matching incident.
+
+        An abusive message that names the place (the form takes it straight here) is
+        met with the same calm word as :class:`~bot.rasa.actions.handoff.ActionAnswerAbuse`
+        gives, then the answer.
+        """
+        if latest_intent(tracker) == "abuse":
+            self.say(dispatcher, tracker, "utter_calm")
         area_code = tracker.get_slot("area_code")
         if not area_code:
             self.say(dispatcher, tracker, "utter_location_not_found")
@@ -95,15 +102,19 @@ class ActionSubscribe(DepsAction):
     ) -> list[EventType]:
         """Subscribe to the incident we told them about, if it is still open."""
         area_code = tracker.get_slot("area_code")
+        if not area_code:
+            # Nothing to name in "no open fault in {place}": find out where first.
+            self.say(dispatcher, tracker, "utter_ask_area_code")
+            return []
         conversation = await conversation_id(self._deps.engine, tracker)
-        active = await self._deps.active_for(area_code) if area_code else []
+        active = await self._deps.active_for(area_code)
         if not active or conversation is None:
             self.say(
                 dispatcher,
                 tracker,
                 "utter_nothing_to_notify",
-                area_code=area_code or "",
-                place=tracker.get_slot("place") or area_code or "",
+                area_code=area_code,
+                place=tracker.get_slot("place") or area_code,
             )
             return [SlotSet("notify_offered", False)]
         incident = active[0].incident

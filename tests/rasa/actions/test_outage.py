@@ -170,10 +170,11 @@ async def test_a_conversation_we_do_not_know_gets_no_subscription(deps: ActionDe
     assert await subscriptions(deps) == []
 
 
-async def test_subscribing_without_a_place_says_so(deps: ActionDeps) -> None:
+async def test_subscribing_without_a_place_asks_where_first(deps: ActionDeps) -> None:
     _, key = await open_conversation(deps.engine)
 
     ran = await run(ActionSubscribe(deps), tracker("affirm", sender=key))
 
-    assert ran.texts == [said(deps, "utter_nothing_to_notify", area_code="", place="")]
+    assert ran.texts == [said(deps, "utter_ask_area_code")]
+    assert ran.events == []
     assert await subscriptions(deps) == []
