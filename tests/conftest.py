@@ -6,7 +6,8 @@ on both; going through Rasa and Chromium a second time only for the database dou
 slowest part of the suite. SQLite is the one they keep because it is what ``make run``
 serves: its single writer, shared by the inbox and Rasa's calls back into the app while a
 message is answered, is where a whole-service deadlock would show. A whole-service test
-whose subject is the database itself is marked ``every_database``.
+whose subject is the database itself is marked ``every_database``; one that parametrizes
+``database_url`` itself keeps its own choice.
 """
 
 from __future__ import annotations
@@ -195,12 +196,24 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         "database_url" in names
         and WHOLE_SERVICE & names
         and metafunc.definition.get_closest_marker("every_database") is None
+        and not chooses_its_database(metafunc.definition)
     ):
         metafunc.definition.add_marker(
             pytest.mark.parametrize(
                 "database_url", [WHOLE_SERVICE_DATABASE], indirect=True, scope="session"
             )
         )
+
+
+def chooses_its_database(definition: pytest.Item) -> bool:
+    """Whether the test parametrizes ``database_url`` itself (its choice stands)."""
+    for mark in definition.iter_markers("parametrize"):
+        names = mark.args[0] if mark.args else mark.kwargs.get("argnames", ())
+        if isinstance(names, str):
+            names = [name.strip() for name in names.split(",")]
+        if "database_url" in names:
+            return True
+    return False
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
