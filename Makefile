@@ -2,6 +2,8 @@
 PY        ?= python3.11
 VENV      := .venv
 RASA_VENV := .venv-rasa
+LOCK_VENV := .venv-lock
+UV        := uv==0.13.9
 PIP_QUIET := --quiet --disable-pip-version-check --no-input
 # pip warns once per missing local index folder on some machines; keep progress readable.
 # pipefail keeps pip's own failure visible through the filter.
@@ -15,7 +17,7 @@ CHROMEDRIVER ?= /usr/bin/chromedriver
 export CHROMIUM CHROMEDRIVER
 BROWSER_PACKAGES := chromium chromium-driver
 
-.PHONY: run test install install-rasa install-browser train lint typecheck unit e2e bench clean
+.PHONY: run test install install-rasa install-browser lock train lint typecheck unit e2e bench clean
 
 run: install install-rasa train
 	$(VENV)/bin/outage-bot serve --demo
@@ -34,10 +36,12 @@ e2e: install install-rasa install-browser
 
 install: $(VENV)/.installed
 
-$(VENV)/.installed: pyproject.toml
+# Exactly the versions (and files, by hash) in requirements.lock; then our package alone.
+$(VENV)/.installed: requirements.lock pyproject.toml
 	@echo "==> installing the app environment into $(VENV) (about a minute on a fresh machine)"
 	test -x $(VENV)/bin/python || $(PY) -m venv $(VENV)
-	$(VENV)/bin/pip install $(PIP_QUIET) -e '.[test]' $(FILTER)
+	$(VENV)/bin/pip install $(PIP_QUIET) --require-hashes -r requirements.lock $(FILTER)
+	$(VENV)/bin/pip install $(PIP_QUIET) --no-deps -e . $(FILTER)
 	$(VENV)/bin/python -c "import bot, aiohttp, sqlmodel, telegram, tweepy, rasa_sdk"
 	touch $@
 
@@ -65,6 +69,15 @@ install-browser:
 	apt-get install -y -q --no-install-recommends $(BROWSER_PACKAGES) \
 	  || { apt-get update -q && apt-get install -y -q --no-install-recommends $(BROWSER_PACKAGES); }
 
+# Resolve pyproject.toml's dependencies (with the test extra) into requirements.lock,
+# keeping the pinned versions that still fit; `make lock UPGRADE=--upgrade` takes the newest.
+lock:
+	test -x $(LOCK_VENV)/bin/python || $(PY) -m venv $(LOCK_VENV)
+	$(LOCK_VENV)/bin/pip install $(PIP_QUIET) '$(UV)' $(FILTER)
+	$(LOCK_VENV)/bin/uv pip compile pyproject.toml --extra test --generate-hashes --universal \
+	  --python-version 3.11 --custom-compile-command 'make lock' --quiet $(UPGRADE) \
+	  -o requirements.lock
+
 train: install install-rasa
 	$(VENV)/bin/outage-bot train
 
@@ -84,4 +97,4 @@ bench: install install-rasa
 	$(VENV)/bin/python bench/chat_throughput.py
 
 clean:
-	rm -rf $(VENV) $(RASA_VENV) var intents/models
+	rm -rf $(VENV) $(RASA_VENV) $(LOCK_VENV) var intents/models

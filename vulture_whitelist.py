@@ -29,6 +29,8 @@ chat_command
 
 # pytest hooks and marks; Selenium options; the fake servers' Bot API parameters.
 pytest_collection_modifyitems
+pytest_generate_tests
+pytest_unconfigure
 pytestmark
 _.binary_location
 reply_to_message_id

@@ -1,7 +1,7 @@
 """Start Rasa 3.6 (from .venv-rasa) with speed fixes and an evaluation fix.
 
 Each fix replaces a Rasa internal with one that gives the same result for less work;
-measured with ``bench/chat_throughput.py`` (numbers in README, "Performance"):
+measured with ``bench/chat_throughput.py`` (numbers in docs/performance.md):
 
 - JSON-schema validators cached: Rasa checks every action-server and NLG-endpoint reply
   with ``jsonschema.validate``, which re-validates the (large) schema itself on every

@@ -1,8 +1,19 @@
-"""Shared fixtures: every database test runs on SQLite and on the local PostgreSQL."""
+"""Shared fixtures: database tests run on SQLite and on the local PostgreSQL.
+
+Tests of the whole service (the real Rasa server, a browser) run on SQLite alone: what
+differs between the two databases lives in the inbox and the stores, whose own tests run
+on both; going through Rasa and Chromium a second time only for the database doubled the
+slowest part of the suite. SQLite is the one they keep because it is what ``make run``
+serves: its single writer, shared by the inbox and Rasa's calls back into the app while a
+message is answered, is where a whole-service deadlock would show. A whole-service test
+whose subject is the database itself is marked ``every_database``; one that parametrizes
+``database_url`` itself keeps its own choice.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import gc
 import os
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
@@ -21,8 +32,13 @@ from bot.settings import Settings
 from bot.web.app import create_app
 from tests.scratch import POSTGRES_ADMIN, empty_tables, free_port, recreate_database
 
+DATABASES = ["sqlite", "postgres"]
+WHOLE_SERVICE_DATABASE = "sqlite"
+WHOLE_SERVICE = {"rasa_server", "live_app", "browsers"}
+"""Fixtures that make a test one of the whole service's (see the module docstring)."""
 
-@pytest.fixture(scope="session", params=["sqlite", "postgres"])
+
+@pytest.fixture(scope="session", params=DATABASES)
 def database_url(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[str]:
@@ -168,8 +184,51 @@ async def add_outage(
     return record.incident.reference
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Give a whole-service test one database unless it is marked ``every_database``.
+
+    Runs before pytest parametrizes ``database_url`` from the fixture's own params: a
+    ``parametrize`` mark on the test takes precedence over them.
+    """
+    names = set(metafunc.fixturenames)
+    if (
+        "database_url" in names
+        and WHOLE_SERVICE & names
+        and metafunc.definition.get_closest_marker("every_database") is None
+        and not chooses_its_database(metafunc.definition)
+    ):
+        metafunc.definition.add_marker(
+            pytest.mark.parametrize(
+                "database_url", [WHOLE_SERVICE_DATABASE], indirect=True, scope="session"
+            )
+        )
+
+
+def chooses_its_database(definition: pytest.Item) -> bool:
+    """Whether the test parametrizes ``database_url`` itself (its choice stands)."""
+    for mark in definition.iter_markers("parametrize"):
+        names = mark.args[0] if mark.args else mark.kwargs.get("argnames", ())
+        if isinstance(names, str):
+            names = [name.strip() for name in names.split(",")]
+        if "database_url" in names:
+            return True
+    return False
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Mark every test that talks to the real Rasa server as ``e2e`` (``make e2e``)."""
     for item in items:
         if {"rasa_server", "live_app"} & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.e2e)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_unconfigure() -> None:
+    """Spare the exiting interpreter its collections over everything the suite imported.
+
+    Python's finalization walks every tracked object a few times while it empties the
+    modules; frozen, they are freed by reference counting alone. It took seconds on the
+    2-core machine, however small the run (docs/performance.md).
+    """
+    gc.freeze()

@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Callable
 from dataclasses import replace
@@ -145,7 +146,10 @@ def until(check: Callable[[], bool], within: float = 60.0) -> None:
 def healthy(port: int) -> bool:
     try:
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as response:
-            return bool(response.status in (200, 503))
+            return bool(response.status == 200)
+    except urllib.error.HTTPError as error:
+        with error:  # it holds the response open
+            return error.code == 503
     except OSError:
         return False
 
@@ -163,13 +167,14 @@ def serve_workers(
         "OUTAGE_BOT_PORT": str(port),
         "OUTAGE_BOT_VAR_DIR": str(var),
     }
-    return subprocess.Popen(
-        [sys.executable, "-m", "bot", "serve", "--workers", "2"],
-        env=env,
-        cwd=var,
-        stdout=subprocess.DEVNULL,
-        stderr=(var / "serve.log").open("wb"),
-    )
+    with (var / "serve.log").open("wb") as log:  # the child keeps its own copy
+        return subprocess.Popen(
+            [sys.executable, "-m", "bot", "serve", "--workers", "2"],
+            env=env,
+            cwd=var,
+            stdout=subprocess.DEVNULL,
+            stderr=log,
+        )
 
 
 def test_workers_one_primary_a_dead_one_started_again_and_all_stopped(tmp_path: Path) -> None:

@@ -223,6 +223,10 @@ class TelegramChannel:
                 await self.application.bot.get_updates(offset=self._offset, timeout=0, limit=1)
         self.ready.clear()
         await self.application.shutdown()
+        # PTB's Application shuts down only what its initialize() completed: a start that
+        # failed half-way (Telegram down, the token refused) left the bot's HTTP clients
+        # open. Bot.shutdown closes them, and does nothing when they are closed already.
+        await self.application.bot.shutdown()
 
     async def _run(self) -> None:
         await self._connect()

@@ -1,0 +1,112 @@
+"""``action_escalate`` and ``action_fallback``: when and why a person takes over."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlmodel import select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from bot.models import Escalation, HandOffReason
+from bot.rasa.actions import ActionDeps
+from bot.rasa.actions.handoff import FAILURES_BEFORE_HANDOFF, ActionEscalate, ActionFallback
+from tests.rasa.actions.conftest import (
+    action_event,
+    open_conversation,
+    run,
+    said,
+    tracker,
+    user_event,
+)
+
+
+async def escalations(engine: AsyncEngine) -> list[tuple[int, str, str]]:
+    """Each escalation as (conversation id, reason, state)."""
+    async with AsyncSession(engine) as session:
+        rows = (await session.exec(select(Escalation))).all()
+        return [(row.conversation_id, str(row.reason), str(row.state)) for row in rows]
+
+
+HAND_OFF_INTENTS = sorted(set(HandOffReason) - {HandOffReason.BOT_FAILED})
+"""The intents named after a reason (``bot_failed`` is the bot's verdict, not an intent)."""
+
+
+@pytest.mark.parametrize("intent", HAND_OFF_INTENTS)
+async def test_the_reason_queued_is_read_from_the_intent(deps: ActionDeps, intent: str) -> None:
+    conversation, key = await open_conversation(deps.engine)
+
+    ran = await run(ActionEscalate(deps), tracker(intent, sender=key))
+
+    assert await escalations(deps.engine) == [(conversation, intent, "open")]
+    handoff = "utter_handoff_vulnerable" if intent == "vulnerable" else "utter_handoff"
+    assert ran.texts == [said(deps, handoff)]
+    assert ran.events == []
+
+
+@pytest.mark.parametrize("intent", ["greet", "bot_failed"])  # bot_failed: the bot's verdict
+async def test_an_intent_without_a_reason_of_its_own_is_a_request_for_a_person(
+    deps: ActionDeps, intent: str
+) -> None:
+    conversation, key = await open_conversation(deps.engine)
+
+    ran = await run(ActionEscalate(deps), tracker(intent, sender=key))
+
+    assert await escalations(deps.engine) == [(conversation, "request_human", "open")]
+    assert ran.texts == [said(deps, "utter_handoff")]
+
+
+async def test_a_conversation_we_do_not_know_is_still_told_a_person_will_reply(
+    deps: ActionDeps,
+) -> None:
+    ran = await run(ActionEscalate(deps), tracker("request_human", sender="nobody"))
+
+    assert ran.texts == [said(deps, "utter_handoff")]
+    assert await escalations(deps.engine) == []
+
+
+def misunderstood(times: int) -> list[dict[str, object]]:
+    """Events of a conversation whose last ``times`` messages the bot did not understand."""
+    events = [user_event("broadband down in leeds", "report_outage")]
+    events.append(action_event("action_check_outage"))
+    for _ in range(times):
+        events += [user_event("qwfp arst", "nlu_fallback"), action_event("action_fallback")]
+    return events[:-1]  # the action now running is not among the events yet
+
+
+async def test_the_first_misunderstanding_asks_to_rephrase(deps: ActionDeps) -> None:
+    _, key = await open_conversation(deps.engine)
+
+    ran = await run(
+        ActionFallback(deps), tracker("nlu_fallback", sender=key, events=misunderstood(1))
+    )
+
+    assert ran.texts == [said(deps, "utter_rephrase")]
+    assert await escalations(deps.engine) == []
+
+
+async def test_misunderstood_again_the_customer_is_handed_to_a_person(deps: ActionDeps) -> None:
+    conversation, key = await open_conversation(deps.engine)
+    events = misunderstood(FAILURES_BEFORE_HANDOFF)
+
+    ran = await run(ActionFallback(deps), tracker("nlu_fallback", sender=key, events=events))
+
+    assert ran.texts == [said(deps, "utter_handoff")]
+    assert await escalations(deps.engine) == [(conversation, "bot_failed", "open")]
+
+
+async def test_an_understood_message_between_failures_starts_the_count_again(
+    deps: ActionDeps,
+) -> None:
+    _, key = await open_conversation(deps.engine)
+    events = [
+        user_event("qwfp arst", "nlu_fallback"),
+        action_event("action_fallback"),
+        user_event("0113", "inform"),
+        action_event("action_check_outage"),
+        user_event("zxcv", "nlu_fallback"),
+    ]
+
+    ran = await run(ActionFallback(deps), tracker("nlu_fallback", sender=key, events=events))
+
+    assert ran.texts == [said(deps, "utter_rephrase")]
+    assert await escalations(deps.engine) == []
