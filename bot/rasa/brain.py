@@ -192,20 +192,28 @@ class RasaBrain:
 
     async def check(self) -> None:
         """One health check of every server, and the rotation read back."""
+        await self._probe()
+        await self._rotated(await self.rotation.out(self.base_urls))
+
+    async def _probe(self) -> list[bool]:
+        """Ask every server whether it is up, and route by what they said.
+
+        ``/healthz`` probes too, so what it reports is what the next message sees.
+        """
         up = await asyncio.gather(*(self._healthy(url) for url in self.base_urls))
         for server, healthy in zip(self.base_urls, up, strict=True):
             if healthy:
                 self._down_until.pop(server, None)
             else:
                 self._down_until[server] = time.monotonic() + self._retry_after
-        await self._rotated(await self.rotation.out(self.base_urls))
+        return up
 
     async def health(self) -> str:
         """``ok``, ``down``, or how many of several servers are down (for ``/healthz``).
 
         With several servers, one down leaves every conversation on the others answered.
         """
-        up = await asyncio.gather(*(self._healthy(url) for url in self.base_urls))
+        up = await self._probe()
         if all(up):
             return "ok"
         if not any(up):
