@@ -21,7 +21,7 @@ domain
 # Threading: set on aiosqlite's worker thread so it never holds up interpreter exit.
 _.daemon
 
-# CLI subcommands, imported lazily by name from bot.cli.COMMANDS ("module:function").
+# CLI subcommands, imported lazily by name from bot.cli.EXTENSIONS ("module:function").
 serve_command
 worker_command
 train_command
