@@ -77,7 +77,7 @@ def _extension(name: str) -> Handler:
 def _is_bad_input(error: ValueError) -> bool:
     # Imported here, not at the top, so `locate` and `--help` never load SQLAlchemy.
     from bot.incidents.input import IncidentError
-    from bot.responses.store import ResponseError
+    from bot.responses.catalogue import ResponseError
     from bot.users import UserError
 
     return isinstance(error, SettingsError | IncidentError | UserError | ResponseError)

@@ -48,7 +48,7 @@ async def _seeded(
 ) -> None:
     from bot.db import create_engine
     from bot.locations.areas import load_area_codes
-    from bot.responses.store import DEFAULTS_FILE, ensure_defaults, load_catalogue
+    from bot.responses.catalogue import DEFAULTS_FILE, ensure_defaults, load_catalogue
 
     engine = create_engine(settings.database_url)
     try:

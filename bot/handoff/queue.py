@@ -5,6 +5,9 @@ at the same queue, so every change of hands is a conditional ``UPDATE`` whose ``
 states what the agent saw ("still open", "still mine"): when two agents click at once,
 exactly one UPDATE matches and the other learns who won. Nothing here knows about HTTP;
 the console API maps :class:`HandoffNotFound` to 404 and :class:`HandoffConflict` to 409.
+
+Just over 400 lines on purpose: the transcript reads a conversation through the same
+private lookups (``_current``, ``_holder``) that guard each change of hands.
 """
 
 from __future__ import annotations

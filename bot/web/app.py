@@ -2,6 +2,10 @@
 
 Each shared resource is created in a ``cleanup_ctx`` generator and closed after its
 ``yield``, so start-up and shut-down are symmetrical and nothing happens at import.
+
+Over 400 lines on purpose: the contexts are listed in the order they start, and that order
+(the database before the router, the router before the channels) is the point of reading
+them together.
 """
 
 from __future__ import annotations

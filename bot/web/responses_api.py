@@ -15,7 +15,8 @@ from aiohttp import web
 from bot.audit import Action
 from bot.keys import responses_key
 from bot.messages import Variant
-from bot.responses.store import ResponseError, UnknownResponse
+from bot.responses.catalogue import ResponseError
+from bot.responses.store import UnknownResponse
 from bot.responses.templates import PLACEHOLDERS
 from bot.web.audit_api import note
 from bot.web.auth import EDITORS, EVERYONE, current_user, requires

@@ -1,23 +1,15 @@
 from __future__ import annotations
 
 import asyncio
-import tomllib
 from dataclasses import replace
-from pathlib import Path
 
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.messages import Variant
-from bot.responses.store import (
-    DEFAULTS_FILE,
-    ResponseError,
-    ResponseStore,
-    UnknownResponse,
-    ensure_defaults,
-    load_catalogue,
-)
-from bot.responses.templates import WORST_CASE, X_PUBLIC_LIMIT, render
+from bot.responses.catalogue import DEFAULTS_FILE, ResponseError, ensure_defaults, load_catalogue
+from bot.responses.store import ResponseStore, UnknownResponse
+from bot.responses.templates import X_PUBLIC_LIMIT
 from bot.settings import Settings
 
 DATA = Settings().data_dir
@@ -60,30 +52,8 @@ def test_defaults_cover_every_response_in_the_brain_contract() -> None:
     assert sorted(catalogue) == sorted(CONTRACT_KEYS)
 
 
-def test_default_public_x_texts_fit_280_with_long_values_and_name_nobody() -> None:
-    catalogue = load_catalogue(DATA / DEFAULTS_FILE)
-    for entry in catalogue.values():
-        public = entry.texts.get("x_public", entry.texts["default"])
-        assert len(render(public, WORST_CASE)) <= X_PUBLIC_LIMIT, entry.key
-        assert "{name}" not in public, entry.key
-
-
-def test_a_malformed_defaults_file_is_refused(tmp_path: Path) -> None:
-    path = tmp_path / "r.toml"
-    path.write_text('[utter_x]\nplaceholders = []\ndefault = "Hi {place}"\n')
-    with pytest.raises(ResponseError, match=r"\[utter_x\] default: unknown placeholder"):
-        load_catalogue(path)
-
-
 async def store(engine: AsyncEngine, **kwargs: float) -> ResponseStore:
     return await ResponseStore.open(engine, DATA, **kwargs)
-
-
-async def test_ensure_defaults_fills_an_empty_database_once(engine: AsyncEngine) -> None:
-    catalogue = load_catalogue(DATA / DEFAULTS_FILE)
-    texts = sum(len(entry.texts) for entry in catalogue.values())
-    assert await ensure_defaults(engine) == texts
-    assert await ensure_defaults(engine) == 0
 
 
 async def test_open_loads_defaults_and_renders_per_channel(engine: AsyncEngine) -> None:
@@ -116,14 +86,6 @@ async def test_status_url_links_the_areas_status_page_in_every_response_and_chan
     assert responses.render("utter_deny_ok", Variant.X_PUBLIC, {"area_code": "020"}) == (
         "OK. https://status.example.com/status/area/020"
     )
-
-
-async def test_ensure_defaults_never_overwrites_edits(engine: AsyncEngine) -> None:
-    responses = await store(engine)
-    await responses.save("utter_deny_ok", "default", "Right you are.", author="carol")
-    assert await ensure_defaults(engine) == 0
-    again = await store(engine)
-    assert again.text_for("utter_deny_ok") == "Right you are."
 
 
 async def test_save_keeps_every_version_and_takes_effect_at_once(engine: AsyncEngine) -> None:
@@ -259,8 +221,3 @@ async def test_list_has_the_api_shape(engine: AsyncEngine) -> None:
     assert outage["variants"]["web"] == outage["variants"]["default"]
     assert "eta" in outage["placeholders"]
     assert "x_public" in outage["overrides"]
-
-
-def test_catalogue_file_is_valid_toml() -> None:
-    with (DATA / DEFAULTS_FILE).open("rb") as handle:
-        assert tomllib.load(handle)

@@ -10,10 +10,9 @@ unique per ``chat_id:message_id``) *before* Telegram is told we have it:
   in it was stored; after a crash Telegram sends the batch again and the router drops
   what it already has. Different chats in a batch are processed concurrently, one chat's
   messages in order.
-- In webhook mode (``TELEGRAM_WEBHOOK_URL``) our aiohttp app serves
-  ``POST /webhooks/telegram``, refuses requests without the right
-  ``X-Telegram-Bot-Api-Secret-Token`` (403), and answers 200 only after the router has
-  stored the update; any failure answers 500 so that Telegram delivers it again.
+- In webhook mode (``TELEGRAM_WEBHOOK_URL``) Telegram posts to our aiohttp app, which
+  answers 200 only once the router has stored the update
+  (:mod:`bot.channels.telegram.webhook`).
 
 What each kind of message becomes (text, commands, locations, media, group mentions)
 is in :mod:`bot.channels.telegram.updates`.
@@ -33,9 +32,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hmac
 import logging
-import re
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
@@ -56,6 +53,7 @@ from telegram.ext import (
 
 from bot.channels.telegram.sending import Sender, retry_after_seconds
 from bot.channels.telegram.updates import CannedRouter, UpdateHandlers
+from bot.channels.telegram.webhook import receive, webhook_secret
 from bot.delivery.backoff import TELEGRAM
 from bot.delivery.outbox import Outbox, deliver_once
 from bot.locations.nearest_town import NearestTown
@@ -66,9 +64,6 @@ log = logging.getLogger(__name__)
 
 ALLOWED_UPDATES = ["message"]
 """The only update type we ask for: edits, channel posts and callbacks are not customers."""
-
-SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
-_SECRET_TOKEN = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
 
 
 def file_url_for(api_url: str) -> str:
@@ -122,15 +117,7 @@ class TelegramChannel:
         if settings.telegram_bot_token is None:
             raise SettingsError("TELEGRAM_BOT_TOKEN is not set")
         self.webhook_url = settings.telegram_webhook_url
-        self._secret: str | None = None
-        if self.webhook_url:
-            secret = settings.telegram_webhook_secret
-            if secret is None or not _SECRET_TOKEN.match(secret.reveal()):
-                raise SettingsError(
-                    "TELEGRAM_WEBHOOK_SECRET must be set with TELEGRAM_WEBHOOK_URL "
-                    "(1-256 characters: letters, digits, _ and -)"
-                )
-            self._secret = secret.reveal()
+        self._secret = webhook_secret(settings)
         self._outbox = outbox
         self._handlers = UpdateHandlers(router, canned, towns)
         self.wake = wake if wake is not None else asyncio.Event()
@@ -381,29 +368,14 @@ class TelegramChannel:
     # -- inbound: webhook -------------------------------------------------------------------
 
     async def webhook(self, request: web.Request) -> web.Response:
-        """Serve ``POST /webhooks/telegram``: check the secret, store the update, answer.
-
-        200 means stored (Telegram will not send it again); 403 for a wrong or missing
-        secret; 400 for a body that is not an update; 500/503 make Telegram retry.
-        """
-        given = request.headers.get(SECRET_HEADER, "")
-        if self._secret is None or not hmac.compare_digest(given.encode(), self._secret.encode()):
-            return web.json_response({"error": "wrong or missing secret token"}, status=403)
-        if not self.ready.is_set():
-            return web.json_response({"error": "telegram channel is starting"}, status=503)
-        try:
-            payload = await request.json()
-        except ValueError:
-            return web.json_response({"error": "body is not JSON"}, status=400)
-        if not isinstance(payload, dict) or not isinstance(payload.get("update_id"), int):
-            return web.json_response({"error": "body is not a Telegram update"}, status=400)
-        try:
-            update = Update.de_json(payload, self.application.bot)
-        except (AttributeError, KeyError, TypeError, ValueError):
-            return web.json_response({"error": "body is not a Telegram update"}, status=400)
-        if not await self.process(update):
-            return web.json_response({"error": "update not stored; retry"}, status=500)
-        return web.json_response({"ok": True})
+        """Serve ``POST /webhooks/telegram`` (:func:`bot.channels.telegram.webhook.receive`)."""
+        return await receive(
+            request,
+            secret=self._secret,
+            ready=self.ready.is_set(),
+            bot=self.application.bot,
+            store=self.process,
+        )
 
     async def send(self, outbound: Outbound) -> str | None:
         """Deliver one outbox reply (see :meth:`bot.channels.telegram.sending.Sender.send`)."""

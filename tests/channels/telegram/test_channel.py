@@ -8,153 +8,34 @@ databases, with a scripted brain in place of Rasa (so the answers are predictabl
 from __future__ import annotations
 
 import asyncio
-import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass, field, replace
-from pathlib import Path
 from typing import Any
 
 import pytest
-from aiohttp import ClientSession, web
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
-from sqlmodel import col, select
-from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.channels.canned import FALLBACK, CannedReplies
 from bot.channels.telegram.channel import TelegramChannel
 from bot.channels.telegram.text import MESSAGE_LIMIT, utf16_length
 from bot.conversations import store as conversations
-from bot.conversations.locks import LocalLocks
-from bot.conversations.router import ConversationRouter
 from bot.delivery.outbox import Outbox
-from bot.inbox.store import Inbox
 from bot.keys import (
     inbox_key,
     outbox_key,
     responses_key,
     router_key,
-    telegram_key,
     wakes_key,
 )
-from bot.locations.nearest_town import NearestTown
 from bot.messages import Channel, Inbound, Variant
-from bot.models import Message
-from bot.responses.store import ResponseStore, UnknownResponse
+from bot.responses.store import UnknownResponse
 from bot.settings import Secret, Settings
-from tests.conftest import LiveApp, add_outage, app_settings, running_app
+from tests.channels.telegram.rig import CHAT, VOICE, Rig, eventually, running, settle
+from tests.conftest import LiveApp
 from tests.fakes.telegram_api import BOT_USER, FakeTelegram
-from tests.scratch import free_port
-
-CHAT = 424242
-VOICE = {"file_id": "v1", "file_unique_id": "u3", "duration": 3}
-SETTINGS = Settings()
-
-
-class ScriptedBrain:
-    """Stands in for Rasa in adapter tests: echoes, or answers what a test scripted."""
-
-    def __init__(self) -> None:
-        self.heard: list[str] = []
-        self.answers: dict[str, list[str]] = {}
-        self.hold: asyncio.Event | None = None  # when set up, answers wait for it
-
-    async def respond(self, sender: str, text: str, metadata: dict[str, object]) -> list[str]:
-        self.heard.append(text)
-        if self.hold is not None:
-            await self.hold.wait()
-        return self.answers.get(text, [f"You said: {text}"])
-
-
-@dataclass
-class Rig:
-    """One Telegram channel wired to the real router and outbox, and its fake server."""
-
-    fake: FakeTelegram
-    engine: AsyncEngine
-    inbox: Inbox
-    brain: ScriptedBrain
-    responses: ResponseStore
-    channels: list[TelegramChannel] = field(default_factory=list)
-
-    def channel(self, **kwargs: Any) -> TelegramChannel:
-        """Build a channel (a new "process") with the shared database and server."""
-        settings_overrides = {
-            key: kwargs.pop(key) for key in ("telegram_webhook_url",) if key in kwargs
-        }
-        settings = Settings(
-            telegram_bot_token=Secret(self.fake.token),
-            telegram_api_url=self.fake.api_url,
-            telegram_webhook_secret=Secret("s3cret-token_OK"),
-            **settings_overrides,
-        )
-        wake = asyncio.Event()
-        router = ConversationRouter(
-            self.engine,
-            self.inbox,
-            self.brain,
-            self.responses,
-            LocalLocks(),
-            wake=lambda c: wake.set(),
-        )
-        canned = CannedReplies(self.inbox, self.responses, wake=lambda c: wake.set())
-        kwargs.setdefault("poll_timeout", 1.0)
-        kwargs.setdefault("towns", NearestTown.load(SETTINGS.data_dir / "town_coordinates.csv"))
-        channel = TelegramChannel(
-            settings, router, Outbox(self.engine), canned, wake=wake, **kwargs
-        )
-        self.channels.append(channel)
-        return channel
-
-    async def messages(self, direction: str) -> list[Message]:
-        async with AsyncSession(self.engine) as session:
-            query = select(Message).where(Message.direction == direction).order_by(col(Message.id))
-            return list((await session.exec(query)).all())
-
-
-@pytest.fixture
-async def fake() -> AsyncIterator[FakeTelegram]:
-    server = FakeTelegram()
-    await server.start()
-    yield server
-    await server.close()
-
-
-@pytest.fixture
-async def rig(fake: FakeTelegram, engine: AsyncEngine, inbox: Inbox) -> AsyncIterator[Rig]:
-    responses = await ResponseStore.open(engine, SETTINGS.data_dir)
-    rig = Rig(fake, engine, inbox, ScriptedBrain(), responses)
-    yield rig
-    for channel in rig.channels:
-        with contextlib.suppress(Exception):
-            await channel.stop()
-
-
-@contextlib.asynccontextmanager
-async def running(channel: TelegramChannel) -> AsyncIterator[TelegramChannel]:
-    await channel.start()
-    async with asyncio.timeout(10):
-        await channel.ready.wait()
-    try:
-        yield channel
-    finally:
-        await channel.stop()
-
-
-async def eventually(check: Callable[[], Awaitable[bool]], within: float = 5.0) -> None:
-    """Wait until ``check()`` holds (a database state has no event to wait on)."""
-    async with asyncio.timeout(within):
-        while not await check():  # noqa: ASYNC110
-            await asyncio.sleep(0.02)
 
 
 async def _true(value: bool) -> bool:
     return value
-
-
-async def settle(seconds: float = 0.3) -> None:
-    """Give the channel time to do something it should not do."""
-    await asyncio.sleep(seconds)
 
 
 async def test_polling_round_trip_stores_inbound_and_delivers_reply(rig: Rig) -> None:
@@ -184,151 +65,6 @@ async def test_graceful_stop_confirms_processed_updates(rig: Rig) -> None:
         await rig.fake.inject(rig.fake.message(CHAT, "hello"))
         await rig.fake.wait_sent(1)
     assert rig.fake.updates == []
-
-
-@dataclass
-class WebhookServer:
-    url: str
-    runner: web.AppRunner
-
-
-@contextlib.asynccontextmanager
-async def webhook_server(holder: list[TelegramChannel]) -> AsyncIterator[WebhookServer]:
-    async def route(request: web.Request) -> web.Response:
-        return await holder[0].webhook(request)
-
-    app = web.Application()
-    app.router.add_post("/webhooks/telegram", route)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    host, port = runner.addresses[0][:2]
-    try:
-        yield WebhookServer(f"http://{host}:{port}/webhooks/telegram", runner)
-    finally:
-        await runner.cleanup()
-
-
-async def test_webhook_mode_accepts_the_secret_and_rejects_anything_else(rig: Rig) -> None:
-    holder: list[TelegramChannel] = []
-    async with webhook_server(holder) as server:
-        holder.append(rig.channel(telegram_webhook_url=server.url))
-        async with running(holder[0]):
-            assert rig.fake.webhook.url == server.url
-            assert rig.fake.webhook.secret_token == "s3cret-token_OK"
-            assert rig.fake.method_calls("getUpdates") == []
-
-            wrong = await rig.fake.push_webhook(rig.fake.message(CHAT, "wrong"), secret="nope")
-            async with (
-                ClientSession() as session,
-                session.post(server.url, json=rig.fake.message(CHAT, "none")) as response,
-            ):
-                missing = (response.status, await response.json())
-            right = await rig.fake.push_webhook(rig.fake.message(CHAT, "no dial tone"))
-            sent = await rig.fake.wait_sent(1)
-
-    assert wrong == 403
-    assert missing == (403, {"error": "wrong or missing secret token"})
-    assert right == 200
-    assert [m.text for m in sent] == ["You said: no dial tone"]
-    assert [m.text for m in await rig.messages("in")] == ["no dial tone"]
-
-
-async def test_webhook_rejects_a_body_that_is_not_an_update(rig: Rig) -> None:
-    holder: list[TelegramChannel] = []
-    async with webhook_server(holder) as server:
-        holder.append(rig.channel(telegram_webhook_url=server.url))
-        async with running(holder[0]), ClientSession() as session:
-            headers = {"X-Telegram-Bot-Api-Secret-Token": "s3cret-token_OK"}
-            async with session.post(server.url, data=b"not json", headers=headers) as response:
-                assert response.status == 400
-                assert await response.json() == {"error": "body is not JSON"}
-
-
-async def test_a_worker_that_leaves_delivery_to_the_primary_takes_webhook_posts(
-    rig: Rig,
-) -> None:
-    holder: list[TelegramChannel] = []
-    async with webhook_server(holder) as server:
-        worker = rig.channel(telegram_webhook_url=server.url)
-        holder.append(worker)
-        await worker.start(deliver=False)
-        try:
-            async with asyncio.timeout(10):
-                await worker.ready.wait()
-            headers = {"X-Telegram-Bot-Api-Secret-Token": "s3cret-token_OK"}
-            async with (
-                ClientSession() as session,
-                session.post(
-                    server.url,
-                    json={"update_id": 501, **rig.fake.message(CHAT, "no dial tone")},
-                    headers=headers,
-                ) as response,
-            ):
-                status = response.status
-            await settle()
-            waiting = [(m.text, m.state) for m in await rig.messages("out")]
-            calls = [rig.fake.method_calls(m) for m in ("setWebhook", "getUpdates")]
-            async with running(rig.channel(telegram_webhook_url=server.url)):  # the primary
-                sent = await rig.fake.wait_sent(1)
-        finally:
-            await worker.stop()
-
-    assert status == 200
-    assert waiting == [("You said: no dial tone", "pending")]
-    assert calls == [[], []]
-    assert [m.text for m in sent] == ["You said: no dial tone"]
-
-
-async def test_only_a_webhook_channel_leaves_delivery_to_another_worker(rig: Rig) -> None:
-    with pytest.raises(ValueError, match="webhook"):
-        await rig.channel().start(deliver=False)
-
-
-async def test_a_worker_of_the_app_that_is_not_primary_takes_webhook_posts(
-    fake: FakeTelegram, engine: AsyncEngine, database_url: str, tmp_path: Path
-) -> None:
-    settings = replace(
-        app_settings(database_url, "http://127.0.0.1:9", free_port(), tmp_path),  # no Rasa
-        telegram_bot_token=Secret(fake.token),
-        telegram_api_url=fake.api_url,
-        telegram_webhook_url="https://bot.example.com/webhooks/telegram",
-        telegram_webhook_secret=Secret("s3cret-token_OK"),
-    )
-    update = {"update_id": 9, **fake.message(CHAT, "is 0161 down?")}
-    headers = {"X-Telegram-Bot-Api-Secret-Token": "s3cret-token_OK"}
-    async with running_app(settings, primary=False) as live:
-        async with asyncio.timeout(10):
-            await live.app[telegram_key].ready.wait()
-        async with live.client.post(
-            f"{live.url}/webhooks/telegram", json=update, headers=headers
-        ) as response:
-            status = response.status
-        holding = live.app[responses_key].render("utter_holding", Variant.TELEGRAM)
-    async with AsyncSession(engine) as session:
-        stored = (await session.exec(select(Message).order_by(col(Message.id)))).all()
-
-    assert status == 200
-    assert [(m.direction, m.text) for m in stored] == [("in", "is 0161 down?"), ("out", holding)]
-    assert stored[1].state == "pending"  # for the primary worker to send
-    assert fake.method_calls("setWebhook") == []
-
-
-async def test_duplicate_webhook_delivery_is_answered_once(rig: Rig) -> None:
-    holder: list[TelegramChannel] = []
-    async with webhook_server(holder) as server:
-        holder.append(rig.channel(telegram_webhook_url=server.url))
-        async with running(holder[0]):
-            update = {"update_id": 77, **rig.fake.message(CHAT, "is it fixed?")}
-            first = await rig.fake.push_webhook(update)
-            second = await rig.fake.push_webhook(update)
-            await rig.fake.wait_sent(1)
-            await settle()
-
-    assert (first, second) == (200, 200)
-    assert [m.text for m in rig.fake.sent] == ["You said: is it fixed?"]
-    assert rig.brain.heard == ["is it fixed?"]
 
 
 async def test_start_and_help_answer_from_the_response_store(rig: Rig) -> None:
@@ -675,34 +411,3 @@ async def test_an_update_is_confirmed_only_once_stored(rig: Rig) -> None:
 
     assert [m.text for m in sent] == ["You said: is 0161 down?"]
     assert [m.text for m in await rig.messages("in")] == ["is 0161 down?"]
-
-
-@pytest.mark.e2e
-async def test_through_the_app_webhook_and_rasa_a_question_is_answered(
-    engine: AsyncEngine, database_url: str, rasa_server: str, app_port: int, tmp_path: Path
-) -> None:
-    fake = FakeTelegram()
-    await fake.start()
-    settings = replace(
-        app_settings(database_url, rasa_server, app_port, tmp_path),
-        telegram_bot_token=Secret(fake.token),
-        telegram_api_url=fake.api_url,
-        telegram_webhook_url=f"http://127.0.0.1:{app_port}/webhooks/telegram",
-        telegram_webhook_secret=Secret("e2e-secret"),
-    )
-    try:
-        async with running_app(settings) as live:  # TELEGRAM_* settings start the channel
-            await add_outage(live.app, ["0161"], cause="a cut fibre cable")
-            async with asyncio.timeout(30):
-                await live.app[telegram_key].ready.wait()
-            assert fake.webhook.secret_token == "e2e-secret"
-            forged = await fake.push_webhook(fake.message(CHAT, "hi"), secret="forged")
-            status = await fake.push_webhook(fake.message(CHAT, "is broadband down in 0161?"))
-            sent = await fake.wait_sent(1, within=60)
-            responses = live.app[responses_key]
-    finally:
-        await fake.close()
-
-    assert (forged, status) == (403, 200)
-    assert sent[0].text != responses.render("utter_holding", Variant.TELEGRAM)
-    assert "Manchester" in sent[0].text or "0161" in sent[0].text
