@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import random
 import statistics
 import sys
@@ -275,6 +276,10 @@ async def run(url: str, args: argparse.Namespace, codes: list[str]) -> None:
         f"{figures['containment']['overall']['conversations']} conversations in 24 h)"
     )
     follow_ups = FollowUps(engine, lambda key, variant, values: key, ZoneInfo("UTC"), places.get)
+    # As the service does once started (bot.serve.serving): what is loaded by now stays out
+    # of every garbage collection, which otherwise walked it all in the middle of a call.
+    gc.collect()
+    gc.freeze()
 
     def part(call: Callable[[AsyncSession], Awaitable[object]]) -> Callable[[], Awaitable[object]]:
         async def once() -> object:

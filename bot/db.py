@@ -54,7 +54,8 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
     """Create the async engine for ``url``, making the SQLite file's folder if needed.
 
     SQLite gets WAL mode and enforced foreign keys, so its behaviour under several
-    readers and one writer matches what PostgreSQL gives for free.
+    readers and one writer matches what PostgreSQL gives for free; PostgreSQL gets JIT
+    compilation off.
     """
     parsed = make_url(async_url(url))
     if parsed.get_backend_name() == "sqlite":
@@ -74,6 +75,11 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
         )
         kwargs.setdefault("pool_reset_on_return", None)  # _sqlite_reset does it
     else:
+        # Our statements are all short: PostgreSQL's JIT compilation (on by default, for
+        # plans it guesses are costly) took 20-250 ms on queries that run in 1-10 ms
+        # whenever the planner overestimated rows (bench/dashboard.py).
+        settings = kwargs.setdefault("connect_args", {}).setdefault("server_settings", {})
+        settings.setdefault("jit", "off")
         kwargs.setdefault("pool_size", 10)
         kwargs.setdefault("max_overflow", 20)
         kwargs.setdefault("pool_pre_ping", True)

@@ -262,7 +262,12 @@ class Conversation(SQLModel, table=True):
     """
 
     __tablename__ = "conversation"
-    __table_args__ = (UniqueConstraint("channel", "external_user_id"),)
+    __table_args__ = (
+        UniqueConstraint("channel", "external_user_id"),
+        # The dashboard counts each channel's conversations over the last day from this
+        # index alone; without it that count read every conversation ever.
+        Index("ix_conversation_channel_updated", "channel", "updated_at"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     key: str = Field(default_factory=new_key, unique=True, index=True, max_length=32)
@@ -326,6 +331,9 @@ class Escalation(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow)
     claimed_at: datetime | None = None
     closed_at: datetime | None = None
+    queue_notices: int = Field(default=0)
+    """How many times the waiting customer has been told their place again (one a threshold)."""
+    queue_noticed_at: datetime | None = None
 
 
 class Subscription(SQLModel, table=True):

@@ -207,7 +207,9 @@ async def _samples(
     rows = await session.exec(
         select(Report.text)
         .where(col(Report.area_code).in_(list(codes)), col(Report.created_at) >= since)
-        .order_by(col(Report.id).desc())
+        # Newest by time, not id: the (created_at, area_code, ...) index then serves both
+        # the range and the order; by id SQLite walked every report back to the window.
+        .order_by(col(Report.created_at).desc())
         .limit(SAMPLES)
     )
     return tuple(text for text in rows.all() if text)
