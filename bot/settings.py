@@ -104,6 +104,14 @@ class Settings:
     alert_webhook_url: Secret | None = None
     """Where new alerts are posted as JSON (a chat tool's incoming webhook); a secret,
     because such URLs carry their own token."""
+    queue_notice_minutes: float = 10.0
+    """A customer waiting for a person is told their place again each time they have
+    waited this much longer."""
+    metrics_token: Secret | None = None
+    """The bearer token ``GET /metrics`` asks for; unset, there is no ``/metrics``."""
+    metrics_dir: Path | None = None
+    """prometheus-client's multiprocess folder (``PROMETHEUS_MULTIPROC_DIR``), which
+    ``serve --workers N`` sets for its workers so ``/metrics`` sums all of them."""
 
     @property
     def rasa_urls(self) -> tuple[str, ...]:
@@ -229,6 +237,13 @@ class Settings:
                 "ALERT_SNOOZE_MINUTES", defaults.alert_snooze_minutes, float
             ),
             alert_webhook_url=secret("ALERT_WEBHOOK_URL"),
+            queue_notice_minutes=number(
+                "OUTAGE_BOT_QUEUE_NOTICE_MINUTES", defaults.queue_notice_minutes, float
+            ),
+            metrics_token=secret("OUTAGE_BOT_METRICS_TOKEN"),
+            metrics_dir=Path(metrics_dir)
+            if (metrics_dir := text("PROMETHEUS_MULTIPROC_DIR"))
+            else None,
         )
 
 

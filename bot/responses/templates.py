@@ -32,6 +32,8 @@ PLACEHOLDERS: dict[str, str] = {
     "name": "the customer's display name",
     "previous_eta": 'the fix time the customer was told before, e.g. "by about 16:00 today"',
     "status_url": "the public status page; its page for the customer's area when known",
+    "position": "the customer's place in the queue for a person, e.g. 3",
+    "waited": 'how long the customer has waited for a person, e.g. "20 minutes"',
 }
 """Every placeholder any template may use, with what it stands for (shown in the console)."""
 
@@ -54,6 +56,8 @@ WORST_CASE: dict[str, str] = {
     "name": "Alexandra Montgomery-Smythe",
     "previous_eta": "by about 13:30 on Wednesday 30 September 2027",
     "status_url": "https://status.example-broadband.co.uk/status/area/013873",
+    "position": "1250",
+    "waited": "11 hours 50 minutes",
 }
 """Long but real values used to check that a public X variant stays within 280 characters.
 

@@ -30,6 +30,7 @@ from bot.db import create_engine, migrate, safe_url
 from bot.delivery.outbox import Outbox
 from bot.delivery.wakes import Wakes
 from bot.handoff import queue as handoff
+from bot.handoff.notices import QueueNotices
 from bot.inbox.store import open_inbox
 from bot.incidents.book import Incidents
 from bot.keys import (
@@ -356,8 +357,12 @@ async def _post_alert(app: web.Application, view: alerts.AlertView) -> None:
         log.warning("alert webhook failed: %s", type(exc).__name__)
 
 
+QUEUE_NOTICE_CHECK_SECONDS = 10.0
+"""How often waiting customers' waits are checked against the next notice."""
+
+
 async def operations_ctx(app: web.Application) -> AsyncIterator[None]:
-    """The early warning and the proactive follow-ups, on the primary worker only."""
+    """The early warning, the proactive follow-ups and the queue notices, on the primary only."""
     settings = app[settings_key]
     engine = app[engine_key]
     wakes = app[wakes_key]
@@ -379,10 +384,22 @@ async def operations_ctx(app: web.Application) -> AsyncIterator[None]:
         for channel in await follow_ups.run():
             wakes(channel)
 
+    notices = QueueNotices(
+        engine, app[responses_key], timedelta(minutes=settings.queue_notice_minutes)
+    )
+
+    async def tell_waiting() -> None:
+        for channel in await notices.run():
+            wakes(channel)
+
     tasks = [
         asyncio.create_task(_every(settings.alert_check_seconds, warn, "alerts"), name="alerts"),
         asyncio.create_task(
             _every(BACKGROUND_SECONDS, follow_up, "follow-ups"), name="follow-ups"
+        ),
+        asyncio.create_task(
+            _every(QUEUE_NOTICE_CHECK_SECONDS, tell_waiting, "queue-notices"),
+            name="queue-notices",
         ),
     ]
     yield

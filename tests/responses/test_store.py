@@ -44,6 +44,8 @@ CONTRACT_KEYS = [
     "utter_followup_incident",
     "utter_followup_incident_no_eta",
     "utter_notify_eta_later",
+    "utter_queue_position",
+    "utter_queue_still_waiting",
 ]
 
 

@@ -21,6 +21,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from bot.handoff.escalation import escalate, reason_for_intent
+from bot.handoff.notices import place_in_queue
 from bot.models import HandOffReason
 from bot.rasa.actions.context import (
     ActionDeps,
@@ -50,12 +51,19 @@ class HandOffAction(DepsAction):
     async def hand_off(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, reason: HandOffReason
     ) -> None:
-        """Escalate the conversation and tell the customer a person will reply."""
-        conversation = await conversation_id(self._deps.engine, tracker)
-        if conversation is not None:
-            await escalate(self._deps.engine, conversation, reason)
+        """Escalate the conversation; tell the customer a person will reply, and their place.
+
+        The place is left out when there is none to give: an unknown conversation, or a
+        hand-off an agent holds already.
+        """
+        engine = self._deps.engine
+        conversation = await conversation_id(engine, tracker)
+        escalation = await escalate(engine, conversation, reason) if conversation else None
         key = "utter_handoff_vulnerable" if reason is HandOffReason.VULNERABLE else "utter_handoff"
         self.say(dispatcher, tracker, key)
+        place = await place_in_queue(engine, escalation.id or 0) if escalation else None
+        if place is not None:
+            self.say(dispatcher, tracker, "utter_queue_position", position=str(place))
 
 
 class ActionEscalate(HandOffAction):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
-from sqlmodel import select
+from sqlmodel import col, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.models import Escalation, HandOffReason
@@ -39,7 +39,7 @@ async def test_the_reason_queued_is_read_from_the_intent(deps: ActionDeps, inten
 
     assert await escalations(deps.engine) == [(conversation, intent, "open")]
     handoff = "utter_handoff_vulnerable" if intent == "vulnerable" else "utter_handoff"
-    assert ran.texts == [said(deps, handoff)]
+    assert ran.texts == [said(deps, handoff), said(deps, "utter_queue_position", position="1")]
     assert ran.events == []
 
 
@@ -52,7 +52,10 @@ async def test_an_intent_without_a_reason_of_its_own_is_a_request_for_a_person(
     ran = await run(ActionEscalate(deps), tracker(intent, sender=key))
 
     assert await escalations(deps.engine) == [(conversation, "request_human", "open")]
-    assert ran.texts == [said(deps, "utter_handoff")]
+    assert ran.texts == [
+        said(deps, "utter_handoff"),
+        said(deps, "utter_queue_position", position="1"),
+    ]
 
 
 async def test_a_conversation_we_do_not_know_is_still_told_a_person_will_reply(
@@ -62,6 +65,39 @@ async def test_a_conversation_we_do_not_know_is_still_told_a_person_will_reply(
 
     assert ran.texts == [said(deps, "utter_handoff")]
     assert await escalations(deps.engine) == []
+
+
+async def test_the_place_given_counts_who_waits_ahead_by_priority_then_time(
+    deps: ActionDeps,
+) -> None:
+    """Two customers asked for a person first; a vulnerable one still goes to the front."""
+    for n in (1, 2):
+        _, key = await open_conversation(deps.engine, f"earlier-{n}")
+        await run(ActionEscalate(deps), tracker("request_human", sender=key))
+    _, third = await open_conversation(deps.engine, "third")
+    _, urgent = await open_conversation(deps.engine, "urgent")
+
+    asked = await run(ActionEscalate(deps), tracker("request_human", sender=third))
+    vulnerable = await run(ActionEscalate(deps), tracker("vulnerable", sender=urgent))
+
+    assert asked.texts[1:] == [said(deps, "utter_queue_position", position="3")]
+    assert vulnerable.texts[1:] == [said(deps, "utter_queue_position", position="1")]
+
+
+async def test_no_place_is_given_while_an_agent_holds_the_conversation(deps: ActionDeps) -> None:
+    conversation, key = await open_conversation(deps.engine)
+    await run(ActionEscalate(deps), tracker("request_human", sender=key))
+    async with AsyncSession(deps.engine) as session:
+        await session.exec(
+            update(Escalation)
+            .where(col(Escalation.conversation_id) == conversation)
+            .values(state="claimed")
+        )
+        await session.commit()
+
+    ran = await run(ActionEscalate(deps), tracker("request_human", sender=key))
+
+    assert ran.texts == [said(deps, "utter_handoff")]
 
 
 def misunderstood(times: int) -> list[dict[str, object]]:
@@ -90,7 +126,10 @@ async def test_misunderstood_again_the_customer_is_handed_to_a_person(deps: Acti
 
     ran = await run(ActionFallback(deps), tracker("nlu_fallback", sender=key, events=events))
 
-    assert ran.texts == [said(deps, "utter_handoff")]
+    assert ran.texts == [
+        said(deps, "utter_handoff"),
+        said(deps, "utter_queue_position", position="1"),
+    ]
     assert await escalations(deps.engine) == [(conversation, "bot_failed", "open")]
 
 
