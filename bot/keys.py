@@ -23,6 +23,7 @@ from bot.rasa.reload import ModelUpdates
 from bot.responses.store import ResponseStore
 from bot.settings import Settings
 from bot.status.board import StatusBoard
+from bot.telemetry import Telemetry
 from bot.web.console_events import ConsoleEvents
 
 settings_key = web.AppKey("settings", Settings)
@@ -45,3 +46,4 @@ x_key = web.AppKey("x", XChannel)
 redis_key = web.AppKey("redis", Redis)
 console_events_key = web.AppKey("console_events", ConsoleEvents)
 stats_key = web.AppKey("stats", Snapshot)
+telemetry_key = web.AppKey("telemetry", Telemetry)

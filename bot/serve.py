@@ -164,9 +164,29 @@ def serve(settings: Settings, *, demo: bool, workers: int) -> None:
     asyncio.run(_supervise_workers(settings, demo=demo, workers=workers))
 
 
+METRICS_DIR = "metrics"
+"""The workers' shared prometheus-client folder, under ``var/`` unless one is configured."""
+
+
+def metrics_folder(settings: Settings) -> Path:
+    """A folder where each worker keeps its ``/metrics`` counts, emptied for this start.
+
+    prometheus-client's multiprocess mode: each worker writes its counters to its own
+    files there, and a scrape, whichever worker answers, sums every file. Only its
+    ``*.db`` files are removed, so an operator's own folder is safe to name.
+    """
+    folder = settings.metrics_dir or settings.var_dir / METRICS_DIR
+    folder.mkdir(parents=True, exist_ok=True)
+    for stale in folder.glob("*.db"):
+        stale.unlink()
+    return folder
+
+
 async def _supervise_workers(settings: Settings, *, demo: bool, workers: int) -> None:
     rasa: list[RasaProcess] = []
     environ = dict(os.environ)
+    # Read by prometheus-client when a worker imports it, so set before they start.
+    environ["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_folder(settings))
     if not settings.rasa_url:
         rasa = await start_children(settings, f"http://{settings.host}:{settings.port}")
         environ["RASA_URL"] = ",".join(child.url for child in rasa)

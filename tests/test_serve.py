@@ -155,9 +155,17 @@ def healthy(port: int) -> bool:
 
 
 def serve_workers(
-    database_url: str, redis_url: str, rasa_url: str, port: int, var: Path
+    database_url: str,
+    redis_url: str,
+    rasa_url: str,
+    port: int,
+    var: Path,
+    extra: dict[str, str] | None = None,
 ) -> subprocess.Popen[bytes]:
-    """``outage-bot serve --workers 2`` on ``port``, no platform channel; log in ``var``."""
+    """``outage-bot serve --workers 2`` on ``port``, no platform channel; log in ``var``.
+
+    ``extra``: more environment variables for the service.
+    """
     clean = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "X_"))}
     env = {
         **clean,
@@ -166,6 +174,7 @@ def serve_workers(
         "RASA_URL": rasa_url,
         "OUTAGE_BOT_PORT": str(port),
         "OUTAGE_BOT_VAR_DIR": str(var),
+        **(extra or {}),
     }
     with (var / "serve.log").open("wb") as log:  # the child keeps its own copy
         return subprocess.Popen(

@@ -23,6 +23,7 @@ from bot.inbox.store import Inbox
 from bot.messages import Channel, Handled, Inbound, Renderer, Variant
 from bot.models import Conversation, ConversationState, Message
 from bot.rasa.brain import BrainUnavailable
+from bot.telemetry import Telemetry
 
 log = logging.getLogger(__name__)
 
@@ -68,8 +69,10 @@ class ConversationRouter:
         responses: Renderer,
         locks: ConversationLocks,
         wake: Callable[[Channel], None] = lambda channel: None,
+        telemetry: Telemetry | None = None,
     ) -> None:
         self._engine = engine
+        self._telemetry = telemetry
         self._inbox = inbox
         self._brain = brain
         self._responses = responses
@@ -86,11 +89,16 @@ class ConversationRouter:
         async with self._locks.hold(_lock_name(inbound.channel.value, inbound.external_user_id)):
             received = await self._inbox.receive(inbound)
             if received is None:
-                return await self._delivered_again(inbound)
-            conversation = received.conversation
-            handled, _answered = await self._answer(
-                conversation, received.message, inbound.variant, conversation.state
-            )
+                handled = await self._delivered_again(inbound)
+            else:
+                if self._telemetry is not None:
+                    self._telemetry.received(inbound.channel)
+                conversation = received.conversation
+                handled, _answered = await self._answer(
+                    conversation, received.message, inbound.variant, conversation.state
+                )
+        if self._telemetry is not None and inbound.channel is Channel.WEB:
+            self._telemetry.sent(Channel.WEB, len(handled.replies))  # they go in the response
         return handled
 
     async def _delivered_again(self, inbound: Inbound) -> Handled:

@@ -25,6 +25,7 @@ from sqlmodel.sql.expression import Select
 from bot.delivery.backoff import OUTBOX
 from bot.messages import Channel, Outbound, Variant
 from bot.models import Conversation, Message, MessageState, utcnow
+from bot.telemetry import Telemetry
 
 log = logging.getLogger(__name__)
 
@@ -126,8 +127,14 @@ def _outbound(message: Message, external_user_id: str) -> Outbound:
 class Outbox:
     """Claims due replies for one channel and records what became of them."""
 
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, telemetry: Telemetry | None = None) -> None:
         self._engine = engine
+        self._telemetry = telemetry
+
+    def delivered(self, channel: Channel, count: int = 1) -> None:
+        """Count replies that reached their channel (``/metrics``)."""
+        if self._telemetry is not None:
+            self._telemetry.sent(channel, count)
 
     def _due(self, channel: Channel, state: MessageState, limit: int) -> Select[Message, str]:
         query = (
@@ -221,7 +228,9 @@ class Outbox:
     async def take(self, conversation: Conversation) -> list[Outbound]:
         """Hand over a conversation's pending replies (:func:`pick_up`) on their own."""
         async with self._engine.begin() as connection:
-            return await pick_up(connection, conversation)
+            replies = await pick_up(connection, conversation)
+        self.delivered(Channel.WEB, len(replies))
+        return replies
 
     async def in_doubt(self, channel: Channel) -> list[Outbound]:
         """Replies a crash left in ``sending``: the send may or may not have happened."""
@@ -250,6 +259,7 @@ async def deliver_once(outbox: Outbox, channel: Channel, send: Send, limit: int 
             await outbox.mark_retry(outbound.message_id, f"{type(exc).__name__}: {exc}"[:300])
         else:
             await outbox.mark_sent(outbound.message_id, external_id)
+            outbox.delivered(channel)
     return len(batch)
 
 

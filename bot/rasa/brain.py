@@ -27,6 +27,7 @@ from typing import Any
 import aiohttp
 
 from bot.rasa.rotation import LocalRotation, Rotation
+from bot.telemetry import Telemetry
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +74,7 @@ class RasaBrain:
         *,
         shared: bool = False,
         rotation: Rotation | None = None,
+        telemetry: Telemetry | None = None,
     ):
         """A brain for ``base_urls``.
 
@@ -87,6 +89,7 @@ class RasaBrain:
         shared: whether the servers share their trackers (Redis), so that any of them
             can answer any conversation.
         rotation: where servers taken out of rotation are recorded.
+        telemetry: where each answer's time is recorded (``/metrics``).
         """
         if not base_urls:
             raise ValueError("at least one Rasa server is needed")
@@ -99,6 +102,7 @@ class RasaBrain:
         self.rotation: Rotation = rotation or LocalRotation()
         self._out: set[str] = set()
         self._rotation_changed = asyncio.Condition()
+        self._telemetry = telemetry
 
     async def respond(self, sender: str, text: str, metadata: dict[str, Any]) -> list[str]:
         """Send one customer message and return the bot's texts, in order.
@@ -140,6 +144,7 @@ class RasaBrain:
     async def _post(self, server: str, payload: dict[str, Any]) -> list[str]:
         if self._down_until.get(server, 0.0) > time.monotonic():
             raise BrainUnavailable("Rasa unreachable a moment ago; not asked again yet")
+        started = time.perf_counter()
         try:
             async with self._session.post(
                 f"{server}/webhooks/rest/webhook", json=payload, timeout=self._timeout
@@ -158,6 +163,8 @@ class RasaBrain:
                 raise ServerGone(reason) from exc
             raise BrainUnavailable(reason) from exc
         self._down_until.pop(server, None)
+        if self._telemetry is not None:
+            self._telemetry.rasa_answered(time.perf_counter() - started)
         if not isinstance(body, list):
             raise BrainUnavailable("Rasa answered something that is not a list")
         return [str(item["text"]) for item in body if isinstance(item, dict) and item.get("text")]

@@ -52,6 +52,7 @@ from bot.keys import (
     stats_key,
     status_board_key,
     telegram_key,
+    telemetry_key,
     wakes_key,
     x_key,
 )
@@ -70,6 +71,7 @@ from bot.rasa.rotation import RedisRotation
 from bot.responses.store import ResponseStore
 from bot.settings import Settings
 from bot.status.board import StatusBoard
+from bot.telemetry import Telemetry
 from bot.users import authenticate_token
 from bot.web.auth import session_policy
 from bot.web.console_events import ConsoleEvents
@@ -82,6 +84,12 @@ log = logging.getLogger(__name__)
 BACKGROUND_SECONDS = 2.0
 SESSION_SWEEP_SECONDS = 3600.0
 """How often ended sessions are deleted (they are refused when used in any case)."""
+
+
+async def telemetry_ctx(app: web.Application) -> AsyncIterator[None]:
+    """The counters ``/metrics`` shows (in files under a multiprocess folder, with workers)."""
+    app[telemetry_key] = Telemetry(app[settings_key].metrics_dir)
+    yield
 
 
 async def database_ctx(app: web.Application) -> AsyncIterator[None]:
@@ -98,7 +106,7 @@ async def database_ctx(app: web.Application) -> AsyncIterator[None]:
     app[responses_key] = await ResponseStore.open(
         engine, settings.data_dir, public_url=settings.public_base_url
     )
-    app[outbox_key] = Outbox(engine)
+    app[outbox_key] = Outbox(engine, app[telemetry_key])
     app[stats_key] = Snapshot(engine, locator.place_for)
     if app[demo_key]:
         loaded = await demo.load_demo(engine, locator)
@@ -156,6 +164,7 @@ async def rasa_ctx(app: web.Application) -> AsyncIterator[None]:
         urls,
         shared=redis is not None,
         rotation=RedisRotation(redis) if redis is not None else None,
+        telemetry=app[telemetry_key],
     )
     app[brain_key] = brain
     board: ProgressBoard = RedisBoard(redis) if redis is not None else LocalBoard()
@@ -195,6 +204,7 @@ async def router_ctx(app: web.Application) -> AsyncIterator[None]:
             app[responses_key],
             locks,
             wake=wakes,
+            telemetry=app[telemetry_key],
         )
         yield
 
@@ -425,7 +435,15 @@ def create_app(settings: Settings, *, demo: bool = False, primary: bool = True) 
     app[settings_key] = settings
     app[demo_key] = demo
     app[primary_key] = primary
-    contexts = [database_ctx, http_ctx, redis_ctx, rasa_ctx, router_ctx, console_ctx]
+    contexts = [
+        telemetry_ctx,
+        database_ctx,
+        http_ctx,
+        redis_ctx,
+        rasa_ctx,
+        router_ctx,
+        console_ctx,
+    ]
     contexts += [channels_ctx, background_ctx, operations_ctx] if primary else [webhooks_ctx]
     app.cleanup_ctx.extend(contexts)
     setup_routes(app)

@@ -12,6 +12,7 @@ from bot.web import (
     escalations_api,
     health,
     incidents_api,
+    metrics_api,
     model_api,
     operations_api,
     pages,
@@ -33,6 +34,7 @@ def setup_routes(app: web.Application) -> None:
     app.add_routes(
         [
             web.get("/healthz", health.healthz, name="healthz"),
+            web.get("/metrics", metrics_api.get_metrics, name="metrics"),
             web.post("/webhooks/actions", rasa_hooks.actions, name="rasa-actions"),
             web.post("/webhooks/nlg", rasa_hooks.generate, name="rasa-nlg"),
             web.post("/webhooks/telegram", channel_hooks.telegram, name="telegram-webhook"),
