@@ -38,6 +38,11 @@ def render(live: LiveApp, key: str, **values: str) -> str:
     return live.app[responses_key].render(key, Variant.WEB, values)
 
 
+def handed_over(live: LiveApp, key: str = "utter_handoff") -> list[str]:
+    """The hand-off reply of a customer alone in the queue: a person will reply, and where."""
+    return [render(live, key), render(live, "utter_queue_position", position="1")]
+
+
 async def updates(live: LiveApp, customer: str) -> list[str]:
     """Poll the web chat's pick-up endpoint until replies arrive (10 s at most)."""
     for _ in range(50):
@@ -147,7 +152,7 @@ async def test_escalation_triggers_hand_off_and_bot_goes_quiet(
     customer = sender()
     body = await live_app.chat(customer, text)
     expected = "utter_handoff_vulnerable" if reason == "vulnerable" else "utter_handoff"
-    assert texts(body) == [render(live_app, expected)]
+    assert texts(body) == handed_over(live_app, expected)
     assert body["conversation"]["state"] == "escalated"
     escalation = await escalation_of(live_app, body["conversation"]["id"])
     assert escalation is not None
@@ -174,7 +179,7 @@ async def test_two_turns_the_bot_cannot_help_with_in_a_row_hand_off(
     assert texts(first) == [render(live_app, first_key)]
     assert first["conversation"]["state"] == "bot"
     second = await live_app.chat(customer, "qwerty uiop")
-    assert texts(second) == [render(live_app, "utter_handoff")]
+    assert texts(second) == handed_over(live_app)
     escalation = await escalation_of(live_app, second["conversation"]["id"])
     assert escalation is not None
     assert (escalation.reason, escalation.priority) == ("bot_failed", 2)
@@ -202,7 +207,7 @@ async def test_first_abuse_is_met_calmly_with_help_and_repeated_abuse_hands_off(
     ]
     assert first["conversation"]["state"] == "bot"
     second = await live_app.chat(customer, "shut up you stupid robot")
-    assert texts(second) == [render(live_app, "utter_handoff")]
+    assert texts(second) == handed_over(live_app)
     escalation = await escalation_of(live_app, second["conversation"]["id"])
     assert escalation is not None
     assert (escalation.reason, escalation.priority) == ("abuse", 1)
@@ -272,6 +277,6 @@ async def test_an_unreadable_answer_to_where_are_you_counts_and_says_so(live_app
     unreadable = await live_app.chat(customer, "zxqv wvvk")
     assert texts(unreadable) == [render(live_app, "utter_location_not_found")]
     again = await live_app.chat(customer, "qwpz xkcv")
-    assert texts(again) == [render(live_app, "utter_handoff")]
+    assert texts(again) == handed_over(live_app)
     escalation = await escalation_of(live_app, again["conversation"]["id"])
     assert escalation is not None and escalation.reason == "bot_failed"
