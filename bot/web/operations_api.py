@@ -7,6 +7,7 @@ staff (and admins) act on alerts.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 
 from aiohttp import web
@@ -24,8 +25,11 @@ from bot.web.incidents_api import new_incident, with_timeline
 async def get_stats(request: web.Request) -> web.Response:
     """Everything the dashboard shows; ``?chart=svg`` adds the reports chart as SVG."""
     engine = request.app[engine_key]
-    figures = await request.app[stats_key].figures()
-    figures["alerts"] = [view.to_public() for view in await alerts.open_alerts(engine)]
+    # Alerts are read fresh for every request, beside the shared reading of the figures.
+    figures, views = await asyncio.gather(
+        request.app[stats_key].figures(), alerts.open_alerts(engine)
+    )
+    figures["alerts"] = [view.to_public() for view in views]
     wanted = request.query.get("chart")
     if wanted == "svg":
         reports = figures["reports"]
