@@ -3,12 +3,13 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.handoff.escalation import escalate
 from bot.incidents.book import Incidents
 from bot.locations.locator import Locator
-from bot.models import Message, ReportOutcome, utcnow
+from bot.models import Escalation, Message, ReportOutcome, utcnow
 from bot.operations import chart, stats
 from bot.operations.stats import DAY_BUCKETS, percentile
 from bot.settings import Settings
@@ -101,3 +102,69 @@ async def test_an_empty_service_has_empty_figures(engine: AsyncEngine) -> None:
     }
     assert figures["containment"]["overall"]["share"] is None
     assert "No reports" in chart.render(figures["reports"])
+
+
+async def test_each_incident_counts_the_hand_offs_of_its_own_customers(
+    engine: AsyncEngine,
+) -> None:
+    locator = Locator.from_data(Settings().data_dir)
+    book = Incidents(engine, locator)
+    leeds = await book.create(title="Leeds", areas=["0113"], services=["broadband"], now=NOW)
+    hull = await book.create(title="Hull", areas=["01482"], services=["broadband"], now=NOW)
+    told = [await customer(engine, f"told-{n}") for n in range(3)]
+    for conversation in told:
+        await report(engine, conversation, "0113", NOW, ReportOutcome.INCIDENT, leeds.incident.id)
+    for conversation in told[:2]:
+        await escalate(engine, conversation, "request_human")
+    async with AsyncSession(engine) as session:  # the second is closed: not open any more
+        escalation = (
+            await session.exec(select(Escalation).where(Escalation.conversation_id == told[1]))
+        ).one()
+        escalation.state = "closed"
+        session.add(escalation)
+        await session.commit()
+
+    figures = await stats.dashboard(engine, locator.place_for)
+
+    counts = {
+        i["reference"]: (i["customers_told"], i["escalations_open"]) for i in figures["incidents"]
+    }
+    assert counts == {leeds.incident.reference: (3, 1), hull.incident.reference: (0, 0)}
+
+
+async def test_reply_times_pair_each_message_with_the_next_reply_in_its_conversation(
+    engine: AsyncEngine,
+) -> None:
+    first, second = await customer(engine, "first"), await customer(engine, "second")
+    now = utcnow()  # each customer's first message came just before
+
+    def message(conversation: int, direction: str, seconds: float) -> Message:
+        return Message(
+            conversation_id=conversation,
+            channel="web",
+            direction=direction,
+            text="-",
+            state="processed" if direction == "in" else "sent",
+            created_at=now + timedelta(seconds=seconds),
+        )
+
+    async with AsyncSession(engine) as session:
+        for row in [
+            message(first, "in", 10),  # answered 4 s later, with the next one
+            message(second, "in", 11),  # answered 1 s later, by its own conversation's reply
+            message(first, "in", 12),  # answered 2 s later
+            message(second, "out", 12),
+            message(first, "out", 14),
+            message(first, "out", 15),  # a second reply changes nothing
+            message(second, "in", 20),  # not answered yet: left out
+        ]:
+            session.add(row)
+            await session.commit()  # one at a time: ids in this order
+
+    figures = await stats.dashboard(
+        engine, Locator.from_data(Settings().data_dir).place_for, now + timedelta(seconds=30)
+    )
+
+    # 4, 1 and 2 s, and each first message's about 14 and 12 s; the last one left out.
+    overall = figures["containment"]["overall"]["first_reply_seconds"]
+    assert overall["median"] == 4.0 and 14 < overall["p95"] < 15
