@@ -21,7 +21,7 @@ from bot.rasa.brain import RasaBrain
 from bot.rasa.process import RasaProcess
 from bot.rasa.reload import ModelUpdates
 from bot.responses.store import ResponseStore
-from bot.settings import Settings
+from bot.settings import Secret, Settings
 from bot.status.board import StatusBoard
 from bot.telemetry import Telemetry
 from bot.web.console_events import ConsoleEvents
@@ -36,6 +36,7 @@ responses_key = web.AppKey("responses", ResponseStore)
 executor_key = web.AppKey("executor", ActionExecutor)
 outbox_key = web.AppKey("outbox", Outbox)
 brain_key = web.AppKey("brain", RasaBrain)
+callback_secret_key = web.AppKey("callback_secret", Secret)
 model_updates_key = web.AppKey("model_updates", ModelUpdates)
 rasa_children_key = web.AppKey("rasa_children", list[RasaProcess])
 inbox_key = web.AppKey("inbox", Inbox)

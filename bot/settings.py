@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Mapping
+import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -93,6 +94,11 @@ class Settings:
     session_idle_minutes: float = 60.0
     session_max_hours: float = 12.0
     token_days: float = 90.0
+    callback_secret: Secret | None = None
+    """What Rasa sends in ``X-Outage-Bot-Secret`` on its calls to our actions and NLG;
+    unset, one is generated into ``var/`` (``bot.kept_secrets``)."""
+    rasa_token: Secret | None = None
+    """The token of Rasa's own HTTP API; unset, one is generated into ``var/``."""
     alert_min_reports: int = 5
     """Early warning: customers reporting from one area in the window, at least."""
     alert_window_minutes: float = 15.0
@@ -227,6 +233,8 @@ class Settings:
                 "OUTAGE_BOT_SESSION_MAX_HOURS", defaults.session_max_hours, float
             ),
             token_days=number("OUTAGE_BOT_TOKEN_DAYS", defaults.token_days, float),
+            callback_secret=_shared_secret("OUTAGE_BOT_CALLBACK_SECRET", secret),
+            rasa_token=_shared_secret("RASA_TOKEN", secret),
             alert_min_reports=int(number("ALERT_MIN_REPORTS", defaults.alert_min_reports, int)),
             alert_window_minutes=number(
                 "ALERT_WINDOW_MINUTES", defaults.alert_window_minutes, float
@@ -245,6 +253,25 @@ class Settings:
             if (metrics_dir := text("PROMETHEUS_MULTIPROC_DIR"))
             else None,
         )
+
+
+SHARED_SECRET = re.compile(r"[!-~]{16,256}")
+"""Visible ASCII: it travels in an HTTP header, a query string and Rasa's YAML."""
+
+
+def _shared_secret(name: str, read: Callable[[str], Secret | None]) -> Secret | None:
+    """A secret shared with the Rasa servers, checked to work in every place it goes.
+
+    Raises:
+        SettingsError: it is too short or has spaces or other characters (not shown).
+    """
+    value = read(name)
+    if value is not None and not SHARED_SECRET.fullmatch(value.reveal()):
+        raise SettingsError(
+            f"{name} must be 16 to 256 visible ASCII characters without spaces, e.g. "
+            "the output of: python3 -c 'import secrets; print(secrets.token_urlsafe(32))'"
+        )
+    return value
 
 
 def _public_url(raw: str | None) -> str | None:

@@ -28,6 +28,10 @@ spaCy) out of its scores, since training data never annotates them. Our
 ``LocationEntities`` is rule-based too, so it is left out the same way; the CRF's
 entities are scored as before.
 
+Authentication: ``rasa run`` takes the token of its HTTP API from ``RASA_TOKEN`` in the
+environment (as ``--auth-token``), so the token is not on the command line, where every
+user of the machine can read it; Rasa itself reads it only from the command line.
+
 Usage (same arguments as the ``rasa`` command)::
 
     .venv-rasa/bin/python intents/run_rasa.py run --enable-api -m intents/models ...
@@ -39,6 +43,7 @@ import asyncio
 import functools
 import gc
 import json
+import os
 import sys
 from typing import Any
 
@@ -133,6 +138,16 @@ def _collect_then_freeze() -> None:
     gc.freeze()
 
 
+def _with_auth_token(argv: list[str], token: str) -> list[str]:
+    """``rasa run``'s arguments with ``--auth-token`` added from the environment's token.
+
+    Only this process's copy of the arguments changes; the one the system shows stays.
+    """
+    if not token or argv[1:2] != ["run"] or "--auth-token" in argv or "-t" in argv:
+        return argv
+    return [*argv, "--auth-token", token]
+
+
 def main() -> None:
     """Apply the fixes above, then hand over to Rasa's own command line."""
     jsonschema.validate = _cached_validate
@@ -152,7 +167,7 @@ def main() -> None:
     rasa.server._load_agent = _refrozen_on_swap(rasa.server._load_agent)
     from rasa.__main__ import main as rasa_main
 
-    sys.argv[0] = "rasa"
+    sys.argv = _with_auth_token(["rasa", *sys.argv[1:]], os.environ.get("RASA_TOKEN", "").strip())
     rasa_main()
 
 

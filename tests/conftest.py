@@ -28,7 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.db import create_engine, migrate_sync
 from bot.inbox.store import Inbox, open_inbox
-from bot.settings import Settings
+from bot.settings import Secret, Settings
 from bot.web.app import create_app
 from tests.scratch import POSTGRES_ADMIN, empty_tables, free_port, recreate_database
 
@@ -36,6 +36,9 @@ DATABASES = ["sqlite", "postgres"]
 WHOLE_SERVICE_DATABASE = "sqlite"
 WHOLE_SERVICE = {"rasa_server", "live_app", "browsers"}
 """Fixtures that make a test one of the whole service's (see the module docstring)."""
+CALLBACK_SECRET = Secret("test-callback-secret-shared-by-rasa")
+RASA_TOKEN = Secret("test-token-of-rasa-http-api")
+"""The session's Rasa server and every test app share these (each has its own var/)."""
 
 
 @pytest.fixture(scope="session", params=DATABASES)
@@ -91,7 +94,11 @@ def rasa_server(app_port: int, tmp_path_factory: pytest.TempPathFactory) -> Iter
     settings = Settings.from_env(environ={}, env_file=Path("/nonexistent"))
     train(settings.intents_dir)
     settings = replace(
-        settings, rasa_port=free_port(), var_dir=tmp_path_factory.mktemp("rasa-var")
+        settings,
+        rasa_port=free_port(),
+        var_dir=tmp_path_factory.mktemp("rasa-var"),
+        callback_secret=CALLBACK_SECRET,
+        rasa_token=RASA_TOKEN,
     )
     process = RasaProcess(settings, app_url=f"http://127.0.0.1:{app_port}")
     loop = asyncio.new_event_loop()
@@ -149,6 +156,8 @@ def app_settings(database_url: str, rasa_url: str, port: int, var_dir: Path) -> 
         rasa_url=rasa_url,
         port=port,
         var_dir=var_dir,
+        callback_secret=CALLBACK_SECRET,
+        rasa_token=RASA_TOKEN,
     )
 
 

@@ -19,7 +19,7 @@ from bot.keys import engine_key
 from bot.messages import Channel
 from bot.rasa.process import endpoints_yaml
 from bot.settings import ROOT
-from tests.conftest import LiveApp, add_outage
+from tests.conftest import RASA_TOKEN, LiveApp, add_outage
 from tests.web.test_chat import render, sender, texts
 
 pytestmark = pytest.mark.e2e  # runs in .venv-rasa
@@ -126,6 +126,7 @@ def run_check(endpoints: Path, script: str = CHECK) -> dict[str, object]:
             "PYTHONPATH": str(INTENTS),
             "OUTAGE_BOT_ACTIONS_URL": "http://app/webhooks/actions",
             "OUTAGE_BOT_NLG_URL": "http://app/webhooks/nlg",
+            "OUTAGE_BOT_CALLBACK_SECRET": "a-secret-rasa-sends-with-each-call",
         },
         check=False,
     )
@@ -189,7 +190,8 @@ async def test_a_long_chat_keeps_its_context_while_rasa_keeps_it_short(
     )
     assert conversation is not None
     async with live_app.client.get(
-        f"{rasa_server}/conversations/{conversation.key}/tracker?include_events=ALL"
+        f"{rasa_server}/conversations/{conversation.key}/tracker",
+        params={"include_events": "ALL", "token": RASA_TOKEN.reveal()},
     ) as response:
         events = (await response.json())["events"]
     said = [event["text"] for event in events if event["event"] == "user"]

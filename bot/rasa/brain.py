@@ -27,6 +27,7 @@ from typing import Any
 import aiohttp
 
 from bot.rasa.rotation import LocalRotation, Rotation
+from bot.settings import Secret
 from bot.telemetry import Telemetry
 
 log = logging.getLogger(__name__)
@@ -75,6 +76,7 @@ class RasaBrain:
         shared: bool = False,
         rotation: Rotation | None = None,
         telemetry: Telemetry | None = None,
+        token: Secret | None = None,
     ):
         """A brain for ``base_urls``.
 
@@ -90,6 +92,8 @@ class RasaBrain:
             can answer any conversation.
         rotation: where servers taken out of rotation are recorded.
         telemetry: where each answer's time is recorded (``/metrics``).
+        token: the token of the servers' HTTP API (``--auth-token``), for the health
+            checks and model updates; the REST channel customers' messages go to needs none.
         """
         if not base_urls:
             raise ValueError("at least one Rasa server is needed")
@@ -99,6 +103,7 @@ class RasaBrain:
         self._retry_after = retry_after
         self._down_until: dict[str, float] = {}
         self.shared = shared
+        self.api_params = {"token": token.reveal()} if token else {}
         self.rotation: Rotation = rotation or LocalRotation()
         self._out: set[str] = set()
         self._rotation_changed = asyncio.Condition()
@@ -230,7 +235,9 @@ class RasaBrain:
     async def _healthy(self, base_url: str) -> bool:
         try:
             async with self._session.get(
-                f"{base_url}/status", timeout=aiohttp.ClientTimeout(total=3)
+                f"{base_url}/status",
+                params=self.api_params,
+                timeout=aiohttp.ClientTimeout(total=3),
             ) as response:
                 if response.status != 200:
                     return False

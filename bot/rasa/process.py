@@ -17,12 +17,14 @@ import logging
 import os
 import subprocess
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 import aiohttp
 
+from bot import kept_secrets
+from bot.rasa import callback_secret
 from bot.settings import ROOT, Settings
 from bot.supervision import Supervised
 
@@ -32,6 +34,9 @@ MODEL_NAME = "outage-bot"
 RASA_BIN = ROOT / ".venv-rasa" / "bin" / "rasa"
 LAUNCHER = "run_rasa.py"
 """In ``intents/``: plain Rasa with JSON-schema validators cached (see its docstring)."""
+TOKEN_VARIABLE = "RASA_TOKEN"
+"""The launcher passes it to ``rasa run --auth-token``: the environment, unlike the
+command line, is not readable by every user of the machine."""
 TRAINING_INPUTS = ("config.yml", "domain.yml", "data")
 STABLE_AFTER = 120.0
 """Seconds a Rasa child must have run for its next crash to be restarted without backoff."""
@@ -124,12 +129,17 @@ see ``intents/tracker_store.py``, ``intents/conversation_locks.py`` and docs/sca
 
 
 def endpoints_yaml(app_url: str, redis_url: str | None) -> str:
-    """Rasa's endpoints file: actions and NLG from our app; trackers and locks in Redis if set."""
+    """Rasa's endpoints file: actions and NLG from our app; trackers and locks in Redis if set.
+
+    Both calls carry the callback secret, which Rasa takes from its environment.
+    """
     lines = [
         "action_endpoint:",
         f'  url: "{app_url}/webhooks/actions"',
+        *callback_secret.endpoint_headers(),
         "nlg:",
         f'  url: "{app_url}/webhooks/nlg"',
+        *callback_secret.endpoint_headers(),
     ]
     if not redis_url:
         return "\n".join([*lines, *TRACKER_STORE]) + "\n"
@@ -168,6 +178,7 @@ class RasaProcess:
     index: int = 0
     _process: asyncio.subprocess.Process | None = None
     _supervised: Supervised | None = None
+    _secrets: dict[str, str] = field(default_factory=dict, repr=False)
 
     @property
     def url(self) -> str:
@@ -191,6 +202,10 @@ class RasaProcess:
         if not model_path(self.settings.intents_dir).is_file():
             raise RasaError("no trained Rasa model; run `outage-bot train`")
         self.settings.var_dir.mkdir(parents=True, exist_ok=True)
+        self._secrets = {
+            callback_secret.VARIABLE: kept_secrets.callback_secret(self.settings).reveal(),
+            TOKEN_VARIABLE: kept_secrets.rasa_token(self.settings).reveal(),
+        }
         endpoints = self.settings.var_dir / "rasa-endpoints.yml"
         endpoints.write_text(endpoints_yaml(self.app_url, self.settings.redis_url))
         self._supervised = Supervised(
@@ -218,12 +233,22 @@ class RasaProcess:
                 cwd=self.settings.intents_dir,
                 stdout=out,
                 stderr=subprocess.STDOUT,
-                env={**os.environ, "PYTHONUNBUFFERED": "1", "RASA_TELEMETRY_ENABLED": "false"},
+                env={
+                    **os.environ,
+                    "PYTHONUNBUFFERED": "1",
+                    "RASA_TELEMETRY_ENABLED": "false",
+                    **self._secrets,
+                },
             )
         log.info(
             "started Rasa (pid %s) on %s; log in %s", self._process.pid, self.url, self.log_file
         )
         return self._process
+
+    @property
+    def api_params(self) -> dict[str, str]:
+        """The query that authenticates a call to its HTTP API (``/status``, ``/model``)."""
+        return {"token": self._secrets[TOKEN_VARIABLE]}
 
     @property
     def pid(self) -> int | None:
@@ -244,7 +269,7 @@ class RasaProcess:
         deadline = time.monotonic() + within
         while time.monotonic() < deadline:
             with contextlib.suppress(aiohttp.ClientError, TimeoutError, ValueError):
-                async with session.get(f"{self.url}/status") as response:
+                async with session.get(f"{self.url}/status", params=self.api_params) as response:
                     if response.status == 200 and (await response.json()).get("model_file"):
                         return
             await asyncio.sleep(0.5)

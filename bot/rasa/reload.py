@@ -199,9 +199,9 @@ async def _reload_one(
         await now("out of rotation")
         await asyncio.sleep(settle)
         await now("loading")
-        await _load(session, step.server)
+        await _load(session, step.server, brain.api_params)
         await now("checking")
-        step.model = await check_server(session, step.server)
+        step.model = await check_server(session, step.server, brain.api_params)
     except ReloadError as error:
         await now("failed", str(error))
         raise
@@ -210,10 +210,11 @@ async def _reload_one(
     await now("back")
 
 
-async def _load(session: aiohttp.ClientSession, server: str) -> None:
+async def _load(session: aiohttp.ClientSession, server: str, auth: dict[str, str]) -> None:
     try:
         async with session.put(
             f"{server}/model",
+            params=auth,
             json={"model_file": MODEL_FILE},
             timeout=aiohttp.ClientTimeout(total=LOAD_SECONDS),
         ) as response:
@@ -223,18 +224,20 @@ async def _load(session: aiohttp.ClientSession, server: str) -> None:
         raise ReloadError(f"{server} did not load the model: {type(exc).__name__}") from exc
 
 
-async def check_server(session: aiohttp.ClientSession, server: str) -> str:
+async def check_server(session: aiohttp.ClientSession, server: str, auth: dict[str, str]) -> str:
     """The model ``server`` runs, once it names one and understands a customer's sentence.
+
+    ``auth``: the query that authenticates a call to its HTTP API.
 
     Raises:
         ReloadError: it does not.
     """
     timeout = aiohttp.ClientTimeout(total=30)
     try:
-        async with session.get(f"{server}/status", timeout=timeout) as response:
+        async with session.get(f"{server}/status", params=auth, timeout=timeout) as response:
             status = await response.json() if response.status == 200 else {}
         async with session.post(
-            f"{server}/model/parse", json={"text": PROBE}, timeout=timeout
+            f"{server}/model/parse", params=auth, json={"text": PROBE}, timeout=timeout
         ) as response:
             parsed = await response.json() if response.status == 200 else {}
     except (aiohttp.ClientError, TimeoutError, ValueError) as exc:

@@ -20,7 +20,7 @@ from datetime import timedelta
 import aiohttp
 from aiohttp import web
 
-from bot import demo, sessions, subscriptions
+from bot import demo, kept_secrets, sessions, subscriptions
 from bot.channels.canned import CannedReplies
 from bot.channels.telegram.channel import TelegramChannel
 from bot.channels.x.channel import XChannel
@@ -35,6 +35,7 @@ from bot.inbox.store import open_inbox
 from bot.incidents.book import Incidents
 from bot.keys import (
     brain_key,
+    callback_secret_key,
     console_events_key,
     engine_key,
     executor_key,
@@ -148,11 +149,21 @@ async def rasa_ctx(app: web.Application) -> AsyncIterator[None]:
     """Use the Rasa at ``RASA_URL``, or run our own as supervised child processes.
 
     With Redis the Rasa servers share their trackers (the endpoints ``serve`` generates,
-    and compose's), so the brain may send any conversation to any of them.
+    and compose's), so the brain may send any conversation to any of them. Rasa's calls
+    back are accepted only with the callback secret; our calls to Rasa's HTTP API carry
+    its token (both from ``bot.kept_secrets``, which our children read too).
     """
     settings = app[settings_key]
+    app[callback_secret_key] = kept_secrets.callback_secret(settings)
     children: list[RasaProcess] = []
     if settings.rasa_url:
+        if settings.callback_secret is None:
+            log.warning(
+                "RASA_URL is set but OUTAGE_BOT_CALLBACK_SECRET is not: Rasa's calls to our "
+                "actions and NLG will be refused unless those servers send the secret "
+                "generated in %s",
+                settings.var_dir / kept_secrets.CALLBACK_SECRET_FILE,
+            )
         urls = settings.rasa_urls
     else:
         children = await start_children(settings, f"http://{settings.host}:{settings.port}")
@@ -165,6 +176,7 @@ async def rasa_ctx(app: web.Application) -> AsyncIterator[None]:
         shared=redis is not None,
         rotation=RedisRotation(redis) if redis is not None else None,
         telemetry=app[telemetry_key],
+        token=kept_secrets.rasa_token(settings),
     )
     app[brain_key] = brain
     board: ProgressBoard = RedisBoard(redis) if redis is not None else LocalBoard()

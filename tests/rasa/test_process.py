@@ -1,11 +1,15 @@
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
+from urllib.parse import urlsplit
 
+import aiohttp
 import pytest
 
 from bot.rasa import process as rasa_process
 from bot.rasa.process import (
+    LAUNCHER,
     RasaError,
     endpoints_yaml,
     model_is_current,
@@ -13,6 +17,7 @@ from bot.rasa.process import (
     train,
     training_hash,
 )
+from tests.conftest import RASA_TOKEN
 
 
 @pytest.fixture
@@ -126,8 +131,12 @@ def test_endpoints_without_redis_point_rasa_at_our_app() -> None:
     assert text == (
         "action_endpoint:\n"
         '  url: "http://127.0.0.1:8080/webhooks/actions"\n'
+        "  headers:\n"
+        "    X-Outage-Bot-Secret: ${OUTAGE_BOT_CALLBACK_SECRET}\n"
         "nlg:\n"
         '  url: "http://127.0.0.1:8080/webhooks/nlg"\n'
+        "  headers:\n"
+        "    X-Outage-Bot-Secret: ${OUTAGE_BOT_CALLBACK_SECRET}\n"
         "tracker_store:\n"
         "  type: tracker_store.ExpiringTrackerStore\n"
         "  idle_hours: 48\n"
@@ -156,3 +165,35 @@ def test_endpoints_with_an_escaped_redis_password_give_rasa_the_real_one() -> No
     text = endpoints_yaml("http://app", "redis://:p%40ss%22word@localhost:6379/0")
 
     assert '  password: "p@ss\\"word"\n' in text
+
+
+async def test_rasa_http_api_refuses_a_call_without_its_token(rasa_server: str) -> None:
+    """Nothing on the network reads a conversation or swaps the model without the token."""
+    tracker = f"{rasa_server}/conversations/someone/tracker"
+    async with aiohttp.ClientSession() as session:
+        for params in ({}, {"token": "guessed"}):
+            for url in (tracker, f"{rasa_server}/status"):
+                async with session.get(url, params=params) as response:
+                    assert response.status == 401, url
+            async with session.put(
+                f"{rasa_server}/model", params=params, json={"model_file": "x.tar.gz"}
+            ) as response:
+                assert response.status == 401
+        async with session.get(tracker, params={"token": RASA_TOKEN.reveal()}) as response:
+            assert response.status == 200
+            assert (await response.json())["sender_id"] == "someone"
+
+
+def test_the_token_is_not_on_rasa_command_line(rasa_server: str) -> None:
+    """Every user of the machine can read a command line; the token goes by environment."""
+    port = str(urlsplit(rasa_server).port).encode()
+    ours = []
+    for path in Path("/proc").glob("[0-9]*/cmdline"):
+        with contextlib.suppress(OSError):
+            arguments = path.read_bytes().split(b"\0")
+            if any(a.endswith(LAUNCHER.encode()) for a in arguments) and port in arguments:
+                ours.append(arguments)
+    assert ours, "the Rasa child was not found"
+    for arguments in ours:
+        assert b"--auth-token" not in arguments
+        assert not any(RASA_TOKEN.reveal().encode() in a for a in arguments)
