@@ -192,3 +192,19 @@ def test_public_url_is_checked_and_defaults_to_the_listen_address(tmp_path: Path
     for bad in ("status.example.com", "ftp://example.com", "https://example.com/?a=1"):
         with pytest.raises(SettingsError, match="OUTAGE_BOT_PUBLIC_URL"):
             settings({"OUTAGE_BOT_PUBLIC_URL": bad}, tmp_path)
+
+
+@pytest.mark.parametrize("name", ["OUTAGE_BOT_CALLBACK_SECRET", "RASA_TOKEN"])
+def test_secrets_shared_with_rasa_are_wrapped_and_checked(name: str, tmp_path: Path) -> None:
+    good = "Zx9_-.~!" * 4
+    loaded = settings({name: good}, tmp_path)
+    field = "callback_secret" if name == "OUTAGE_BOT_CALLBACK_SECRET" else "rasa_token"
+
+    assert getattr(loaded, field) == Secret(good)
+    assert good not in repr(loaded)
+    assert getattr(settings({}, tmp_path), field) is None
+    # A header value, a query string and Rasa's YAML: visible ASCII only, and not short.
+    for bad in ("too-short", "has a space in it, sadly", "naïve-but-long-enough-value"):
+        with pytest.raises(SettingsError, match=name) as caught:
+            settings({name: bad}, tmp_path)
+        assert bad not in str(caught.value)

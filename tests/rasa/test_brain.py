@@ -25,6 +25,7 @@ from bot.messages import Channel, Variant
 from bot.rasa.brain import BrainUnavailable, RasaBrain, ServerGone, rendezvous, server_for
 from bot.rasa.process import train
 from bot.rasa.rotation import RedisRotation
+from bot.settings import Secret
 from tests.conftest import LiveApp, add_outage, app_settings, running_app
 from tests.scratch import free_port, free_ports
 
@@ -76,10 +77,15 @@ async def test_a_brain_needs_a_server() -> None:
 
 
 class FakeRasa:
-    """A Rasa REST channel on loopback that answers, hangs, or drops the connection."""
+    """A Rasa REST channel on loopback that answers, hangs, or drops the connection.
 
-    def __init__(self, name: str = "Rasa") -> None:
+    Its HTTP API (``/status``, ``/model``) asks for ``token`` as Rasa's ``--auth-token``
+    makes it: 401 without it. Its REST channel asks for nothing, like Rasa's.
+    """
+
+    def __init__(self, name: str = "Rasa", token: str | None = None) -> None:
         self.name = name
+        self.token = token
         self.calls = 0
         self.model = "model-0"
         self.loads: list[str] = []
@@ -96,11 +102,17 @@ class FakeRasa:
             request.transport.close()
         return web.json_response([{"text": f"hello from {self.name}"}])
 
+    def _authenticate(self, request: web.Request) -> None:
+        if self.token is not None and request.query.get("token") != self.token:
+            raise web.HTTPUnauthorized(text='{"reason": "NotAuthenticated"}')
+
     async def status(self, request: web.Request) -> web.Response:
+        self._authenticate(request)
         return web.json_response({"model_file": "outage-bot.tar.gz", "model_id": self.model})
 
     async def load(self, request: web.Request) -> web.Response:
         """Rasa's PUT /model: a new model, unless this one is told to fail."""
+        self._authenticate(request)
         self.loads.append((await request.json())["model_file"])
         await asyncio.sleep(self.load_seconds)
         if self.mode == "bad model":
@@ -109,6 +121,7 @@ class FakeRasa:
         return web.Response(status=204)
 
     async def parse(self, request: web.Request) -> web.Response:
+        self._authenticate(request)
         return web.json_response({"intent": {"name": "report_outage"}})
 
     async def start(self) -> None:
@@ -179,6 +192,21 @@ async def test_a_hung_server_costs_one_timeout_not_one_per_message() -> None:
             assert hung.calls == 1
     finally:
         await hung.stop()
+
+
+async def test_health_checks_send_the_token_of_rasa_http_api() -> None:
+    rasa = FakeRasa(token="the-token-of-its-api")
+    await rasa.start()
+    try:
+        async with aiohttp.ClientSession() as session:
+            with_token = RasaBrain(session, [rasa.url], token=Secret("the-token-of-its-api"))
+            without = RasaBrain(session, [rasa.url])
+            assert await with_token.health() == "ok"
+            assert await without.health() == "down"
+            # Customers' messages go to the REST channel, which needs no token.
+            assert await with_token.respond("c1", "hi", {}) == ["hello from Rasa"]
+    finally:
+        await rasa.stop()
 
 
 async def test_a_dropped_connection_fails_only_that_message() -> None:

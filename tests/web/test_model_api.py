@@ -16,15 +16,18 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.keys import brain_key
-from bot.settings import Settings
+from bot.settings import Secret, Settings
 from bot.web.app import create_app
 from tests.rasa.test_brain import FakeRasa
 from tests.web.conftest import ClientFactory, Staff, add_staff
 
+RASA_TOKEN = "the-token-of-rasa-http-api"
+"""Every call of the update to Rasa's HTTP API needs it, as with ``--auth-token``."""
+
 
 @pytest.fixture
 async def rasas() -> AsyncIterator[tuple[FakeRasa, FakeRasa]]:
-    pair = (FakeRasa("first"), FakeRasa("second"))
+    pair = (FakeRasa("first", RASA_TOKEN), FakeRasa("second", RASA_TOKEN))
     for rasa in pair:
         await rasa.start()
     yield pair
@@ -45,6 +48,7 @@ async def staff_with_rasa(
         database_url=database_url,
         rasa_url=",".join(rasa.url for rasa in rasas),
         var_dir=tmp_path,
+        rasa_token=Secret(RASA_TOKEN),
     )
     client = await aiohttp_client(create_app(settings))
     return Staff(client, await add_staff(engine))
