@@ -25,9 +25,18 @@ from pathlib import Path
 from aiohttp import web
 from sqlalchemy.engine import make_url
 
+from bot import kept_secrets
 from bot.cli import UsageError
 from bot.db import create_engine, migrate
-from bot.rasa.process import RasaError, RasaProcess, start_children, stop_children, train
+from bot.rasa import callback_secret
+from bot.rasa.process import (
+    TOKEN_VARIABLE,
+    RasaError,
+    RasaProcess,
+    start_children,
+    stop_children,
+    train,
+)
 from bot.rasa.reload_client import ReloadRefused, follow_reload
 from bot.settings import Settings
 from bot.supervision import Supervised
@@ -57,9 +66,6 @@ def check_workers(settings: Settings, workers: int) -> None:
         raise ServeError("--workers > 1 needs a PostgreSQL DATABASE_URL")
 
 
-CREDENTIALS_FILE = "first-run-credentials.txt"
-
-
 @dataclass(frozen=True)
 class FirstRun:
     """The admin the first start created, and the owner-only file holding its secrets."""
@@ -72,8 +78,8 @@ class FirstRun:
 async def first_run_credentials(settings: Settings) -> FirstRun | None:
     """Create the first admin when there is no user yet, writing its secrets to a file.
 
-    The file (in ``var/``) is created readable by the owner only, and never
-    overwritten; it holds the user name, the password and an API token.
+    The file (in ``var/``, :func:`bot.kept_secrets.write_first_run`) is readable by the
+    owner only; it holds the user name, the password and an API token.
     """
     await migrate(settings.database_url)
     engine = create_engine(settings.database_url)
@@ -84,12 +90,9 @@ async def first_run_credentials(settings: Settings) -> FirstRun | None:
         _user, password, token = await add_user(engine, "admin", "admin", lifetime)
     finally:
         await engine.dispose()
-    path = settings.var_dir / CREDENTIALS_FILE
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.unlink(missing_ok=True)  # an older database's admin; this one replaces it
-    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(descriptor, "w") as file:
-        file.write(f"user admin\npassword {password}\napi-token {token}\n")
+    path = kept_secrets.write_first_run(
+        settings.var_dir, f"user admin\npassword {password}\napi-token {token}\n"
+    )
     return FirstRun("admin", password, path)
 
 
@@ -190,6 +193,9 @@ async def _supervise_workers(settings: Settings, *, demo: bool, workers: int) ->
     if not settings.rasa_url:
         rasa = await start_children(settings, f"http://{settings.host}:{settings.port}")
         environ["RASA_URL"] = ",".join(child.url for child in rasa)
+        # What the children were given, so that the workers need not find it themselves.
+        environ[callback_secret.VARIABLE] = kept_secrets.callback_secret(settings).reveal()
+        environ[TOKEN_VARIABLE] = kept_secrets.rasa_token(settings).reveal()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

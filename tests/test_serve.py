@@ -13,12 +13,16 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable
 from dataclasses import replace
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlmodel import select
+from sqlmodel.ext.asyncio.session import AsyncSession
 
+from bot.models import ApiToken, utcnow
 from bot.rasa.process import train
 from bot.serve import FirstRun, ServeError, banner, check_workers, first_run_credentials, serving
 from bot.settings import ROOT, Settings
@@ -94,6 +98,11 @@ async def test_first_run_writes_the_admin_to_an_owner_only_file_once(
     assert admin is not None and admin.role == "admin"
     assert await authenticate_password(engine, "admin", first.password) is not None
     assert await first_run_credentials(settings) is None, "only the first start creates one"
+    async with AsyncSession(engine) as session:
+        (expires,) = (await session.exec(select(ApiToken.expires_at))).all()
+    lifetime = timedelta(days=settings.token_days)  # OUTAGE_BOT_TOKEN_DAYS, 90 by default
+    assert expires is not None
+    assert lifetime - timedelta(minutes=1) < expires - utcnow() <= lifetime
 
 
 async def test_served_app_leaves_its_start_up_heap_out_of_collections(
