@@ -29,6 +29,7 @@ import argparse
 import asyncio
 import os
 import platform
+import secrets
 import sys
 import tempfile
 import time
@@ -176,7 +177,13 @@ async def run_path(
 
 
 def prepared() -> tuple[Settings, Path, int]:
-    """The settings with a current model (trained if need be), a scratch folder, a port."""
+    """The settings with a current model (trained if need be), a scratch folder, a port.
+
+    The Rasa children and the app (a process of its own, see :func:`start_app`) keep
+    their secrets in different folders, so both get the same ones from the environment.
+    """
+    for name in ("OUTAGE_BOT_CALLBACK_SECRET", "RASA_TOKEN"):
+        os.environ.setdefault(name, secrets.token_urlsafe(32))
     base = Settings.from_env()
     train(base.intents_dir)
     return base, Path(tempfile.mkdtemp(prefix="outage-bench-")), free_port()
