@@ -148,7 +148,9 @@ def _copy_intents(tmp_path: Path) -> Path:
 async def _model_ids(live: LiveApp) -> set[str]:
     ids = set()
     for url in live.app[brain_key].base_urls:
-        async with live.client.get(f"{url}/status") as response:
+        async with live.client.get(
+            f"{url}/status", params=live.app[brain_key].api_params
+        ) as response:
             ids.add((await response.json())["model_id"])
     return ids
 
