@@ -28,7 +28,7 @@ from bot.serve import FirstRun, ServeError, banner, check_workers, first_run_cre
 from bot.settings import ROOT, Settings
 from bot.users import authenticate_password, authenticate_token
 from bot.web.app import create_app
-from tests.conftest import app_settings
+from tests.conftest import CALLBACK_SECRET, RASA_TOKEN, app_settings
 from tests.scratch import POSTGRES_ADMIN, free_port, recreate_database
 
 SETTINGS = Settings.from_env(environ={}, env_file=Path("/nonexistent"))
@@ -183,6 +183,9 @@ def serve_workers(
         "RASA_URL": rasa_url,
         "OUTAGE_BOT_PORT": str(port),
         "OUTAGE_BOT_VAR_DIR": str(var),
+        # What the session's Rasa server sends and asks for (tests/conftest.py).
+        "OUTAGE_BOT_CALLBACK_SECRET": CALLBACK_SECRET.reveal(),
+        "RASA_TOKEN": RASA_TOKEN.reveal(),
         **(extra or {}),
     }
     with (var / "serve.log").open("wb") as log:  # the child keeps its own copy

@@ -17,7 +17,7 @@ from bot.keys import engine_key
 from bot.messages import Variant
 from bot.responses.store import ResponseStore
 from bot.settings import Settings
-from tests.conftest import LiveApp, add_outage
+from tests.conftest import CALLBACK_SECRET, RASA_TOKEN, LiveApp, add_outage
 from tests.web.conftest import add_staff
 
 pytestmark = pytest.mark.e2e
@@ -151,6 +151,8 @@ async def test_starts_the_service_itself_when_none_runs_and_keeps_its_log_out_of
             "OUTAGE_BOT_PORT": str(app_port),  # where the Rasa server calls back
             "RASA_URL": rasa_server,
             "DATABASE_URL": database_url,
+            "OUTAGE_BOT_CALLBACK_SECRET": CALLBACK_SECRET.reveal(),
+            "RASA_TOKEN": RASA_TOKEN.reveal(),
         }
     )
     starting = await chat.expect("you> ", within=60)
