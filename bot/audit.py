@@ -32,6 +32,8 @@ class Action(StrEnum):
     INCIDENT_CREATED = "incident_created"
     INCIDENT_CHANGED = "incident_changed"
     RESPONSE_EDITED = "response_edited"
+    MACRO_CREATED = "macro_created"
+    MACRO_DELETED = "macro_deleted"
     USER_ADDED = "user_added"
     USER_CHANGED = "user_changed"
     PASSWORD_RESET = "password_reset"

@@ -334,6 +334,30 @@ class Escalation(SQLModel, table=True):
     queue_notices: int = Field(default=0)
     """How many times the waiting customer has been told their place again (one a threshold)."""
     queue_noticed_at: datetime | None = None
+    area_code: str | None = Field(default=None, max_length=8)
+    """Where the customer is, when the bot knew it at the hand-off."""
+    incident_id: int | None = Field(default=None, foreign_key="incident.id")
+    """The incident the bot had told the customer about, or that covered their area then."""
+
+
+class BulkAnswer(SQLModel, table=True):
+    """One answer an agent sent to every customer waiting about an incident.
+
+    The agent's idempotency key is unique, so a second press of the same button (or a
+    retried request) finds this row and sends nothing again. ``conversations`` lists who
+    got it (comma-separated ids), so the retry can say so.
+    """
+
+    __tablename__ = "bulk_answer"
+    __table_args__ = (UniqueConstraint("agent_id", "idempotency_key"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    agent_id: int = Field(foreign_key="user_account.id")
+    idempotency_key: str = Field(max_length=100)
+    incident_id: int = Field(foreign_key="incident.id", index=True, ondelete="CASCADE")
+    text: str = Field(sa_column=Column(Text, nullable=False))
+    conversations: str = Field(sa_column=Column(Text, nullable=False))
+    created_at: datetime = Field(default_factory=utcnow)
 
 
 class Subscription(SQLModel, table=True):

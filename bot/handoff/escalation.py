@@ -52,13 +52,22 @@ def priority_for(reason: str) -> int:
 
 
 async def escalate(
-    engine: AsyncEngine, conversation_id: int, reason: HandOffReason
+    engine: AsyncEngine,
+    conversation_id: int,
+    reason: HandOffReason,
+    *,
+    area_code: str | None = None,
+    incident_id: int | None = None,
 ) -> Escalation | None:
     """Take a conversation from the bot and queue it for an agent.
 
     Idempotent: a conversation that already has an open escalation keeps it (raised to
     the higher priority), so a customer repeating "human please" does not queue twice.
     Returns ``None`` when the conversation does not exist.
+
+    ``area_code`` and ``incident_id`` say what the bot knew: where the customer is and the
+    incident it told them about (:mod:`bot.handoff.about`); what is known now replaces
+    what was known before.
 
     Messages that were waiting for Rasa are the agent's from now on: the bot owes them
     nothing, so it will not answer them late once the conversation comes back to it.
@@ -85,6 +94,9 @@ async def escalate(
             escalation = Escalation(
                 conversation_id=conversation_id, reason=reason, priority=priority
             )
+        if area_code:
+            escalation.area_code = area_code
+            escalation.incident_id = incident_id
         session.add(escalation)
         if conversation.state == ConversationState.BOT:
             conversation.state = ConversationState.ESCALATED

@@ -6,8 +6,9 @@ states what the agent saw ("still open", "still mine"): when two agents click at
 exactly one UPDATE matches and the other learns who won. Nothing here knows about HTTP;
 the console API maps :class:`HandoffNotFound` to 404 and :class:`HandoffConflict` to 409.
 
-Just over 400 lines on purpose: the transcript reads a conversation through the same
-private lookups (``_current``, ``_holder``) that guard each change of hands.
+About 450 lines on purpose: every change of hands is here, side by side (the conditional
+UPDATEs that keep one holder per conversation read best together), and the transcript
+reads a conversation through the same private lookups (``_current``, ``_holder``).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from typing import Any
 
 import sqlalchemy
 from sqlalchemy import func, or_, update
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -76,6 +77,9 @@ class QueueEntry:
     agent: str | None
     created_at: datetime
     waiting_seconds: int
+    area_code: str | None = None
+    incident_id: int | None = None
+    agent_id: int | None = None
 
     def to_public(self) -> dict[str, Any]:
         """Return the ``GET /api/escalations`` shape."""
@@ -90,7 +94,12 @@ class QueueEntry:
             "agent": self.agent,
             "created_at": self.created_at.isoformat(),
             "waiting_seconds": self.waiting_seconds,
+            "area_code": self.area_code,
         }
+
+    def answerable_by(self, agent: User) -> bool:
+        """Whether ``agent`` may answer this customer without taking them from a colleague."""
+        return self.state == EscalationState.OPEN or self.agent_id == agent.id
 
 
 def agent_author(agent: User) -> str:
@@ -102,36 +111,62 @@ def _customer(conversation: Conversation) -> str:
     return conversation.display_name or conversation.external_user_id
 
 
+# The columns the queue shows, not whole rows: consoles refetch it on every change, and
+# building ORM objects for hundreds of waiting customers cost more than the query.
+_QUEUE = (
+    sqlalchemy.select(
+        col(Escalation.id),
+        col(Escalation.conversation_id),
+        col(Escalation.reason),
+        col(Escalation.priority),
+        col(Escalation.state),
+        col(Escalation.created_at),
+        col(Escalation.area_code),
+        col(Escalation.incident_id),
+        col(Escalation.agent_id),
+        col(Conversation.channel),
+        col(Conversation.display_name),
+        col(Conversation.external_user_id),
+        col(User.name).label("agent"),
+    )
+    .join(Conversation, col(Conversation.id) == col(Escalation.conversation_id))
+    .outerjoin(User, col(User.id) == col(Escalation.agent_id))
+    .where(col(Escalation.state).in_([EscalationState.OPEN, EscalationState.CLAIMED]))
+    .order_by(col(Escalation.priority).desc(), col(Escalation.created_at), col(Escalation.id))
+)
+
+
 async def queue(engine: AsyncEngine, now: datetime | None = None) -> list[QueueEntry]:
     """Return the open and claimed escalations: highest priority first, then the oldest.
 
     ``waiting_seconds`` counts from when the customer asked, so a claimed but neglected
     conversation keeps ageing where everyone can see it.
     """
+    async with engine.connect() as connection:
+        return await queue_in(connection, now)
+
+
+async def queue_in(connection: AsyncConnection, now: datetime | None = None) -> list[QueueEntry]:
+    """:func:`queue`, read in the caller's transaction."""
     now = now or utcnow()
-    query = (
-        select(Escalation, Conversation, User.name)
-        .join(Conversation, col(Conversation.id) == col(Escalation.conversation_id))
-        .outerjoin(User, col(User.id) == col(Escalation.agent_id))
-        .where(col(Escalation.state).in_([EscalationState.OPEN, EscalationState.CLAIMED]))
-        .order_by(col(Escalation.priority).desc(), col(Escalation.created_at), col(Escalation.id))
-    )
-    async with AsyncSession(engine, expire_on_commit=False) as session:
-        rows = (await session.exec(query)).all()
+    rows = (await connection.execute(_QUEUE)).all()
     return [
         QueueEntry(
-            id=escalation.id or 0,
-            conversation_id=escalation.conversation_id,
-            channel=conversation.channel,
-            customer=_customer(conversation),
-            reason=escalation.reason,
-            priority=escalation.priority,
-            state=escalation.state,
-            agent=agent_name,
-            created_at=escalation.created_at,
-            waiting_seconds=max(0, int((now - escalation.created_at).total_seconds())),
+            id=row.id,
+            conversation_id=row.conversation_id,
+            channel=row.channel,
+            customer=row.display_name or row.external_user_id,
+            reason=row.reason,
+            priority=row.priority,
+            state=row.state,
+            agent=row.agent,
+            created_at=row.created_at,
+            waiting_seconds=max(0, int((now - row.created_at).total_seconds())),
+            area_code=row.area_code,
+            incident_id=row.incident_id,
+            agent_id=row.agent_id,
         )
-        for escalation, conversation, agent_name in rows
+        for row in rows
     ]
 
 

@@ -96,6 +96,18 @@ class AreaIndex:
         await self._fresh()
         return [r for r in self._by_area.get(area_code, ()) if r.incident.resolved_at is None]
 
+    async def active(self) -> list[IncidentRecord]:
+        """Return every open incident, newest first (a few at a time, even on a bad day)."""
+        await self._fresh()
+        seen: dict[int, IncidentRecord] = {}
+        for records in self._by_area.values():
+            for record in records:
+                if record.incident.resolved_at is None:
+                    seen.setdefault(record.incident.id or 0, record)
+        return sorted(
+            seen.values(), key=lambda r: (r.incident.started_at, r.incident.id or 0), reverse=True
+        )
+
     async def recently_resolved_for(
         self, area_code: str, within: timedelta = RECENT, now: datetime | None = None
     ) -> list[IncidentRecord]:

@@ -3,6 +3,12 @@
 Defaults ship in ``data/responses.toml`` (:mod:`bot.responses.catalogue`). Each
 save keeps the old text as a :class:`~bot.models.ResponseVersion` row (who, when).
 
+Macros (keys starting ``macro_``) are the agents' ready-made replies. Unlike the bot's own
+responses, which Rasa names and so must always exist, comms staff create and delete them;
+a deleted one leaves its history behind, so a shipped macro stays deleted. (Adding and
+deleting them is why the module runs a little over 400 lines: every write is a version
+and refreshes the cache, and that rule reads best in one place.)
+
 Rendering is on every reply's path, so :class:`ResponseStore` answers from memory. A save
 through the store refreshes its own cache at once; other workers notice within about a
 second through :meth:`ResponseStore.reload_if_changed` (one aggregate query over a table of
@@ -13,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import time
 from collections.abc import Mapping
 from datetime import datetime
@@ -47,6 +54,31 @@ log = logging.getLogger(__name__)
 _SAVE_ATTEMPTS = 5
 REMOVED = ""
 """The text of a version that removed a channel's own text (no saved text can be empty)."""
+
+MACRO_PREFIX = "macro_"
+MACRO_KEY = re.compile(r"macro_[a-z0-9]+(?:_[a-z0-9]+)*")
+MACRO_KEY_MAX = 60
+MACRO_PLACEHOLDERS = (
+    "name",
+    "place",
+    "area_code",
+    "reference",
+    "title",
+    "cause",
+    "services",
+    "eta",
+    "status_url",
+)
+"""What an agent's macro may say: the customer, their area and the incident covering it."""
+
+
+def is_macro(key: str) -> bool:
+    """Whether ``key`` names an agent macro rather than something the bot says."""
+    return key.startswith(MACRO_PREFIX)
+
+
+class ResponseExists(ResponseError):
+    """A macro with this key exists already (HTTP 409)."""
 
 
 class UnknownResponse(KeyError):
@@ -95,13 +127,24 @@ class ResponseStore:
     # ----- the hot path -------------------------------------------------------------
 
     def keys(self) -> list[str]:
-        """Return every response key, sorted."""
-        return sorted(set(self._texts) | set(self._catalogue))
+        """Return every response key, sorted (macros only while they have texts)."""
+        shipped = {key for key in self._catalogue if not is_macro(key)}
+        return sorted(set(self._texts) | shipped)
+
+    def macros(self) -> list[str]:
+        """Return the agents' macros' keys, sorted."""
+        return sorted(key for key in self._texts if is_macro(key))
+
+    def exists(self, key: str) -> bool:
+        """Whether ``key`` is a response now (a deleted macro is not)."""
+        return key in self._texts or (key in self._catalogue and not is_macro(key))
 
     def placeholders(self, key: str) -> list[str]:
         """Return the placeholders ``key`` may use (all of them for a key not shipped)."""
         entry = self._catalogue.get(key)
-        return list(entry.placeholders) if entry is not None else sorted(PLACEHOLDERS)
+        if entry is not None:
+            return list(entry.placeholders)
+        return list(MACRO_PLACEHOLDERS) if is_macro(key) else sorted(PLACEHOLDERS)
 
     def text_for(self, key: str, variant: Variant | str = Variant.DEFAULT) -> str:
         """Return the current text of ``key`` for ``variant``, or its default text.
@@ -112,7 +155,7 @@ class ResponseStore:
         texts = self._texts.get(key)
         if texts is None:
             entry = self._catalogue.get(key)
-            if entry is None:
+            if entry is None or is_macro(key):
                 raise UnknownResponse(key)
             return entry.texts.get(str(variant)) or entry.texts["default"]
         row = texts.get(str(variant)) or texts.get(Variant.DEFAULT)
@@ -219,10 +262,52 @@ class ResponseStore:
             raise ResponseError("the default text cannot be removed, only edited")
         return await self._edit(key, channel, REMOVED, author)
 
-    def _check_edit(self, key: str, channel: str) -> None:
-        if key not in self._catalogue and key not in self._texts:
+    async def create(self, key: str, text: str, author: str) -> dict[str, Any]:
+        """Add macro ``key`` with ``text`` as its default text; return it.
+
+        Only macros can be added: the bot's own responses are the ones Rasa names.
+
+        Raises:
+            ResponseExists: the macro exists already.
+            ResponseError: the key is not a macro's, or the text is not acceptable.
+        """
+        if not MACRO_KEY.fullmatch(key) or len(key) > MACRO_KEY_MAX:
+            raise ResponseError(
+                f"a new response must be a macro: 'macro_' and then lower-case words joined "
+                f"by '_', at most {MACRO_KEY_MAX} characters in all, e.g. macro_engineer_booked"
+            )
+        if self.exists(key):
+            raise ResponseExists(f"macro {key!r} exists already")
+        problems = check(key, Variant.DEFAULT, text, tuple(self.placeholders(key)))
+        if problems:
+            raise ResponseError("; ".join(problems))
+        return await self._edit(key, Variant.DEFAULT, text, author)
+
+    async def delete(self, key: str, author: str) -> None:
+        """Delete macro ``key``, every channel's text; the history keeps them.
+
+        Raises:
+            UnknownResponse: there is no response ``key``.
+            ResponseError: ``key`` is one of the bot's own responses, which cannot go.
+        """
+        if not self.exists(key):
             raise UnknownResponse(key)
-        variants = [v.value for v in Variant]
+        if not is_macro(key):
+            raise ResponseError(f"{key} is one of the bot's own responses: edit it instead")
+        for _attempt in range(_SAVE_ATTEMPTS):
+            try:
+                await self._remove(key, author)
+                break
+            except IntegrityError:
+                log.info("concurrent edit of %s; retrying", key)
+        else:
+            raise ResponseError("the macro was being edited by someone else; try again")
+        await self.load()
+
+    def _check_edit(self, key: str, channel: str) -> None:
+        if not self.exists(key):
+            raise UnknownResponse(key)
+        variants = [v.value for v in Variant if not (is_macro(key) and v == Variant.X_PUBLIC)]
         if channel not in variants:
             raise ResponseError(f"channel must be one of {', '.join(variants)}, got {channel!r}")
 
@@ -270,6 +355,30 @@ class ResponseStore:
             )
             await session.commit()
 
+    async def _remove(self, key: str, author: str) -> None:
+        """Remove every text of ``key`` in one transaction, each as a :data:`REMOVED` version."""
+        async with AsyncSession(self._engine, expire_on_commit=False) as session:
+            rows = (await session.exec(select(Response).where(Response.key == key))).all()
+            now = utcnow()
+            for row in rows:
+                latest = await session.exec(
+                    select(func.max(ResponseVersion.version)).where(
+                        ResponseVersion.key == key, ResponseVersion.channel == row.channel
+                    )
+                )
+                session.add(
+                    ResponseVersion(
+                        key=key,
+                        channel=row.channel,
+                        version=(latest.one() or 0) + 1,
+                        text=REMOVED,
+                        author=author,
+                        created_at=now,
+                    )
+                )
+                await session.delete(row)
+            await session.commit()
+
     # ----- the console's views --------------------------------------------------------
 
     def describe(self, key: str) -> dict[str, Any]:
@@ -296,7 +405,7 @@ class ResponseStore:
         Raises:
             UnknownResponse: there is no response ``key``.
         """
-        if key not in self._catalogue and key not in self._texts:
+        if not self.exists(key):
             raise UnknownResponse(key)
         async with AsyncSession(self._engine, expire_on_commit=False) as session:
             rows = await session.exec(

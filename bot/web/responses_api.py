@@ -2,7 +2,8 @@
 
 :class:`bot.responses.store.ResponseStore` validates each text (known placeholders only, public X
 replies within 280 characters) and refreshes its cache on save, so the next customer gets
-the new text; this module only maps its errors to 404 and 422.
+the new text; this module only maps its errors to 404, 409 and 422. Agents' macros
+(``macro_*``) can also be added and deleted here.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from bot.audit import Action
 from bot.keys import responses_key
 from bot.messages import Variant
 from bot.responses.catalogue import ResponseError
-from bot.responses.store import UnknownResponse
+from bot.responses.store import ResponseExists, UnknownResponse
 from bot.responses.templates import PLACEHOLDERS
 from bot.web.audit_api import note
 from bot.web.auth import EDITORS, EVERYONE, current_user, requires
@@ -66,6 +67,36 @@ async def put_response(request: web.Request) -> web.Response:
 
 
 @requires(*EDITORS)
+async def create_macro(request: web.Request) -> web.Response:
+    """Add an agents' macro (``{"key": "macro_...", "text"}``): 201, or 409 if it exists."""
+    body = await read_json(request)
+    key, text = body.get("key"), body.get("text")
+    if not isinstance(key, str):
+        fail(web.HTTPUnprocessableEntity, "'key' must be a string, e.g. macro_engineer_booked")
+    if not isinstance(text, str):
+        fail(web.HTTPUnprocessableEntity, "'text' must be a string")
+    store = request.app[responses_key]
+    response = await _edited(store.create(key, text, current_user(request).name))
+    response.set_status(201)
+    await note(request, Action.MACRO_CREATED, key)
+    return response
+
+
+@requires(*EDITORS)
+async def delete_macro(request: web.Request) -> web.Response:
+    """Delete an agents' macro; the bot's own responses can only be edited (422)."""
+    key = request.match_info["key"]
+    try:
+        await request.app[responses_key].delete(key, current_user(request).name)
+    except UnknownResponse as exc:
+        fail(web.HTTPNotFound, str(exc))
+    except ResponseError as exc:
+        fail(web.HTTPUnprocessableEntity, str(exc))
+    await note(request, Action.MACRO_DELETED, key)
+    return web.json_response({"deleted": key})
+
+
+@requires(*EDITORS)
 async def delete_variant(request: web.Request) -> web.Response:
     """Remove one channel's own text, so that channel uses the default text from now on."""
     store = request.app[responses_key]
@@ -81,5 +112,7 @@ async def _edited(edit: Awaitable[dict[str, Any]]) -> web.Response:
         return web.json_response(await edit)
     except UnknownResponse as exc:
         fail(web.HTTPNotFound, str(exc))
+    except ResponseExists as exc:
+        fail(web.HTTPConflict, str(exc))
     except ResponseError as exc:
         fail(web.HTTPUnprocessableEntity, str(exc))

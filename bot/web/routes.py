@@ -20,6 +20,7 @@ from bot.web import (
     responses_api,
     sign_in,
     status,
+    surge_api,
     users_api,
 )
 
@@ -75,8 +76,10 @@ def setup_routes(app: web.Application) -> None:
                 "/api/incidents/{reference}", incidents_api.update_incident, name="incident-update"
             ),
             web.get("/api/responses", responses_api.list_responses, name="responses"),
+            web.post("/api/responses", responses_api.create_macro, name="macro-create"),
             web.get("/api/responses/{key}", responses_api.get_response, name="response"),
             web.put("/api/responses/{key}", responses_api.put_response, name="response-save"),
+            web.delete("/api/responses/{key}", responses_api.delete_macro, name="macro-delete"),
             web.delete(
                 "/api/responses/{key}/{channel}",
                 responses_api.delete_variant,
@@ -107,6 +110,13 @@ def setup_routes(app: web.Application) -> None:
             ),
             web.post(
                 "/api/conversations/{conversation_id}/close", escalations_api.close, name="close"
+            ),
+            # agents in a surge: macros, one answer to everyone waiting about an incident
+            web.get(
+                "/api/conversations/{conversation_id}/macros", surge_api.macros, name="macros"
+            ),
+            web.post(
+                "/api/incidents/{reference}/answer", surge_api.answer, name="incident-answer"
             ),
             web.get("/console", pages.console, name="console-page"),
             # the outage at a glance: figures, early-warning alerts, the dashboard page

@@ -105,3 +105,17 @@ async def test_a_conversation_with_an_agent_stays_with_the_agent(engine: AsyncEn
 
     assert escalation is not None
     assert await state(engine, conversation) == ConversationState.AGENT
+
+
+async def test_the_hand_off_keeps_where_the_customer_is_and_learns_it_again(
+    engine: AsyncEngine,
+) -> None:
+    conversation = await conversation_id(engine)
+
+    first = await escalate(engine, conversation, "billing", area_code="0113")
+    unknown = await escalate(engine, conversation, "billing")  # the bot knows no more now
+    moved = await escalate(engine, conversation, "billing", area_code="0161")
+
+    assert first is not None and unknown is not None and moved is not None
+    assert (first.area_code, unknown.area_code, moved.area_code) == ("0113", "0113", "0161")
+    assert [e.area_code for e in await escalations(engine)] == ["0161"]

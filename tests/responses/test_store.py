@@ -8,7 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.messages import Variant
 from bot.responses.catalogue import DEFAULTS_FILE, ResponseError, ensure_defaults, load_catalogue
-from bot.responses.store import ResponseStore, UnknownResponse
+from bot.responses.store import ResponseExists, ResponseStore, UnknownResponse
 from bot.responses.templates import X_PUBLIC_LIMIT
 from bot.settings import Settings
 
@@ -49,9 +49,17 @@ CONTRACT_KEYS = [
 ]
 
 
-def test_defaults_cover_every_response_in_the_brain_contract() -> None:
+SHIPPED_MACROS = [
+    "macro_apology_eta",
+    "macro_check_router",
+    "macro_compensation_policy",
+    "macro_no_known_fault",
+]
+
+
+def test_defaults_cover_every_response_in_the_brain_contract_and_ship_macros() -> None:
     catalogue = load_catalogue(DATA / DEFAULTS_FILE)
-    assert sorted(catalogue) == sorted(CONTRACT_KEYS)
+    assert sorted(catalogue) == sorted(CONTRACT_KEYS + SHIPPED_MACROS)
 
 
 async def store(engine: AsyncEngine, **kwargs: float) -> ResponseStore:
@@ -204,6 +212,53 @@ async def test_what_cannot_be_removed(
     assert responses.text_for("utter_greet") == (await store(engine)).text_for("utter_greet")
 
 
+async def test_comms_staff_add_macros_and_delete_them_for_good(engine: AsyncEngine) -> None:
+    responses = await store(engine)
+    created = await responses.create("macro_engineer_booked", "Booked, {name}.", "carol")
+    assert (created["key"], created["variants"]["telegram"]) == (
+        "macro_engineer_booked",
+        "Booked, {name}.",
+    )
+    assert "eta" in created["placeholders"] and "resolved_at" not in created["placeholders"]
+    with pytest.raises(ResponseExists):
+        await responses.create("macro_engineer_booked", "Again.", "carol")
+
+    await responses.delete("macro_engineer_booked", "carol")
+    await responses.delete("macro_check_router", "carol")  # a shipped one
+
+    assert {"macro_engineer_booked", "macro_check_router"}.isdisjoint(responses.keys())
+    with pytest.raises(UnknownResponse):
+        responses.text_for("macro_check_router")
+    with pytest.raises(UnknownResponse):
+        await responses.save("macro_check_router", "default", "Back?", "carol")
+    assert await ensure_defaults(engine) == 0  # its history says it was deleted
+    assert "macro_check_router" not in (await store(engine)).macros()
+    history = await (await store(engine)).history("macro_apology_eta")
+    assert history and all(h["author"] == "system" for h in history)
+    # A new macro of an old name starts again, its history continuing.
+    await responses.create("macro_engineer_booked", "Booked again.", "dave")
+    versions = [
+        (h["version"], h["text"]) for h in await responses.history("macro_engineer_booked")
+    ]
+    assert versions == [(3, "Booked again."), (2, ""), (1, "Booked, {name}.")]
+
+
+async def test_what_macros_cannot_be(engine: AsyncEngine) -> None:
+    responses = await store(engine)
+    for key in ["utter_new", "macro_", "macro_Big", "macro_two__underscores", "macro_" + "x" * 60]:
+        with pytest.raises(ResponseError, match="must be a macro"):
+            await responses.create(key, "Hello.", "carol")
+    with pytest.raises(ResponseError, match="unknown placeholder"):
+        await responses.create("macro_when_fixed", "Fixed {resolved_at}.", "carol")
+    with pytest.raises(ResponseError, match="one of the bot's own responses"):
+        await responses.delete("utter_greet", "carol")
+    with pytest.raises(UnknownResponse):
+        await responses.delete("macro_nope", "carol")
+    with pytest.raises(ResponseError, match="channel must be one of default, telegram, x_dm"):
+        await responses.save("macro_apology_eta", "x_public", "Sorry.", "carol")
+    assert not responses.exists("utter_new")
+
+
 async def test_other_workers_see_edits_within_a_second(engine: AsyncEngine) -> None:
     editor = await store(engine)
     worker = await store(engine, check_seconds=0.1)
@@ -217,7 +272,7 @@ async def test_other_workers_see_edits_within_a_second(engine: AsyncEngine) -> N
 async def test_list_has_the_api_shape(engine: AsyncEngine) -> None:
     responses = await store(engine)
     listed = responses.list()
-    assert [r["key"] for r in listed] == sorted(CONTRACT_KEYS)
+    assert [r["key"] for r in listed] == sorted(CONTRACT_KEYS + SHIPPED_MACROS)
     outage = next(r for r in listed if r["key"] == "utter_outage")
     assert set(outage["variants"]) == {"default", "telegram", "x_public", "x_dm", "web"}
     assert outage["variants"]["web"] == outage["variants"]["default"]

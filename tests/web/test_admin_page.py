@@ -6,15 +6,19 @@ chat and must hear it.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.keys import engine_key, responses_key
 from bot.messages import Variant
-from tests.conftest import LiveApp, add_outage
+from tests.conftest import LiveApp, add_outage, app_settings, running_app
+from tests.scratch import free_port
 from tests.web.browser import Tab
-from tests.web.conftest import StartBrowser, add_staff, password_of
+from tests.web.conftest import DEAD_RASA, StartBrowser, add_staff, password_of
 from tests.web.test_chat import sender, texts
 
 pytestmark = pytest.mark.e2e
@@ -114,3 +118,34 @@ async def test_the_common_moves_need_no_mouse(live_app: LiveApp, browsers: Start
     await comms.keys(Keys.ESCAPE, "1", "/")
     assert await comms.focused() == "filter-area"
     assert await comms.value("#f-title") == "Cable cut in Leeds", "a tab switch keeps a draft"
+
+
+async def test_comms_staff_write_a_new_macro_and_delete_one(
+    database_url: str, engine: AsyncEngine, tmp_path: Path, browsers: StartBrowser
+) -> None:
+    settings = app_settings(database_url, DEAD_RASA, free_port(), tmp_path)
+    async with running_app(settings) as live:  # macros need no Rasa
+        comms = await comms_console(live, browsers)
+        store = live.app[responses_key]
+        await comms.click("#tab-responses")
+        await comms.click("#new-macro")
+        assert await comms.focused() == "macro-name"
+        await comms.keys("Engineer booked")
+        await comms.wait_for_text("#response-editor", "key: macro_engineer_booked")
+        await comms.fill("#macro-text", "Hello {name}, an engineer is booked for {place}.")
+        assert await comms.unnamed_controls() == []
+        await comms.click("#response-editor .save")
+        await comms.wait_for_text("[data-channel='default'] .ok", "Created")
+        await comms.wait_for_text("#response-keys", "macro engineer booked")
+        channels = await comms.texts(".variant strong")
+        assert "x_public" not in channels, "agents answer on X by direct message"
+        assert store.render("macro_engineer_booked", Variant.TELEGRAM, {"name": "Ann"}) == (
+            "Hello Ann, an engineer is booked for ."
+        )
+
+        await comms.click("#delete-macro")
+        await comms.wait_for_text("#delete-macro", "Really delete macro_engineer_booked?")
+        assert "macro_engineer_booked" in store.macros(), "one press deletes nothing"
+        await comms.click("#delete-macro")
+        await comms.wait_for_text("#response-editor .ok", "Deleted macro_engineer_booked")
+        assert "macro_engineer_booked" not in store.macros()

@@ -15,12 +15,15 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.keys import engine_key, responses_key
 from bot.messages import Variant
-from tests.conftest import LiveApp, app_settings, running_app
+from tests.conftest import LiveApp, add_outage, app_settings, running_app
 from tests.scratch import free_port
 from tests.web.browser import Tab
 from tests.web.conftest import DEAD_RASA, StartBrowser, add_staff, password_of
 
 pytestmark = pytest.mark.e2e
+
+SHOTS = Path(__file__).resolve().parents[2] / "var" / "screenshots"
+"""Where the console's screenshots go, for people to look at (var/ is not committed)."""
 
 
 async def signed_in(
@@ -73,6 +76,55 @@ async def test_customer_asks_for_a_person_and_an_agent_answers_from_the_keyboard
     await customer.keys("hello", Keys.ENTER)
     greeting = live_app.app[responses_key].render("utter_greet", Variant.WEB, {})
     await customer.wait_for_text(".msg.bot", greeting)
+
+
+async def test_in_a_surge_macros_the_customers_area_and_one_answer_to_all(
+    live_app: LiveApp, browsers: StartBrowser
+) -> None:
+    await add_staff(live_app.app[engine_key])
+    reference = await add_outage(live_app.app, ["0161"], cause="a cut fibre cable")
+    for customer in ("manchester-1", "manchester-2"):
+        await live_app.chat(customer, "no broadband in Manchester")
+        handed = await live_app.chat(customer, "could i speak with an advisor please")
+        assert handed["conversation"]["state"] == "escalated"
+    agent = await signed_in(live_app, browsers, "agent")
+    await agent.wait_for_count("#queue li[role=option]", 2)
+    group = await agent.wait_for_text("#groups", f"Answer all 2 waiting about {reference}")
+    assert "0161" in (await agent.texts("#queue li"))[0]
+
+    await agent.keys(Keys.ENTER)
+    panel = await agent.wait_for_text("#customer", "0161 · Manchester")
+    assert reference in panel and "fix expected" in panel
+    macros = await agent.wait_for_count("#macros li", 4)
+    assert macros[0].startswith("Alt+1") and "apology eta" in macros[0]
+    assert await agent.unnamed_controls() == []
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    await agent.screenshot(SHOTS / "console-surge.png")
+
+    await agent.keys("r")
+    await agent.keys("Thanks for waiting. ", Keys.ALT, "1")
+    await agent.wait_for_text("#status", 'Inserted "apology eta"')
+    written = await agent.value("#reply")
+    assert written.startswith("Thanks for waiting. Hello manchester-1, I'm sorry")
+    assert "Manchester (0161), caused by a cut fibre cable" in written and reference in written
+    assert await agent.focused() == "reply", "the macro stays editable before sending"
+
+    # One answer to both, confirmed before it goes.
+    await agent.keys(Keys.ESCAPE, "a")
+    assert await agent.focused() == "answer-text"
+    await agent.keys("Engineers are splicing the cable now; back by 18:00.")
+    await agent.click("#answer-next")
+    await agent.wait_for_text("#answer-question", "Send this to the 2 customers")
+    await agent.click("#answer-send")
+    await agent.wait_for_text("#status", f"Answer sent to 2 customers waiting about {reference}")
+    await agent.wait_for_text("#transcript .msg.agent", "splicing the cable")
+    assert group and await agent.page_errors() == []
+    for customer in ("manchester-1", "manchester-2"):
+        async with live_app.client.get(
+            f"{live_app.url}/api/chat/updates", params={"sender": customer}
+        ) as response:
+            replies = [r["text"] for r in (await response.json())["replies"]]
+        assert replies == ["Engineers are splicing the cable now; back by 18:00."]
 
 
 async def test_a_wrong_password_is_refused_on_the_sign_in_page(

@@ -149,7 +149,7 @@ async def test_release_gives_it_back_to_the_bot(staff: Staff, engine: AsyncEngin
     assert escalation is not None
     assert (escalation.state, escalation.outcome) == ("closed", "released")
     _, queue = await staff.call("GET", "/api/escalations")
-    assert queue == {"escalations": []}
+    assert queue == {"escalations": [], "incidents": []}
     status, body = await staff.call(
         "POST", f"/api/conversations/{conversation_id}/release", as_="agent"
     )

@@ -54,16 +54,37 @@ class HandOffAction(DepsAction):
         """Escalate the conversation; tell the customer a person will reply, and their place.
 
         The place is left out when there is none to give: an unknown conversation, or a
-        hand-off an agent holds already.
+        hand-off an agent holds already. The hand-off records where the customer is and
+        the incident there (:meth:`_about`).
         """
         engine = self._deps.engine
         conversation = await conversation_id(engine, tracker)
-        escalation = await escalate(engine, conversation, reason) if conversation else None
+        escalation = None
+        if conversation:
+            area_code, incident_id = await self._about(tracker)
+            escalation = await escalate(
+                engine, conversation, reason, area_code=area_code, incident_id=incident_id
+            )
         key = "utter_handoff_vulnerable" if reason is HandOffReason.VULNERABLE else "utter_handoff"
         self.say(dispatcher, tracker, key)
         place = await place_in_queue(engine, escalation.id or 0) if escalation else None
         if place is not None:
             self.say(dispatcher, tracker, "utter_queue_position", position=str(place))
+
+    async def _about(self, tracker: Tracker) -> tuple[str | None, int | None]:
+        """Where the customer is and the open incident there: the one they were told of.
+
+        So agents see it beside the transcript and can answer everyone waiting about it.
+        """
+        area_code = tracker.get_slot("area_code")
+        if not area_code:
+            return None, None
+        active = await self._deps.active_for(str(area_code))
+        told = tracker.get_slot("incident_reference")
+        chosen = next((r for r in active if r.incident.reference == told), None)
+        if chosen is None and active:
+            chosen = active[0]
+        return str(area_code), chosen.incident.id if chosen is not None else None
 
 
 class ActionEscalate(HandOffAction):

@@ -227,6 +227,67 @@ function variantEditor(response, channel) {
     error, ok);
 }
 
+const isMacro = (key) => key.startsWith("macro_");
+
+// Macros are the agents' replies, written by comms staff: added and deleted here, unlike
+// the bot's own responses (which Rasa names). "Engineer booked" becomes macro_engineer_booked.
+function macroKey(name) {
+  return "macro_" + name.trim().toLowerCase().replace(/[^a-z0-9]+/g, "_").replace(/^_+|_+$/g, "");
+}
+
+function newMacro() {
+  openKey = null;
+  renderKeys();
+  const name = el("input", { type: "text", id: "macro-name", maxlength: "50", placeholder: "e.g. engineer booked" });
+  const text = el("textarea", { id: "macro-text", rows: "4" });
+  const error = el("p", { class: "error", role: "alert" });
+  const key = el("span", { class: "muted" });
+  name.addEventListener("input", () => { key.textContent = name.value.trim() ? `key: ${macroKey(name.value)}` : ""; });
+  const create = el("button", { type: "button", class: "save", onclick: async () => {
+    error.textContent = "";
+    try {
+      const saved = await api("POST", "/api/responses", { key: macroKey(name.value), text: text.value });
+      await loadResponses();
+      await openResponse(saved.key);
+      document.querySelector('[data-channel="default"] .ok').textContent = "Created: agents have it from their next conversation on.";
+    } catch (err) {
+      error.textContent = err.message;
+    }
+  } }, "Create macro");
+  $("response-editor").replaceChildren(
+    el("h2", {}, "New macro"),
+    el("label", { for: "macro-name" }, "Name"), name, key,
+    el("label", { for: "macro-text" }, "Text (every channel; add a channel's own text after creating it)"), text,
+    el("div", { class: "muted" }, "It may use: ", ["name", "place", "area_code", "reference", "title", "cause", "services", "eta", "status_url"].map((p) => `{${p}} `)),
+    error,
+    el("div", { class: "variant" }, create),
+  );
+  name.focus();
+}
+$("new-macro").addEventListener("click", newMacro);
+
+// Deleting asks once more, in place: a macro agents rely on should not go by a slip.
+function deleteButton(key) {
+  const button = el("button", { type: "button", class: "secondary", id: "delete-macro" }, "Delete macro");
+  const error = el("p", { class: "error", role: "alert" });
+  button.addEventListener("click", async () => {
+    if (button.dataset.armed !== "yes") {
+      button.dataset.armed = "yes";
+      button.textContent = `Really delete ${key}? Press again`;
+      return;
+    }
+    try {
+      await api("DELETE", `/api/responses/${encodeURIComponent(key)}`);
+      openKey = null;
+      await loadResponses();
+      $("response-editor").replaceChildren(el("p", { class: "ok", role: "status" }, `Deleted ${key}; its history is kept.`));
+    } catch (err) {
+      error.textContent = err.message;
+    }
+  });
+  return el("div", { class: "actions" }, button, error);
+}
+
 async function openResponse(key) {
   openKey = key;
   renderKeys();
@@ -243,7 +304,8 @@ async function openResponse(key) {
     el("div", { class: "chips" }, response.placeholders.length
       ? response.placeholders.map((p) => el("span", { class: "chip", title: placeholderHelp[p] || "" }, `{${p}}`))
       : el("span", { class: "muted" }, "none")),
-    ...channels.map((channel) => variantEditor(response, channel)),
+    ...channels.filter((c) => !(isMacro(key) && c === "x_public")).map((channel) => variantEditor(response, channel)),
+    isMacro(key) ? deleteButton(key) : null,
     el("details", {}, el("summary", {}, `History (${response.history.length} saves)`),
       el("ol", {}, response.history.map((h) => el("li", {},
         el("div", { class: "muted" }, `${when(h.created_at)} · ${h.author} · ${h.channel} v${h.version}`),

@@ -7,6 +7,9 @@ let live = false;               // the events socket is open and signed in
 
 let me = null;
 let entries = [];          // the queue as last fetched
+let groups = [];           // active incidents with customers waiting about them
+let macroList = [];        // the macros, filled in for the open conversation's customer
+let answering = null;      // the answer to everyone being written: {reference, count, key}
 let selectedId = null;     // escalation id under the cursor
 let openId = null;         // conversation id shown on the right
 let shownMessages = -1;    // how many messages the transcript shows (to keep scroll)
@@ -41,8 +44,12 @@ function renderQueue() {
     el("span", { class: `prio p${Math.min(e.priority, 3)}`, title: "priority" }, `P${e.priority}`),
     el("span", {}, `${e.reason.replace(/_/g, " ")} · ${e.customer}`),
     el("span", { class: "wait", title: "waiting" }, waited(e.waiting_seconds)),
-    el("span", { class: "meta" },
-      `${e.channel} · ${e.state === "claimed" ? "claimed by " + e.agent : "waiting for an agent"}`),
+    el("span", { class: "meta" }, [
+      e.channel,
+      e.area_code,
+      e.incidents.length ? e.incidents.join(", ") : null,
+      e.state === "claimed" ? "claimed by " + e.agent : "waiting for an agent",
+    ].filter(Boolean).join(" · ")),
   )));
   const current = $(`esc-${selectedId}`);
   if (current) {
@@ -51,15 +58,26 @@ function renderQueue() {
   }
 }
 
+// One button per incident that customers wait about: one answer reaches all of them.
+function renderGroups() {
+  $("groups").replaceChildren(...groups.filter((g) => g.answerable > 0).map((g) => el("li", {},
+    el("span", {}, `${g.reference}: ${g.title} · ${g.waiting} waiting${g.eta ? " · fix " + when(g.eta) : ""}`),
+    el("button", { type: "button", class: "secondary", onclick: () => openAnswer(g.reference) },
+      `Answer all ${g.answerable} waiting about ${g.reference}`))));
+}
+
 async function refreshQueue() {
   try {
-    entries = (await api("GET", "/api/escalations")).escalations;
+    const body = await api("GET", "/api/escalations");
+    entries = body.escalations;
+    groups = body.incidents;
   } catch (err) {
     status(err.message, true);
     return;
   }
   if (selectedIndex() < 0) selectedId = entries.length ? entries[0].id : null;
   renderQueue();
+  renderGroups();
 }
 
 function move(step) {
@@ -91,11 +109,72 @@ function renderConversation(body) {
   }, el("small", {}, `${authorLabel(m)} · ${when(m.created_at)}${m.state === "pending" ? " · not delivered yet" : ""}`), m.text)));
   if (atBottom || body.messages.length !== shownMessages) log.scrollTop = log.scrollHeight;
   shownMessages = body.messages.length;
+  renderCustomer(body.customer);
   const mine = esc && esc.state === "claimed" && me && esc.agent === me.name;
   $("claim").disabled = !esc || mine;
   $("release").disabled = !esc && c.state === "bot";
   $("close").disabled = c.state === "closed";
 }
+
+// What the service knows of the customer, so nobody asks "where are you?" twice.
+function renderCustomer(c) {
+  const rows = [];
+  const add = (term, details) => rows.push(el("dt", {}, term), ...details.map((d) => el("dd", {}, d)));
+  add("Area", [c.area_code ? `${c.area_code}${c.place ? " · " + c.place : ""}` : "not known yet"]);
+  add("Incidents", c.incidents.length ? c.incidents.map((i) =>
+    `${i.reference}: ${i.title} (${i.status}) · fix ${i.eta ? "expected " + when(i.eta) : "time not known yet"}`)
+    : [c.area_code ? "none active in this area" : "—"]);
+  add("Earlier hand-offs", c.handoffs.length ? c.handoffs.map((h) =>
+    `${when(h.created_at)} · ${h.reason.replace(/_/g, " ")} · ${h.state === "closed" ? h.outcome || "closed" : h.state}${h.agent ? " · " + h.agent : ""}`)
+    : ["none"]);
+  add("Fix notices", c.subscriptions.length ? c.subscriptions.map((s) =>
+    `${s.reference} (${s.area_code}) · ${s.notified_at ? "told " + when(s.notified_at) : s.fixed ? "fixed: being told" : "waiting for the fix"}`)
+    : ["none asked for"]);
+  $("customer").replaceChildren(...rows);
+}
+
+function renderMacros() {
+  $("macros").replaceChildren(...(macroList.length ? macroList.map((m, index) => el("li", {},
+    el("button", { type: "button", class: "macro", title: m.text, onclick: () => insertMacro(index) },
+      m.shortcut ? el("kbd", {}, m.shortcut) : null, ` ${m.title}`)))
+    : [el("li", { class: "muted" }, "No macros: comms staff add them in the comms console.")]));
+}
+
+async function loadMacros() {
+  const id = openId;
+  if (id === null) return;
+  try {
+    const body = await api("GET", `/api/conversations/${id}/macros`);
+    if (id !== openId) return;
+    macroList = body.macros;
+  } catch (err) {
+    macroList = [];
+    status(err.message, true);
+  }
+  renderMacros();
+}
+
+// A macro goes in at the cursor, never straight to the customer: the agent reads it,
+// fills in what the service did not know ([eta]) and sends it themselves.
+function insertMacro(index) {
+  const macro = macroList[index];
+  if (!macro || openId === null) return;
+  const box = $("reply");
+  box.setRangeText(macro.text, box.selectionStart, box.selectionEnd, "end");
+  box.focus();
+  status(macro.missing.length
+    ? `Inserted "${macro.title}": fill in ${macro.missing.map((m) => `[${m}]`).join(", ")} before sending.`
+    : `Inserted "${macro.title}": edit it if you like, then send.`);
+}
+
+// Alt+1 ... Alt+9 by the key's place, not its character (Alt+1 types "¡" on a Mac).
+document.addEventListener("keydown", (event) => {
+  if (!event.altKey || event.ctrlKey || event.metaKey || document.querySelector("dialog[open]")) return;
+  const digit = /^Digit([1-9])$/.exec(event.code);
+  if (!digit || openId === null) return;
+  event.preventDefault();
+  insertMacro(Number(digit[1]) - 1);
+});
 
 async function refreshConversation() {
   if (openId === null) return;
@@ -114,8 +193,10 @@ async function openSelected() {
   $("placeholder").hidden = true;
   $("conversation").hidden = false;
   status("");
+  macroList = [];
+  renderMacros();
   renderQueue();
-  await refreshConversation();
+  await Promise.all([refreshConversation(), loadMacros()]);
 }
 
 function back() {
@@ -157,6 +238,72 @@ function send() {
   });
 }
 
+// ----- one answer to everyone waiting about an incident -------------------------------
+function newKey() {
+  const bytes = crypto.getRandomValues(new Uint8Array(16));
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+function answerStep(confirming) {
+  $("answer-write").hidden = confirming;
+  $("answer-confirm").hidden = !confirming;
+  $("answer-next").hidden = confirming;
+  $("answer-send").hidden = !confirming;
+  $("answer-back").hidden = !confirming;
+  $("answer-error").textContent = "";
+}
+
+// The key is made when the dialog opens: pressing Send twice, or a retry after a lost
+// response, sends nothing twice.
+function openAnswer(reference) {
+  const group = groups.find((g) => g.reference === reference);
+  if (!group || !group.answerable) {
+    status(`Nobody you can answer is waiting about ${reference}.`, true);
+    return;
+  }
+  answering = { reference, count: group.answerable, key: newKey() };
+  $("answer-title").textContent = `Answer all ${group.answerable} waiting about ${reference}`;
+  $("answer-text").value = "";
+  answerStep(false);
+  $("answer-dialog").showModal();
+  $("answer-text").focus();
+}
+
+function answerForCustomer() {
+  const entry = entries.find((e) => e.conversation_id === openId) || entries[selectedIndex()];
+  const reference = (entry && entry.incidents[0]) || (groups[0] && groups[0].reference);
+  if (reference) openAnswer(reference);
+  else status("Nobody waiting is about an active incident.", true);
+}
+
+$("answer-next").addEventListener("click", () => {
+  const text = $("answer-text").value.trim();
+  if (!text) { $("answer-error").textContent = "Write the answer first."; $("answer-text").focus(); return; }
+  $("answer-question").textContent =
+    `Send this to the ${answering.count} customers waiting about ${answering.reference}? Each gets it on their own channel.`;
+  $("answer-preview").textContent = text;
+  $("answer-send").textContent = `Send to ${answering.count} customers`;
+  answerStep(true);
+  $("answer-send").focus();
+});
+$("answer-back").addEventListener("click", () => { answerStep(false); $("answer-text").focus(); });
+$("answer-cancel").addEventListener("click", () => $("answer-dialog").close());
+$("answer-send").addEventListener("click", async () => {
+  const { reference, key } = answering;
+  $("answer-send").disabled = true;
+  try {
+    const sent = await api("POST", `/api/incidents/${encodeURIComponent(reference)}/answer`,
+      { text: $("answer-text").value.trim() }, { "Idempotency-Key": key });
+    $("answer-dialog").close();
+    status(`Answer sent to ${sent.sent} customers waiting about ${reference}.`);
+  } catch (err) {
+    $("answer-error").textContent = err.message;
+  } finally {
+    $("answer-send").disabled = false;
+  }
+  refreshAll();
+});
+
 $("compose").addEventListener("submit", (event) => { event.preventDefault(); send(); });
 $("claim").addEventListener("click", claim);
 $("release").addEventListener("click", () => act("Given back to the bot.",
@@ -176,6 +323,7 @@ shortcuts({
   Enter: openSelected,
   c: claim,
   r: () => { if (openId !== null) $("reply").focus(); },
+  a: answerForCustomer,
   Escape: back,
 }, {
   Escape: (field) => { field.blur(); $("queue").focus(); },

@@ -30,8 +30,9 @@ const Staff = (() => {
 
   // Call a JSON API; throws an Error carrying the server's reason and status. A 401
   // means the session has ended (signed out, timed out, or disabled): sign in again.
-  async function api(method, path, body) {
-    const headers = {};
+  // ``extra`` headers go along (an Idempotency-Key, say).
+  async function api(method, path, body, extra) {
+    const headers = { ...extra };
     const init = { method, headers, credentials: "same-origin" };
     if (method !== "GET" && method !== "HEAD") headers[HEADER] = csrfToken;
     if (body !== undefined) {

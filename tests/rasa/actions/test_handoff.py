@@ -12,6 +12,7 @@ from bot.rasa.actions import ActionDeps
 from bot.rasa.actions.handoff import FAILURES_BEFORE_HANDOFF, ActionEscalate, ActionFallback
 from tests.rasa.actions.conftest import (
     action_event,
+    add_incident,
     open_conversation,
     run,
     said,
@@ -98,6 +99,41 @@ async def test_no_place_is_given_while_an_agent_holds_the_conversation(deps: Act
     ran = await run(ActionEscalate(deps), tracker("request_human", sender=key))
 
     assert ran.texts == [said(deps, "utter_handoff")]
+
+
+async def test_the_hand_off_records_where_the_customer_is_and_the_incident_they_were_told_of(
+    deps: ActionDeps,
+) -> None:
+    older = await add_incident(deps, ["0113"])
+    newer = await add_incident(deps, ["0113", "0161"])
+    conversation, key = await open_conversation(deps.engine)
+    slots = {"area_code": "0113", "incident_reference": older.incident.reference}
+
+    await run(ActionEscalate(deps), tracker("request_human", sender=key, slots=slots))
+    await run(ActionEscalate(deps), tracker("request_human", sender="elsewhere"))
+    other, other_key = await open_conversation(deps.engine, "customer-2")
+    await run(
+        ActionEscalate(deps),
+        tracker("billing", sender=other_key, slots=slots | {"incident_reference": None}),
+    )
+
+    async with AsyncSession(deps.engine) as session:
+        rows = (await session.exec(select(Escalation).order_by(Escalation.id))).all()
+    assert [(r.conversation_id, r.area_code, r.incident_id) for r in rows] == [
+        (conversation, "0113", older.incident.id),  # the one they were told of
+        (other, "0113", newer.incident.id),  # told of none: the newest there
+    ]
+
+
+async def test_a_hand_off_before_the_bot_knew_the_area_records_none(deps: ActionDeps) -> None:
+    await add_incident(deps, ["0113"])
+    _, key = await open_conversation(deps.engine)
+
+    await run(ActionEscalate(deps), tracker("request_human", sender=key))
+
+    async with AsyncSession(deps.engine) as session:
+        (row,) = (await session.exec(select(Escalation))).all()
+    assert (row.area_code, row.incident_id) == (None, None)
 
 
 def misunderstood(times: int) -> list[dict[str, object]]:
