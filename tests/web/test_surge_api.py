@@ -26,6 +26,7 @@ from bot.settings import Secret
 from tests.conftest import add_outage, app_settings, running_app
 from tests.fakes.telegram_api import FakeTelegram
 from tests.handoff.test_queue import escalated
+from tests.scratch import eventually
 from tests.web.conftest import SignIn, Staff, add_staff
 
 ANSWER = "Engineers are at the exchange now; we expect service back by 18:00."
@@ -295,12 +296,18 @@ async def test_a_telegram_and_a_web_customer_waiting_about_one_outage_each_get_t
             for _press in range(2):
                 async with live.client.post(url, json={"text": ANSWER}, headers=headers) as r:
                     results.append((r.status, await r.json()))
-            sent = await fake.wait_sent(4, within=30)
-            async with live.client.get(
-                f"{live.url}/api/chat/updates", params={"sender": "web-customer"}
-            ) as response:
-                web_replies = [r["text"] for r in (await response.json())["replies"]]
+
+            async def answered_on_telegram() -> bool:
+                return ANSWER in [m.text for m in fake.sent]
+
+            await eventually("the answer on Telegram", answered_on_telegram, within=30)
             await asyncio.sleep(2)  # time enough for a duplicate to show, were there one
+            web_replies = []
+            for _pick_up in range(2):
+                async with live.client.get(
+                    f"{live.url}/api/chat/updates", params={"sender": "web-customer"}
+                ) as response:
+                    web_replies += [r["text"] for r in (await response.json())["replies"]]
             async with AsyncSession(live.app[engine_key]) as session:
                 hand_offs = (await session.exec(select(Escalation))).all()
     finally:
@@ -311,6 +318,6 @@ async def test_a_telegram_and_a_web_customer_waiting_about_one_outage_each_get_t
         (200, 2, True),
     ]
     assert {(h.area_code, h.state) for h in hand_offs} == {("0161", "open")}
-    assert [m.text for m in fake.sent].count(ANSWER) == 1
-    assert sent[3].chat_id == chat and sent[3].text == ANSWER
-    assert web_replies == [ANSWER]
+    answers = [m for m in fake.sent if m.text == ANSWER]
+    assert [m.chat_id for m in answers] == [chat]
+    assert web_replies.count(ANSWER) == 1
