@@ -280,6 +280,23 @@ class Conversation(SQLModel, table=True):
     updated_at: datetime = Field(default_factory=utcnow)
 
 
+class ChatIdentity(SQLModel, table=True):
+    """A web-chat customer: their sender name and the digest of the secret only they hold.
+
+    The server issues the secret with the sender's first message (``bot.chat_identity``).
+    ``first_message`` and ``confirmed_at`` let a page that never got that answer send its
+    first message again, once, until the secret has been used.
+    """
+
+    __tablename__ = "chat_identity"
+
+    sender: str = Field(primary_key=True, max_length=120)
+    secret_hash: str = Field(max_length=64)
+    first_message: str | None = Field(default=None, max_length=64)
+    created_at: datetime = Field(default_factory=utcnow)
+    confirmed_at: datetime | None = None
+
+
 class Message(SQLModel, table=True):
     """A message in or out; outbound ones double as the outbox until they are sent.
 

@@ -78,6 +78,7 @@ from bot.web.auth import session_policy
 from bot.web.console_events import ConsoleEvents
 from bot.web.errors import json_errors
 from bot.web.headers import security_headers
+from bot.web.limits import MAX_BODY, input_limits
 from bot.web.routes import setup_routes
 
 log = logging.getLogger(__name__)
@@ -443,7 +444,9 @@ def create_app(settings: Settings, *, demo: bool = False, primary: bool = True) 
             only, and fix notifications must be queued once. The others take the
             Telegram webhook posts that reach them.
     """
-    app = web.Application(middlewares=[security_headers, json_errors], client_max_size=256 * 1024)
+    app = web.Application(
+        middlewares=[security_headers, json_errors, input_limits], client_max_size=MAX_BODY
+    )
     app[settings_key] = settings
     app[demo_key] = demo
     app[primary_key] = primary

@@ -10,21 +10,24 @@ A signed-in browser is known by its session cookie when the socket opens (checke
 the page's ``Origin``, in :func:`bot.web.escalations_api.events`). Scripts cannot put an
 ``Authorization`` header on a WebSocket, so their API token comes in the first frame,
 ``{"token": "..."}``, and never in the URL (where proxies log it). An unknown token
-closes the socket with code 4401 and the reason.
+closes the socket with code 4401 and the reason. A frame that :mod:`bot.untrusted`
+refuses (too deep, NUL, lone surrogates, control characters) gets an error frame with
+the reason, and the socket stays open.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import WSCloseCode, WSMsgType, web
 
+from bot import untrusted
 from bot.models import User
+from bot.untrusted import Untrusted
 from bot.web.errors import fail
 
 log = logging.getLogger(__name__)
@@ -37,6 +40,9 @@ CLOSE_SECONDS = 2.0
 
 RECHECK_SECONDS = 10.0
 """How often an open socket's session or token is checked again."""
+
+REFUSED = object()
+"""What :func:`_check_frame` returns for a frame it refused (``None`` is JSON's null)."""
 
 Activity = Callable[[], Awaitable[tuple[Any, ...]]]
 Check = Callable[[], Awaitable[bool]]
@@ -85,6 +91,8 @@ class ConsoleEvents:
             async for message in socket:  # nothing is expected; this waits for the close
                 if message.type == WSMsgType.ERROR:
                     break
+                if message.type == WSMsgType.TEXT:
+                    await _check_frame(socket, message.data)
         finally:
             self._sockets.discard(socket)
             guard.cancel()
@@ -97,15 +105,21 @@ class ConsoleEvents:
 
         ``None`` when it is not valid (the socket is closed).
         """
-        try:
-            message = await socket.receive(timeout=HELLO_SECONDS)
-        except TimeoutError:
-            await _refuse(socket, 4401, 'send {"token": ...} first')
-            return None
-        token = ""
-        if message.type == WSMsgType.TEXT:
-            with contextlib.suppress(ValueError, AttributeError):
-                token = str(json.loads(message.data).get("token") or "")
+        deadline = asyncio.get_running_loop().time() + HELLO_SECONDS
+        hello: object = REFUSED
+        while hello is REFUSED:
+            try:
+                message = await socket.receive(
+                    timeout=max(0.0, deadline - asyncio.get_running_loop().time())
+                )
+            except TimeoutError:
+                await _refuse(socket, 4401, 'send {"token": ...} first')
+                return None
+            if message.type != WSMsgType.TEXT:
+                break
+            hello = await _check_frame(socket, message.data)
+        token = hello.get("token") if isinstance(hello, dict) else None
+        token = token if isinstance(token, str) else ""
         user = await self._authenticate(token) if token else None
         if user is None:
             await _refuse(socket, 4401, "the API token is not valid")
@@ -166,6 +180,19 @@ async def _guard(socket: web.WebSocketResponse, signed_in: Check) -> None:
 async def _refuse(socket: web.WebSocketResponse, code: int, reason: str) -> None:
     await socket.send_json({"type": "error", "error": reason})
     await socket.close(code=code, message=reason.encode()[:120])
+
+
+async def _check_frame(socket: web.WebSocketResponse, data: str) -> object:
+    """The frame's JSON, or :data:`REFUSED` after telling the sender why.
+
+    A refused frame gets ``{"type": "error", "error": reason}`` and the socket stays
+    open: a console that sent something odd should not lose its updates over it.
+    """
+    try:
+        return untrusted.parse_json(data, "the frame")
+    except Untrusted as error:
+        await _tell(socket, {"type": "error", "error": str(error)})
+        return REFUSED
 
 
 async def _tell(socket: web.WebSocketResponse, event: dict[str, str]) -> None:

@@ -27,7 +27,7 @@ from bot.web.auth import (
     session_identity,
     sign_in_url,
 )
-from bot.web.errors import fail, read_json
+from bot.web.errors import fail, read_form, read_json
 
 HOME = {Role.AGENT: "/console", Role.COMMS: "/admin", Role.ADMIN: "/console"}
 """Where a sign-in without ``next`` lands."""
@@ -133,7 +133,7 @@ async def _fields(request: web.Request, *names: str) -> dict[str, Any]:
     if _is_json(request):
         body = await read_json(request)
     else:
-        body = dict(await request.post())
+        body = await read_form(request)
     return {name: body.get(name) for name in names}
 
 
@@ -217,7 +217,7 @@ async def login(request: web.Request) -> web.Response:
 async def logout(request: web.Request) -> web.Response:
     """``POST /logout``: end this browser's session (CSRF-checked like any change)."""
     identity = await session_identity(request)
-    form = {} if _is_json(request) else dict(await request.post())
+    form = {} if _is_json(request) else await read_form(request)
     engine = request.app[engine_key]
     if identity is not None:
         check_csrf(request, identity, str(form.get("csrf_token", "")))

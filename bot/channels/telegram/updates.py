@@ -30,6 +30,7 @@ from telegram.ext import Application, CommandHandler, ContextTypes, MessageHandl
 
 from bot.locations.nearest_town import NearestTown
 from bot.messages import Channel, Handled, Inbound, Router, Variant
+from bot.untrusted import storable
 
 log = logging.getLogger(__name__)
 
@@ -75,7 +76,9 @@ def inbound_for(message: Message, text: str) -> Inbound:
     """Return the channel-neutral form of ``message`` carrying ``text``.
 
     The message id is per chat in Telegram, hence ``chat_id:message_id`` as the
-    platform id the inbox deduplicates on.
+    platform id the inbox deduplicates on. What the customer wrote, and their name, may
+    hold NULs and lone surrogates that Telegram passes on; they are mended here
+    (:func:`bot.untrusted.storable`), before anything stores them.
     """
     chat = message.chat
     private = chat.type == chat.PRIVATE
@@ -86,11 +89,11 @@ def inbound_for(message: Message, text: str) -> Inbound:
     return Inbound(
         channel=Channel.TELEGRAM,
         external_user_id=str(chat.id),
-        text=text,
+        text=storable(text),
         external_id=f"{chat.id}:{message.message_id}",
         variant=Variant.TELEGRAM,
         reply_to=None if private else str(message.message_id),
-        display_name=name,
+        display_name=storable(name),
     )
 
 
@@ -182,7 +185,7 @@ class UpdateHandlers:
         text = message.text or "/help"
         command = text.split()[0][1:].split("@")[0].lower()
         key = COMMAND_RESPONSES.get(command, COMMAND_RESPONSES["help"])
-        name = message.from_user.first_name if message.from_user else ""
+        name = storable(message.from_user.first_name) if message.from_user else ""
         await self._canned.handle(inbound_for(message, text), key, {"name": name})
 
     async def _on_text(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

@@ -8,7 +8,9 @@ own loop because X rate-limits each endpoint separately; a 429 sleeps until
 the router oldest first and the cursor (:mod:`bot.channels.x.cursor`) advances only past
 items the router has stored. Our own tweets and DMs are skipped. On the very first start
 there is no cursor: only items from the last :data:`FIRST_RUN_WINDOW` are answered, so
-connecting an account with years of mentions does not answer all of them.
+connecting an account with years of mentions does not answer all of them. Texts and
+names are mended by :func:`bot.untrusted.storable` (NULs, lone surrogates) before
+anything stores them.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from bot.channels.x.cursor import DM_CURSOR, MENTIONS_CURSOR, load_cursor, save_
 from bot.delivery.backoff import X_API
 from bot.messages import Channel, Inbound, Router, Variant
 from bot.models import utcnow
+from bot.untrusted import storable
 
 log = logging.getLogger(__name__)
 
@@ -155,7 +158,7 @@ async def hand_over(
 
 
 def _display_name(user: dict[str, Any]) -> str:
-    return f"@{user['username']}" if user.get("username") else ""
+    return storable(f"@{user['username']}") if user.get("username") else ""
 
 
 async def poll_mentions(client: Any, me: Account, router: Router, engine: AsyncEngine) -> int:
@@ -185,7 +188,7 @@ async def poll_mentions(client: Any, me: Account, router: Router, engine: AsyncE
         inbound = Inbound(
             channel=Channel.X,
             external_user_id=author,
-            text=text,
+            text=storable(text),
             external_id=f"tweet:{tweet['id']}",
             variant=Variant.X_PUBLIC,
             reply_to=str(tweet["id"]),
@@ -224,7 +227,7 @@ async def poll_dms(client: Any, me: Account, router: Router, engine: AsyncEngine
         inbound = Inbound(
             channel=Channel.X,
             external_user_id=sender,
-            text=text,
+            text=storable(text),
             external_id=f"dm:{event['id']}",
             variant=Variant.X_DM,
             display_name=_display_name(users.get(sender, {})),

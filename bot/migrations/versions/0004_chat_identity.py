@@ -1,0 +1,33 @@
+"""chat identity: web-chat customers hold a secret issued by the server
+
+Revision ID: 0004
+Revises: 0003
+Create Date: 2026-12-05 10:00:00.000000
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+import sqlmodel
+from alembic import op
+
+revision: str = "0004"
+down_revision: str | None = "0003"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    op.create_table(
+        "chat_identity",
+        sa.Column("sender", sqlmodel.sql.sqltypes.AutoString(length=120), nullable=False),
+        sa.Column("secret_hash", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+        sa.Column("first_message", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=True),
+        sa.Column("created_at", sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
+        sa.Column("confirmed_at", sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
+        sa.PrimaryKeyConstraint("sender"),
+    )
+
+
+def downgrade() -> None:
+    op.drop_table("chat_identity")
