@@ -55,8 +55,10 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
 
     SQLite gets WAL mode and enforced foreign keys, so its behaviour under several
     readers and one writer matches what PostgreSQL gives for free; PostgreSQL gets JIT
-    compilation off.
+    compilation off. Statement parameters stay out of SQL logs and database errors
+    (``hide_parameters``): they hold customers' messages and the digests of secrets.
     """
+    kwargs.setdefault("hide_parameters", True)
     parsed = make_url(async_url(url))
     if parsed.get_backend_name() == "sqlite":
         database = parsed.database or ""

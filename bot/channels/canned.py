@@ -48,7 +48,7 @@ class CannedReplies:
         """
         received = await self._inbox.receive(inbound)
         if received is None:
-            log.info("duplicate %s message %s ignored", inbound.channel, inbound.external_id)
+            log.info("duplicate %s message %r ignored", inbound.channel, inbound.external_id)
             return Handled(conversation_id=0, state="", duplicate=True)
         conversation = received.conversation
         texts: list[str] = []

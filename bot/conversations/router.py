@@ -109,7 +109,7 @@ class ConversationRouter:
         not processed again, and a web customer gets what waits for them instead, such
         as the answer the catch-up gave it.
         """
-        log.info("duplicate %s message %s", inbound.channel, inbound.external_id)
+        log.info("duplicate %s message %r", inbound.channel, inbound.external_id)
         first = await conversations.first_delivery(self._engine, inbound)
         if first is None:
             return Handled(conversation_id=0, state="", duplicate=True)

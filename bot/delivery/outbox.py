@@ -222,7 +222,7 @@ class Outbox:
 
     async def mark_failed(self, message_id: int, error: str) -> None:
         """Stop trying; the row stays for agents and audits."""
-        log.warning("reply %s failed for good: %s", message_id, error)
+        log.warning("reply %s failed for good: %r", message_id, error)
         await self._set(message_id, state=MessageState.FAILED, last_error=error[:300])
 
     async def take(self, conversation: Conversation) -> list[Outbound]:

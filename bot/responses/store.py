@@ -317,7 +317,7 @@ class ResponseStore:
                 await self._write(key, channel, text, author)
                 break
             except IntegrityError:
-                log.info("concurrent edit of %s/%s; retrying", key, channel)
+                log.info("concurrent edit of %r/%r; retrying", key, channel)
         else:
             raise ResponseError("the response was being edited by someone else; try again")
         await self.load()

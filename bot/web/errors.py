@@ -75,5 +75,5 @@ async def json_errors(request: web.Request, handler: Handler) -> web.StreamRespo
             raise
         return web.json_response({"error": exc.reason}, status=exc.status)
     except Exception:
-        log.exception("unhandled error in %s %s", request.method, request.path)
+        log.exception("unhandled error in %s %r", request.method, request.path)
         return web.json_response({"error": "internal error"}, status=500)

@@ -48,7 +48,7 @@ async def actions(request: web.Request) -> web.Response:
             {"error": exc.message, "action_name": exc.action_name}, status=400
         )
     except ActionNotFoundException as exc:
-        log.error("Rasa asked for an unknown action: %s", exc.action_name)
+        log.error("Rasa asked for an unknown action: %r", exc.action_name)
         return web.json_response(
             {"error": exc.message, "action_name": exc.action_name}, status=404
         )

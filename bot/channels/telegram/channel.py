@@ -287,7 +287,7 @@ class TelegramChannel:
                 failures += 1
                 delay = TELEGRAM.delay(failures)
                 self.last_error = f"{type(exc).__name__} while {what}"
-                log.warning("telegram: %s; retrying in %.0f s", self.last_error, delay)
+                log.warning("telegram: %r; retrying in %.0f s", self.last_error, delay)
             await asyncio.sleep(delay)
 
     def _give_up(self, reason: str) -> None:
@@ -295,7 +295,7 @@ class TelegramChannel:
         self.last_error = reason
         self._gave_up = True
         self.ready.clear()
-        log.error("telegram: %s; channel stopped", reason)
+        log.error("telegram: %r; channel stopped", reason)
 
     async def _resend_in_doubt(self) -> None:
         for outbound in await self._outbox.in_doubt(Channel.TELEGRAM):
@@ -326,7 +326,7 @@ class TelegramChannel:
                     log.warning("telegram: another poller or a webhook is active")
                 failures += 1
                 delay = TELEGRAM.delay(failures)
-                log.warning("telegram: %s; retrying in %.0f s", self.last_error, delay)
+                log.warning("telegram: %r; retrying in %.0f s", self.last_error, delay)
                 await asyncio.sleep(delay)
                 continue
             finally:

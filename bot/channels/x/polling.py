@@ -62,7 +62,7 @@ async def poll_forever(
                 delay = X_API.delay(failures)
             else:
                 log.warning(
-                    "X polling failed (%s); waiting %.0f s", found.reason, found.wait_seconds or 0
+                    "X polling failed (%r); waiting %.0f s", found.reason, found.wait_seconds or 0
                 )
                 delay = found.wait_seconds or poll_seconds
             await asyncio.sleep(delay)

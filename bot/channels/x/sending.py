@@ -120,7 +120,7 @@ class Sender:
             # happened, so look before the outbox's retry posts again.
             self._unsure.add(message_id)
             return exc
-        log.warning("X reply %s not sent: %s", message_id, found.reason)
+        log.warning("X reply %s not sent: %r", message_id, found.reason)
         if found.ambiguous:
             self._unsure.add(message_id)
         if found.wait_seconds is None:

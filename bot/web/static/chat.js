@@ -1,8 +1,23 @@
 const log = document.getElementById("log");
 const input = document.getElementById("text");
+// The sender name is ours to choose; the secret that proves this browser owns it is set
+// by the server as an HttpOnly cookie on the first message, sent with every request and
+// out of reach of this script (and of anything injected into the page).
 const key = "outage-bot-sender";
-const sender = localStorage.getItem(key) || ("web-" + crypto.randomUUID());
-localStorage.setItem(key, sender);
+let sender = localStorage.getItem(key);
+if (!sender) newSender();
+
+function newSender() {
+  sender = "web-" + crypto.randomUUID();
+  localStorage.setItem(key, sender);
+}
+
+// This browser no longer holds the chat's secret (the cookie expired or was cleared):
+// the old conversation stays with whoever holds it; the next message starts a new one.
+function startOver() {
+  newSender();
+  add("We started a new chat for you.", "note");
+}
 
 function add(text, who) {
   const div = document.createElement("div");
@@ -33,14 +48,14 @@ document.getElementById("form").addEventListener("submit", async (event) => {
   input.value = "";
   const bubble = add(text, "me");
   // Sent again (after a failure) under the same id, so the server answers it once.
-  const id = retrying && retrying.text === text ? retrying.id : `${Date.now()}-${Math.random()}`;
+  const id = retrying && retrying.text === text ? retrying.id : crypto.randomUUID();
   retrying = null;
   try {
-    const response = await fetch("/api/chat", {
-      method: "POST",
-      headers: {"Content-Type": "application/json"},
-      body: JSON.stringify({sender, text, id}),
-    });
+    let response = await post(text, id);
+    if (response.status === 403) {
+      startOver();
+      response = await post(text, id);
+    }
     const body = await response.json();
     if (!response.ok) {
       retrying = {text, id};
@@ -53,6 +68,14 @@ document.getElementById("form").addEventListener("submit", async (event) => {
     retrying = {text, id};
   }
 });
+
+function post(text, id) {
+  return fetch("/api/chat", {
+    method: "POST",
+    headers: {"Content-Type": "application/json"},
+    body: JSON.stringify({sender, text, id}),
+  });
+}
 
 // The message is shown as not sent and goes back into the box (unless a new one is being
 // typed): not lost, and sent again with one key.
@@ -67,5 +90,6 @@ setInterval(async () => {
   try {
     const response = await fetch("/api/chat/updates?sender=" + encodeURIComponent(sender));
     if (response.ok) show(await response.json());
+    else if (response.status === 403) startOver();
   } catch (error) { /* offline for a moment: the next poll catches up */ }
 }, 3000);
