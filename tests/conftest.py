@@ -17,7 +17,7 @@ import gc
 import os
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -118,16 +118,41 @@ def rasa_server(app_port: int, tmp_path_factory: pytest.TempPathFactory) -> Iter
 
 @dataclass
 class LiveApp:
-    """The whole service running on loopback, as customers and Rasa reach it."""
+    """The whole service running on loopback, as customers and Rasa reach it.
+
+    It keeps each web-chat sender's secret from their first answer and presents it in
+    ``X-Chat-Secret``, as a script would (a browser keeps it in its cookie).
+    """
 
     url: str
     app: web.Application
     client: aiohttp.ClientSession
+    chat_secrets: dict[str, str] = field(default_factory=dict)
+
+    def secret_header(self, sender: str) -> dict[str, str]:
+        """The header proving the right to ``sender``'s conversation, once it was issued."""
+        secret = self.chat_secrets.get(sender)
+        return {"X-Chat-Secret": secret} if secret else {}
 
     async def chat(self, sender: str, text: str) -> dict[str, Any]:
         """Send one web-chat message; return the JSON answer."""
         async with self.client.post(
-            f"{self.url}/api/chat", json={"sender": sender, "text": text}
+            f"{self.url}/api/chat",
+            json={"sender": sender, "text": text},
+            headers=self.secret_header(sender),
+        ) as response:
+            assert response.status == 200, await response.text()
+            body: dict[str, Any] = await response.json()
+        if "chat_secret" in body:
+            self.chat_secrets[sender] = body["chat_secret"]
+        return body
+
+    async def updates(self, sender: str) -> dict[str, Any]:
+        """Pick up the replies queued for ``sender`` since their last message."""
+        async with self.client.get(
+            f"{self.url}/api/chat/updates",
+            params={"sender": sender},
+            headers=self.secret_header(sender),
         ) as response:
             assert response.status == 200, await response.text()
             body: dict[str, Any] = await response.json()
@@ -135,15 +160,24 @@ class LiveApp:
 
 
 @asynccontextmanager
-async def running_app(settings: Settings, *, primary: bool = True) -> AsyncIterator[LiveApp]:
-    """Run the app from its own factory on ``settings``' port until the block ends."""
+async def running_app(
+    settings: Settings, *, primary: bool = True, chat_secrets: dict[str, str] | None = None
+) -> AsyncIterator[LiveApp]:
+    """Run the app from its own factory on ``settings``' port until the block ends.
+
+    ``chat_secrets``: the web-chat customers' secrets, shared with an earlier app on
+    the same database.
+    """
     app = create_app(settings, primary=primary)
     runner = web.AppRunner(app)
     await runner.setup()
     await web.TCPSite(runner, settings.host, settings.port).start()
     try:
         async with aiohttp.ClientSession() as client:
-            yield LiveApp(f"http://{settings.host}:{settings.port}", app, client)
+            live = LiveApp(f"http://{settings.host}:{settings.port}", app, client)
+            if chat_secrets is not None:
+                live.chat_secrets = chat_secrets
+            yield live
     finally:
         await runner.cleanup()
 

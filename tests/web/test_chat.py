@@ -46,10 +46,7 @@ def handed_over(live: LiveApp, key: str = "utter_handoff") -> list[str]:
 async def updates(live: LiveApp, customer: str) -> list[str]:
     """Poll the web chat's pick-up endpoint until replies arrive (10 s at most)."""
     for _ in range(50):
-        async with live.client.get(
-            f"{live.url}/api/chat/updates", params={"sender": customer}
-        ) as response:
-            later = texts(await response.json())
+        later = texts(await live.updates(customer))
         if later:
             return later
         await asyncio.sleep(0.2)
@@ -266,7 +263,8 @@ async def test_rasa_down_gets_holding_reply_and_answer_when_back(
     async with running_app(dead) as down:
         body = await down.chat(customer, "hello")
         assert texts(body) == [render(down, "utter_holding")]
-    async with running_app(app_settings(database_url, rasa_server, app_port, tmp_path)) as up:
+    up_settings = app_settings(database_url, rasa_server, app_port, tmp_path)
+    async with running_app(up_settings, chat_secrets=down.chat_secrets) as up:
         assert await updates(up, customer) == [render(up, "utter_greet")]
 
 

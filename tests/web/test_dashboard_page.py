@@ -122,10 +122,7 @@ async def test_a_burst_of_reports_raises_an_alert_that_becomes_an_incident(
             assert (await session.exec(select(func.count()).select_from(Report))).one() == 5
 
         # The customer's own web chat collects the follow-up.
-        async with live.client.get(
-            f"{live.url}/api/chat/updates", params={"sender": "sheffield-0"}
-        ) as response:
-            updates = await response.json()
+        updates = await live.updates("sheffield-0")
         assert any("a damaged cable" in r["text"] for r in updates["replies"])
 
 

@@ -6,7 +6,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot import audit
+from bot import audit, chat_identity
 from bot.conversations import store as conversations
 from bot.keys import wakes_key
 from bot.messages import Channel, Inbound
@@ -109,15 +109,20 @@ async def test_x_replies_go_as_direct_messages(staff: Staff, engine: AsyncEngine
 async def test_web_chat_customer_picks_up_the_agents_reply(
     staff: Staff, engine: AsyncEngine
 ) -> None:
+    issued = (await chat_identity.admit(engine, "browser-1", None)).issued
+    assert issued is not None
     conversation_id, _ = await escalated(engine, "browser-1")
     await staff.call(
         "POST", f"/api/conversations/{conversation_id}/reply", json={"text": "Hello from Sam"}
     )
-    async with staff.client.get("/api/chat/updates?sender=browser-1") as response:
+    path, headers = "/api/chat/updates?sender=browser-1", {"X-Chat-Secret": issued}
+    async with staff.client.get(path) as response:
+        assert response.status == 403  # someone who only knows the name reads nothing
+    async with staff.client.get(path, headers=headers) as response:
         body = await response.json()
     assert body["replies"] == [{"text": "Hello from Sam"}]
     assert body["conversation"] == {"id": conversation_id, "state": "agent"}
-    async with staff.client.get("/api/chat/updates?sender=browser-1") as response:
+    async with staff.client.get(path, headers=headers) as response:
         assert (await response.json())["replies"] == []
 
 
