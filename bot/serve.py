@@ -38,6 +38,7 @@ from bot.rasa.process import (
     train,
 )
 from bot.rasa.reload_client import ReloadRefused, follow_reload
+from bot.redaction import redact_logs
 from bot.settings import Settings
 from bot.supervision import Supervised
 from bot.users import add_user, has_users
@@ -240,16 +241,18 @@ def _settings_error(error: Exception) -> UsageError:
     return UsageError(str(error))
 
 
-def _log_to_terminal() -> None:
+def _log_to_terminal(settings: Settings) -> None:
+    """Log to standard error, with secrets masked (:mod:`bot.redaction`)."""
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+    redact_logs(settings)
 
 
 def serve_command(args: argparse.Namespace, settings: Settings) -> int:
     """``outage-bot serve [--demo] [--workers N]``."""
-    _log_to_terminal()
+    _log_to_terminal(settings)
     try:
         serve(settings, demo=args.demo, workers=args.workers)
     except (ServeError, RasaError) as error:
@@ -259,7 +262,7 @@ def serve_command(args: argparse.Namespace, settings: Settings) -> int:
 
 def worker_command(args: argparse.Namespace, settings: Settings) -> int:
     """``outage-bot worker``: one worker of ``serve --workers N`` (not for direct use)."""
-    _log_to_terminal()
+    _log_to_terminal(settings)
     run_worker(settings, demo=args.demo, primary=args.primary)
     return 0
 

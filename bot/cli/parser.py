@@ -68,7 +68,10 @@ def build_parser() -> Parser:
     worker.add_argument("--demo", action="store_true")
     worker.add_argument("--primary", action="store_true")
     chat = commands.add_parser("chat", help="talk to the bot in this terminal")
-    chat.add_argument("--sender", default="terminal", help="conversation id (default terminal)")
+    chat.add_argument(
+        "--sender",
+        help="web-chat sender name (default: this install's own, kept in var/chat-identity.json)",
+    )
     train = commands.add_parser("train", help="train the Rasa model from intents/")
     train.add_argument("--force", action="store_true", help="train even if the model is current")
     train.add_argument(
