@@ -18,7 +18,7 @@ from dataclasses import fields
 from bot.settings import Secret, Settings
 
 MASK = "**********"
-BOT_TOKEN = re.compile(r"\b\d{5,}:[A-Za-z0-9_-]{30,}")
+BOT_TOKEN = re.compile(r"(?<!\d)\d{5,}:[A-Za-z0-9_-]{30,}")
 """A Telegram bot token (``123456789:AA...``), wherever it appears."""
 QUIET = ("httpx", "httpcore")
 """Loggers that print request URLs at INFO."""

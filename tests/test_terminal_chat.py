@@ -7,6 +7,7 @@ import asyncio
 import os
 import sys
 import time
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from bot.keys import engine_key
 from bot.messages import Variant
 from bot.responses.store import ResponseStore
 from bot.settings import Settings
+from bot.terminal_chat import KeptIdentity
 from tests.conftest import CALLBACK_SECRET, RASA_TOKEN, LiveApp, add_outage
 from tests.web.conftest import add_staff
 
@@ -71,8 +73,13 @@ OpenTerminal = Callable[[dict[str, str]], Awaitable[Terminal]]
 
 @pytest.fixture
 async def terminal() -> AsyncIterator[OpenTerminal]:
-    """Start ``outage-bot chat`` with extra environment; killed afterwards if still running."""
+    """Start ``outage-bot chat`` with extra environment; killed afterwards if still running.
+
+    Every terminal of one test chats as the same customer, a new one for each test (they
+    keep their chat secrets in the checkout's ``var/``, shared with other test processes).
+    """
     started: list[Terminal] = []
+    sender = f"terminal-test-{uuid.uuid4().hex[:12]}"
 
     async def start(environment: dict[str, str]) -> Terminal:
         process = await asyncio.create_subprocess_exec(
@@ -81,7 +88,7 @@ async def terminal() -> AsyncIterator[OpenTerminal]:
             "bot",
             "chat",
             "--sender",
-            "terminal-test",
+            sender,
             cwd=ROOT,
             env={**os.environ, "PYTHONUNBUFFERED": "1", **environment},
             stdin=asyncio.subprocess.PIPE,
@@ -140,6 +147,32 @@ async def test_an_agents_reply_shows_up_between_the_customers_messages(
     later = await chat.expect("Sam here", within=10)  # nothing typed meanwhile
     assert "bot> Hello, Sam here" in later
     assert (await chat.quit())[0] == 0
+
+    # Run again, the conversation carries on: the chat secret was kept in var/.
+    again = await terminal(at(live_app))
+    await again.expect("you> ")  # the first prompt
+    await again.type("are you still there?")
+    answer = await again.expect("you> ")
+    assert "[conversation is agent]" in answer and "error" not in answer, answer
+    assert (await again.quit()) == (0, "")
+
+
+def test_an_install_keeps_its_own_sender_and_the_secrets_for_the_owner_only(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "var" / "chat-identity.json"
+    kept = KeptIdentity(path)
+    sender = kept.sender()
+    assert sender.startswith("terminal-") and sender != "terminal"
+    assert kept.headers(sender) == {}
+    kept.keep(sender, "s3cret")
+    assert path.stat().st_mode & 0o777 == 0o600
+
+    again = KeptIdentity(path)
+    assert again.sender() == sender
+    assert again.headers(sender) == {"X-Chat-Secret": "s3cret"}
+    assert again.renew() != sender
+    assert KeptIdentity(tmp_path / "elsewhere.json").sender() != sender  # random per install
 
 
 async def test_starts_the_service_itself_when_none_runs_and_keeps_its_log_out_of_sight(
