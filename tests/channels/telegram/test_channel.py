@@ -411,3 +411,18 @@ async def test_an_update_is_confirmed_only_once_stored(rig: Rig) -> None:
 
     assert [m.text for m in sent] == ["You said: is 0161 down?"]
     assert [m.text for m in await rig.messages("in")] == ["is 0161 down?"]
+
+
+async def test_nul_and_lone_surrogates_are_mended_before_anything_stores_them(rig: Rig) -> None:
+    """Telegram passes them on (JSON escapes); PostgreSQL refuses NUL, UTF-8 surrogates."""
+    async with running(rig.channel()):
+        await rig.fake.inject(rig.fake.message(CHAT, "down\x00 in 0161 \ud83d", first_name="A\x00nn"))
+        await rig.fake.inject(rig.fake.message(CHAT, "/start", first_name="Bo\udc00b"))
+        sent = await rig.fake.wait_sent(2)
+
+    inbound = await rig.messages("in")
+    assert [m.text for m in inbound] == ["down\ufffd in 0161 \ufffd", "/start"]
+    assert sent[0].text == "You said: down\ufffd in 0161 \ufffd"
+    assert "Bo\ufffdb" in sent[1].text
+    conversation = await conversations.get(rig.engine, inbound[0].conversation_id)
+    assert conversation is not None and conversation.display_name == "A\ufffdnn"

@@ -19,6 +19,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.channels.x.channel import XChannel
 from bot.channels.x.cursor import DM_CURSOR, MENTIONS_CURSOR, load_cursor, save_cursor
+from bot.conversations import store as conversations
 from bot.conversations.locks import LocalLocks
 from bot.conversations.router import ConversationRouter
 from bot.delivery.outbox import Outbox
@@ -476,3 +477,19 @@ async def test_through_the_app_and_rasa_a_mention_and_a_dm_are_answered(
     assert "496 0000" not in public and "4960000" not in public
     assert "Manchester" in public or "0161" in public
     assert "Manchester" in private or "0161" in private
+
+
+async def test_nul_and_lone_surrogates_are_mended_before_anything_stores_them(rig: Rig) -> None:
+    """X passes them on (JSON escapes); PostgreSQL refuses NUL, UTF-8 lone surrogates."""
+    rig.fake.add_user(CUSTOMER, "ann\x00\ud800")
+    rig.fake.mention(CUSTOMER, "down\x00 in 0161 \ud83d")
+    rig.fake.dm(CUSTOMER, "no dial tone\x00 \udc00")
+    await rig.started()
+    await eventually(lambda: all_sent(rig.engine, 2))
+
+    async with AsyncSession(rig.engine) as session:
+        query = select(Message).where(Message.direction == "in").order_by(col(Message.id))
+        stored = sorted(m.text for m in (await session.exec(query)).all())
+    assert stored == ["down\ufffd in 0161 \ufffd", "no dial tone\ufffd \ufffd"]
+    conversation = await conversations.by_channel_user(rig.engine, Channel.X, CUSTOMER)
+    assert conversation is not None and conversation.display_name == "@ann\ufffd\ufffd"
