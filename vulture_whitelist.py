@@ -37,3 +37,6 @@ pytestmark
 _.binary_location
 reply_to_message_id
 allowed_updates
+
+# logging.LogRecord's message, rewritten masked by bot.redaction and read by formatters.
+_.msg

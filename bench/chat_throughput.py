@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import platform
 import secrets
@@ -118,16 +119,23 @@ async def converse(
     sender: str,
     latencies: list[float],
 ) -> None:
-    """One customer's conversation, in order, each reply's latency added to ``latencies``."""
+    """One customer's conversation, in order, each reply's latency added to ``latencies``.
+
+    On our path the chat secret from the first answer goes with every later message, as
+    a customer's page sends it.
+    """
+    headers: dict[str, str] = {}
     for text in CONVERSATION:
         payload = {"sender": sender, "message": text} if rest else {"sender": sender, "text": text}
         url = server_for(sender, urls)
         started = time.perf_counter()
-        async with session.post(url, json=payload) as response:
-            await response.read()
+        async with session.post(url, json=payload, headers=headers) as response:
+            body = await response.read()
             if response.status != 200:
                 raise RuntimeError(f"{url} answered {response.status}")
         latencies.append(time.perf_counter() - started)
+        if not rest and not headers:
+            headers = {"X-Chat-Secret": json.loads(body)["chat_secret"]}
 
 
 async def paired(

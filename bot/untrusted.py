@@ -7,8 +7,8 @@ console socket), so one rule decides what is refused and why:
   brackets would otherwise end in a ``RecursionError``, a 500);
 - NUL characters, which PostgreSQL cannot store in text (SQLite can: the two databases
   must not differ in what they accept);
-- lone surrogates (``"\\ud800"`` is valid JSON but no valid Unicode: encoding it to
-  UTF-8 fails wherever it is written next);
+- lone surrogates (half of a UTF-16 pair, escaped in JSON: valid JSON but no valid
+  Unicode, so encoding it to UTF-8 fails wherever it is written next);
 - other control characters (everything but tab, line feed and carriage return): they
   have no place in a message and forge lines in logs and terminals.
 

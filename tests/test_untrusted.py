@@ -32,7 +32,11 @@ def test_ordinary_json_is_accepted(raw: str | bytes) -> None:
         (b"\xff\xfe", "the body must be UTF-8", False),
         ('{"text": "a\\u0000b"}', "'text' contains a NUL character (U+0000)", True),
         ('{"text": "\\udc00"}', "'text' contains a lone surrogate (U+DC00)", True),
-        ('{"areas": ["0161", "\\u0085"]}', "'areas[1]' contains a control character (U+0085)", True),
+        (
+            '{"areas": ["0161", "\\u0085"]}',
+            "'areas[1]' contains a control character (U+0085)",
+            True,
+        ),
         ('{"a": {"b": "\\u007f"}}', "'a.b' contains a control character (U+007F)", True),
         ('"\\u0000"', "the body contains a NUL", True),
         ('{"\\u0000": 1}', "a key in the body contains a NUL", True),

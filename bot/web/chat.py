@@ -93,7 +93,9 @@ async def post_chat(request: web.Request) -> web.Response:
     same transaction as the answer, so a message costs no extra round trip for them.
     """
     if request.content_type != "application/json":
-        fail(web.HTTPUnsupportedMediaType, "the body must be JSON (Content-Type: application/json)")
+        fail(
+            web.HTTPUnsupportedMediaType, "the body must be JSON (Content-Type: application/json)"
+        )
     body = await read_json(request)
     sender = _sender(body.get("sender"))
     text = body.get("text")

@@ -416,7 +416,9 @@ async def test_an_update_is_confirmed_only_once_stored(rig: Rig) -> None:
 async def test_nul_and_lone_surrogates_are_mended_before_anything_stores_them(rig: Rig) -> None:
     """Telegram passes them on (JSON escapes); PostgreSQL refuses NUL, UTF-8 surrogates."""
     async with running(rig.channel()):
-        await rig.fake.inject(rig.fake.message(CHAT, "down\x00 in 0161 \ud83d", first_name="A\x00nn"))
+        await rig.fake.inject(
+            rig.fake.message(CHAT, "down\x00 in 0161 \ud83d", first_name="A\x00nn")
+        )
         await rig.fake.inject(rig.fake.message(CHAT, "/start", first_name="Bo\udc00b"))
         sent = await rig.fake.wait_sent(2)
 
