@@ -123,6 +123,17 @@ class Tab:
         """Run ``script`` (JavaScript with a ``return``) in the page; its result."""
         return await self._run(self.driver.execute_script, script)
 
+    async def cookies(self) -> list[dict[str, Any]]:
+        """Every cookie the browser holds, whatever its path (WebDriver's own call shows
+        only those the current page would send)."""
+        found = await self._run(self.driver.execute_cdp_cmd, "Network.getAllCookies", {})
+        cookies: list[dict[str, Any]] = found["cookies"]
+        return cookies
+
+    async def clear_cookies(self) -> None:
+        """Forget every cookie, as a person clearing their browser's data does."""
+        await self._run(self.driver.execute_cdp_cmd, "Network.clearBrowserCookies", {})
+
     async def without_javascript(self) -> None:
         """Turn the page's JavaScript off, as some people browse (Selenium's own calls work)."""
         await self._run(

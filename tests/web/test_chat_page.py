@@ -16,6 +16,7 @@ from bot.keys import engine_key, incidents_key, responses_key, settings_key
 from bot.messages import Variant
 from bot.models import utcnow
 from bot.responses.eta import eta_phrase
+from bot.web.chat import COOKIE
 from tests.conftest import LiveApp, add_outage, app_settings, running_app
 from tests.scratch import free_port
 from tests.web.conftest import DEAD_RASA, StartBrowser, add_staff
@@ -57,6 +58,32 @@ async def test_blank_message_is_not_sent(live_app: LiveApp, browsers: StartBrows
     await customer.keys("hi", Keys.ENTER)
     await customer.wait_for_text(".msg.bot", render(live_app, "utter_greet"))
     assert await customer.texts(".msg.me") == ["hi"]
+
+
+async def test_the_chat_secret_is_a_cookie_the_page_cannot_read_and_losing_it_starts_anew(
+    live_app: LiveApp, browsers: StartBrowser
+) -> None:
+    customer = await browsers(live_app.url, "/chat")
+    await customer.keys("hi", Keys.ENTER)
+    greeting = render(live_app, "utter_greet")
+    await customer.wait_for_text(".msg.bot", greeting)
+    [cookie] = [c for c in await customer.cookies() if c["name"] == COOKIE]
+    assert (cookie["httpOnly"], cookie["sameSite"], cookie["path"]) == (
+        True,
+        "Strict",
+        "/api/chat",
+    )
+    assert COOKIE not in await customer.evaluate("return document.cookie")
+    first = await customer.evaluate("return localStorage.getItem('outage-bot-sender')")
+    await customer.keys("hello", Keys.ENTER)
+    await customer.wait_for_count(".msg.bot", 2)  # the cookie went with the second message
+
+    await customer.clear_cookies()
+    await customer.keys("hi again", Keys.ENTER)
+    await customer.wait_for_text(".msg.note", "We started a new chat for you.")
+    assert (await customer.wait_for_count(".msg.bot", 3))[2] == greeting
+    assert await customer.evaluate("return localStorage.getItem('outage-bot-sender')") != first
+    assert await customer.texts(".msg.me.unsent") == []
 
 
 async def test_page_shows_the_wait_for_an_agent_and_its_end(
