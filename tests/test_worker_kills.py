@@ -42,21 +42,32 @@ class Customer:
     sent: int = 0
     greeted: int = 0
     resent: int = 0
+    secret: str | None = None
+    """The chat secret from the first answer that arrived (a lost one is issued again)."""
 
     def count(self, body: dict[str, object]) -> None:
         replies = body.get("replies")
         assert isinstance(replies, list)
         self.greeted += sum(reply["text"] == self.greeting for reply in replies)
+        if isinstance(body.get("chat_secret"), str):
+            self.secret = str(body["chat_secret"])
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"X-Chat-Secret": self.secret} if self.secret else {}
 
     async def chat(self, session: aiohttp.ClientSession, stop: asyncio.Event) -> None:
         while not stop.is_set():
             message = {"sender": self.name, "text": "hi", "id": uuid.uuid4().hex}
             while True:  # sent again, same id, until answered: as the page does
                 try:
-                    async with session.post(f"{self.url}/api/chat", json=message) as response:
+                    async with session.post(
+                        f"{self.url}/api/chat", json=message, headers=self.headers
+                    ) as response:
                         if response.status == 200:
                             self.count(await response.json())
                             break
+                        assert response.status >= 500, await response.text()
                 except (aiohttp.ClientError, TimeoutError):
                     pass
                 self.resent += 1
@@ -65,8 +76,9 @@ class Customer:
 
     async def collect(self, session: aiohttp.ClientSession) -> None:
         async with session.get(
-            f"{self.url}/api/chat/updates", params={"sender": self.name}
+            f"{self.url}/api/chat/updates", params={"sender": self.name}, headers=self.headers
         ) as response:
+            assert response.status == 200, await response.text()
             self.count(await response.json())
 
 

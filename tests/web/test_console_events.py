@@ -65,12 +65,10 @@ async def test_a_console_is_told_nothing_while_nothing_changes(staff: Staff) -> 
 
 
 async def test_a_socket_without_a_valid_token_is_closed_with_the_reason(staff: Staff) -> None:
-    for first in ({"token": "not-a-token"}, {"name": "agent"}, "agent"):
+    """A frame that is not JSON at all gets an error and another chance (test_untrusted)."""
+    for first in ({"token": "not-a-token"}, {"name": "agent"}, ["agent"]):
         async with staff.client.ws_connect(PATH) as socket:
-            if isinstance(first, str):
-                await socket.send_str(first)
-            else:
-                await socket.send_json(first)
+            await socket.send_json(first)
             error = await next_event(socket)
             closing = await socket.receive()
 

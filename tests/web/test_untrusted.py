@@ -129,6 +129,8 @@ async def test_the_console_socket_answers_hostile_frames_with_an_error_and_stays
             await socket.send_str(json.dumps({"token": HOLE}).replace(f'"{HOLE}"', replacement))
             event = await next_event(socket)
             assert event["type"] == "error" and reason in event["error"], (kind, event)
+        await socket.send_str("agent")
+        assert (await next_event(socket))["error"] == "the frame must be JSON"
         await socket.send_json({"token": staff.tokens["agent"]})
         assert await next_event(socket) == {"type": "ready", "user": "agent"}
 
