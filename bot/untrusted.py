@@ -72,8 +72,14 @@ def check_text(value: str, where: str) -> str:
     return value
 
 
-def parse_json(raw: bytes | str, what: str = "the body") -> Any:
+def parse_json(raw: bytes | str, what: str = "the body", *, check_strings: bool = True) -> Any:
     """Parse ``raw`` as JSON and check every string in it (keys too) with :func:`check_text`.
+
+    Args:
+        raw: the JSON text.
+        what: how the sender knows it, for the reasons.
+        check_strings: ``False`` for a platform's payload (Telegram's webhook), whose
+            strings are the customer's and are mended with :func:`storable` instead.
 
     Raises:
         Untrusted: not UTF-8, not JSON, nested too deeply, or holding a refused character.
@@ -88,7 +94,7 @@ def parse_json(raw: bytes | str, what: str = "the body") -> Any:
         raise Untrusted(f"{what} nests more than {MAX_DEPTH} levels deep") from None
     except ValueError:
         raise Untrusted(f"{what} must be JSON") from None
-    _check_tree(value, what)
+    _check_tree(value, what, check_strings)
     return value
 
 
@@ -96,13 +102,14 @@ def _not_json(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")  # Python's parser takes NaN and Infinity
 
 
-def _check_tree(value: Any, what: str) -> None:
+def _check_tree(value: Any, what: str, check_strings: bool) -> None:
     """Walk the parsed value without recursion: its depth is what is being checked."""
     pending: list[tuple[Any, str, int]] = [(value, "", 0)]
     while pending:
         item, path, depth = pending.pop()
         if isinstance(item, str):
-            check_text(item, f"'{path}'" if path else what)
+            if check_strings:
+                check_text(item, f"'{path}'" if path else what)
             continue
         if not isinstance(item, (dict, list)):
             continue
@@ -110,7 +117,8 @@ def _check_tree(value: Any, what: str) -> None:
             raise Untrusted(f"{what} nests more than {MAX_DEPTH} levels deep")
         if isinstance(item, dict):
             for key, child in item.items():
-                check_text(key, f"a key in '{path}'" if path else f"a key in {what}")
+                if check_strings:
+                    check_text(key, f"a key in '{path}'" if path else f"a key in {what}")
                 pending.append((child, f"{path}.{key}" if path else key, depth + 1))
         else:
             for index, child in enumerate(item):

@@ -2,9 +2,11 @@
 
 aiohttp enforces the size (``client_max_size``) only when a handler reads the body, and
 then raises its own plain-text 413; this middleware answers a declared oversized body
-before any handler runs and gives aiohttp's 413 our JSON shape. The URL's path and
-query reach database queries (``?sender=``, ``?area=``, ``/status/area/{code}``), so
-they are held to :func:`bot.untrusted.check_text` like every JSON string.
+before any handler runs and gives aiohttp's 413 our JSON shape. On the JSON routes the
+URL's path and query reach database queries (``?sender=``, ``?area=``,
+``/api/incidents/{reference}``), so they are held to :func:`bot.untrusted.check_text`
+like every JSON string. Pages answer people in HTML and deal with odd input themselves
+(the status page's search says politely that it could not tell the area).
 """
 
 from __future__ import annotations
@@ -16,6 +18,9 @@ from bot.web.errors import Handler, refuse, too_large
 
 MAX_BODY = 1024 * 1024
 """The largest request body; ours are a few KB (a chat message is at most 4000 characters)."""
+
+JSON_ROUTES = ("/api/", "/webhooks/", "/console/events")
+"""Where a URL with refused characters gets a 422 with the reason."""
 
 TOO_LARGE = f"the body must be at most {MAX_BODY // (1024 * 1024)} MB"
 
@@ -37,10 +42,11 @@ def check_url(request: web.Request) -> None:
 
 @web.middleware
 async def input_limits(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Enforce :data:`MAX_BODY` and :func:`check_url` on every route."""
+    """Enforce :data:`MAX_BODY` on every route, :func:`check_url` on :data:`JSON_ROUTES`."""
     if request.content_length is not None and request.content_length > MAX_BODY:
         too_large(TOO_LARGE, MAX_BODY, request.content_length)
-    check_url(request)
+    if request.path.startswith(JSON_ROUTES):
+        check_url(request)
     try:
         return await handler(request)
     except web.HTTPRequestEntityTooLarge as exc:

@@ -98,7 +98,7 @@ async def test_a_hostile_key_is_refused_too(staff: Staff) -> None:
     [
         ("/api/chat/updates?sender=ann%00", None, "the query parameter 'sender' contains a NUL"),
         ("/api/incidents?area=01%0761", "agent", "the query parameter 'area' contains a control"),
-        ("/status/area/01%0061", None, "the path contains a NUL"),
+        ("/api/incidents/INC%00-1", "agent", "the path contains a NUL"),
         ("/api/chat/updates?sender=ann&%1b=1", None, "a query parameter's name contains"),
     ],
 )
