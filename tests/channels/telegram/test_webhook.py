@@ -110,7 +110,13 @@ async def test_webhook_rejects_a_body_that_is_not_an_update(rig: Rig) -> None:
             headers = {"X-Telegram-Bot-Api-Secret-Token": "s3cret-token_OK"}
             async with session.post(server.url, data=b"not json", headers=headers) as response:
                 assert response.status == 400
-                assert await response.json() == {"error": "body is not JSON"}
+                assert await response.json() == {"error": "the body must be JSON"}
+            deep = b"[" * 5000 + b"]" * 5000  # Python's parser would recurse into a 500
+            async with session.post(server.url, data=deep, headers=headers) as response:
+                assert response.status == 400
+                assert await response.json() == {
+                    "error": "the body nests more than 32 levels deep"
+                }
 
 
 async def test_a_worker_that_leaves_delivery_to_the_primary_takes_webhook_posts(
