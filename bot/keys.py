@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.channels.telegram.channel import TelegramChannel
 from bot.channels.x.channel import XChannel
+from bot.chat_identity import ChatIdentities
 from bot.conversations.router import ConversationRouter
 from bot.delivery.outbox import Outbox
 from bot.delivery.wakes import Wakes
@@ -48,3 +49,4 @@ redis_key = web.AppKey("redis", Redis)
 console_events_key = web.AppKey("console_events", ConsoleEvents)
 stats_key = web.AppKey("stats", Snapshot)
 telemetry_key = web.AppKey("telemetry", Telemetry)
+chat_identities_key = web.AppKey("chat_identities", ChatIdentities)

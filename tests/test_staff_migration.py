@@ -14,6 +14,7 @@ from alembic.migration import MigrationContext
 from sqlalchemy import text
 from sqlmodel import SQLModel
 
+from bot.chat_identity import REFUSED, ChatIdentities
 from bot.db import alembic_config, create_engine, migrate_sync
 from bot.users import authenticate_token, token_digest
 from tests.scratch import POSTGRES_ADMIN, recreate_database
@@ -88,3 +89,39 @@ def test_the_migrations_build_exactly_the_tables_of_bot_models(fresh_url: str) -
             await engine.dispose()
 
     assert asyncio.run(differences()) == []
+
+
+def test_web_conversations_from_before_chat_identities_cannot_be_taken_over(
+    fresh_url: str,
+) -> None:
+    """Migration 0004: an old web sender's name opens nothing (nobody has its secret)."""
+    migrate_sync(fresh_url, "0003")
+    _run(
+        fresh_url,
+        "INSERT INTO conversation (key, channel, external_user_id, display_name, state, "
+        "failures, created_at, updated_at) VALUES ('k1', 'web', 'terminal', '', 'bot', 0, "
+        "CURRENT_TIMESTAMP, CURRENT_TIMESTAMP), ('k2', 'telegram', '42', '', 'bot', 0, "
+        "CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)",
+    )
+
+    migrate_sync(fresh_url)
+
+    async def check() -> tuple[object, ...]:
+        engine = create_engine(fresh_url)
+        try:
+            identities = ChatIdentities(engine)
+            return (
+                await identities.admit("terminal", None),
+                await identities.admit("terminal", "", "web-1"),
+                await identities.may_read("terminal", None),
+                (await identities.admit("someone-new", None)).allowed,
+            )
+        finally:
+            await engine.dispose()
+
+    assert asyncio.run(check()) == (REFUSED, REFUSED, False, True)
+    assert _run(fresh_url, "SELECT sender FROM chat_identity ORDER BY sender") == [
+        ("someone-new",),
+        ("terminal",),
+    ]
+    command.downgrade(alembic_config(fresh_url), "0003")

@@ -24,6 +24,7 @@ from bot import demo, kept_secrets, sessions, subscriptions
 from bot.channels.canned import CannedReplies
 from bot.channels.telegram.channel import TelegramChannel
 from bot.channels.x.channel import XChannel
+from bot.chat_identity import ChatIdentities
 from bot.conversations.locks import ConversationLocks, LocalLocks, RedisLocks
 from bot.conversations.router import ConversationRouter
 from bot.db import create_engine, migrate, safe_url
@@ -36,6 +37,7 @@ from bot.incidents.book import Incidents
 from bot.keys import (
     brain_key,
     callback_secret_key,
+    chat_identities_key,
     console_events_key,
     engine_key,
     executor_key,
@@ -109,6 +111,7 @@ async def database_ctx(app: web.Application) -> AsyncIterator[None]:
         engine, settings.data_dir, public_url=settings.public_base_url
     )
     app[outbox_key] = Outbox(engine, app[telemetry_key])
+    app[chat_identities_key] = ChatIdentities(engine)
     app[stats_key] = Snapshot(engine, locator.place_for)
     if app[demo_key]:
         loaded = await demo.load_demo(engine, locator)

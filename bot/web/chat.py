@@ -1,9 +1,10 @@
 """The web chat channel: ``POST /api/chat`` (also the load-test entry) and the ``/chat`` page.
 
 Each sender's conversation is theirs alone: the first message issues a secret
-(:mod:`bot.chat_identity`), returned once as ``chat_secret`` and set as an HttpOnly,
-SameSite=Strict cookie scoped to ``/api/chat``; later messages and pick-ups present it
-in that cookie (the page) or in ``X-Chat-Secret`` (scripts, the terminal client).
+(:class:`bot.chat_identity.ChatIdentities`), returned once as ``chat_secret`` and set as
+an HttpOnly, SameSite=Strict cookie scoped to ``/api/chat``; later messages and pick-ups
+present it in that cookie (the page) or in ``X-Chat-Secret`` (scripts, the terminal
+client).
 """
 
 from __future__ import annotations
@@ -13,9 +14,8 @@ from pathlib import Path
 
 from aiohttp import web
 
-from bot import chat_identity
 from bot.conversations import store as conversations
-from bot.keys import engine_key, outbox_key, router_key, settings_key
+from bot.keys import chat_identities_key, engine_key, outbox_key, router_key, settings_key
 from bot.messages import Channel, Inbound, Outbound, Variant
 from bot.models import ConversationState
 from bot.web.errors import fail, read_json, too_large
@@ -104,8 +104,8 @@ async def post_chat(request: web.Request) -> web.Response:
     if len(text) > MAX_TEXT:
         too_large(f"'text' must be at most {MAX_TEXT} characters", MAX_TEXT, len(text))
     external_id = _message_id(sender, body.get("id"))
-    verdict = await chat_identity.admit(
-        request.app[engine_key], sender, _presented(request), external_id
+    verdict = await request.app[chat_identities_key].admit(
+        sender, _presented(request), external_id
     )
     if not verdict.allowed:
         fail(web.HTTPForbidden, NOT_YOURS)
@@ -124,7 +124,7 @@ async def get_updates(request: web.Request) -> web.Response:
     """Replies queued since the customer's last message (agents, fix notices)."""
     sender = _sender(request.query.get("sender"))
     engine = request.app[engine_key]
-    if not await chat_identity.may_read(engine, sender, _presented(request)):
+    if not await request.app[chat_identities_key].may_read(sender, _presented(request)):
         fail(web.HTTPForbidden, NOT_YOURS)
     conversation = await conversations.by_channel_user(engine, Channel.WEB, sender)
     if conversation is None or conversation.id is None:

@@ -13,15 +13,14 @@ from dataclasses import replace
 from typing import Any
 
 from aiohttp.test_utils import TestClient
+from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncEngine
-from sqlmodel import func, select
+from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot import chat_identity
-from bot.conversations import store as conversations
+from bot.chat_identity import REFUSED, ChatIdentities, Verdict
 from bot.handoff.escalation import escalate
 from bot.keys import settings_key
-from bot.messages import Channel, Inbound
 from bot.models import ChatIdentity, Message
 from bot.web.app import create_app
 from bot.web.chat import COOKIE, HEADER
@@ -177,15 +176,6 @@ async def test_two_first_messages_at_once_one_sender_one_owner(staff: Staff) -> 
     assert sorted(status for status, _, _ in answers) == [200, 403]
 
 
-async def test_a_conversation_from_before_identities_is_refused(
-    staff: Staff, engine: AsyncEngine
-) -> None:
-    """Nobody can prove it is theirs, so nobody takes it over; the page starts anew."""
-    await conversations.receive(engine, Inbound(Channel.WEB, "terminal", "hi", external_id="t1"))
-    assert (await post(staff.client, "terminal"))[0] == 403
-    assert (await updates(staff.client, "terminal"))[0] == 403
-
-
 async def test_only_the_digest_is_stored_and_staff_never_see_the_secret(
     staff: Staff, engine: AsyncEngine
 ) -> None:
@@ -211,9 +201,21 @@ async def test_only_the_digest_is_stored_and_staff_never_see_the_secret(
     assert all(secret not in text and row.secret_hash not in text for text in seen)
 
 
-async def test_admit_refuses_without_writing_for_a_taken_sender(engine: AsyncEngine) -> None:
-    issued = await chat_identity.admit(engine, "ann", None, "web-1")
-    assert issued.allowed and issued.issued
-    assert await chat_identity.admit(engine, "ann", "nope", "web-2") == chat_identity.REFUSED
-    assert await chat_identity.may_read(engine, "ann", issued.issued)
-    assert not await chat_identity.may_read(engine, "ann", None)
+async def test_a_confirmed_identity_is_checked_without_the_database(engine: AsyncEngine) -> None:
+    identities = ChatIdentities(engine, remembered=1)
+    issued = (await identities.admit("ann", None, "web-1")).issued
+    assert issued is not None
+    assert await identities.admit("ann", "nope", "web-2") == REFUSED
+    assert await identities.admit("ann", issued) == Verdict(allowed=True)  # confirmed
+    assert await identities.may_read("ann", issued)
+    assert not await identities.may_read("ann", None)
+
+    # A worker's memory agrees with the database, and forgets its oldest first.
+    assert await ChatIdentities(engine).may_read("ann", issued)
+    bob = (await identities.admit("bob", None)).issued
+    await identities.admit("bob", bob)
+    async with AsyncSession(engine) as session:
+        await session.exec(delete(ChatIdentity).where(col(ChatIdentity.sender) == "bob"))
+        await session.commit()
+    assert await identities.may_read("bob", bob)  # remembered: no query
+    assert await identities.may_read("ann", issued)  # forgotten, so read again

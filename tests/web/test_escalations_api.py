@@ -6,9 +6,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot import audit, chat_identity
+from bot import audit
 from bot.conversations import store as conversations
-from bot.keys import wakes_key
+from bot.keys import chat_identities_key, wakes_key
 from bot.messages import Channel, Inbound
 from bot.models import Escalation, Message
 from tests.handoff.test_queue import escalated
@@ -109,7 +109,7 @@ async def test_x_replies_go_as_direct_messages(staff: Staff, engine: AsyncEngine
 async def test_web_chat_customer_picks_up_the_agents_reply(
     staff: Staff, engine: AsyncEngine
 ) -> None:
-    issued = (await chat_identity.admit(engine, "browser-1", None)).issued
+    issued = (await staff.app[chat_identities_key].admit("browser-1", None)).issued
     assert issued is not None
     conversation_id, _ = await escalated(engine, "browser-1")
     await staff.call(

@@ -1,5 +1,8 @@
 """chat identity: web-chat customers hold a secret issued by the server
 
+Web conversations from before get an identity whose digest no secret has (empty), so
+nobody can take them over by knowing the sender name; their customers start a new chat.
+
 Revision ID: 0004
 Revises: 0003
 Create Date: 2026-12-05 10:00:00.000000
@@ -26,6 +29,11 @@ def upgrade() -> None:
         sa.Column("created_at", sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
         sa.Column("confirmed_at", sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
         sa.PrimaryKeyConstraint("sender"),
+    )
+    op.execute(
+        "INSERT INTO chat_identity (sender, secret_hash, first_message, created_at, confirmed_at) "
+        "SELECT external_user_id, '', NULL, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP "
+        "FROM conversation WHERE channel = 'web'"
     )
 
 
