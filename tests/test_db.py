@@ -1,10 +1,12 @@
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import pytest
 from sqlalchemy import inspect, text
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import SQLModel
 
 from bot.db import async_url, create_engine, migrate, migrate_sync, safe_url
@@ -136,3 +138,24 @@ async def test_a_connection_left_in_a_transaction_is_rolled_back_on_return(
             assert (await again.execute(text("SELECT count(*) FROM t"))).scalar() == 0
     finally:
         await engine.dispose()
+
+
+async def test_statement_parameters_stay_out_of_errors_and_logs(
+    engine: AsyncEngine, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A customer's text or a secret's digest in a failed statement is not repeated."""
+    caplog.set_level(logging.INFO, logger="sqlalchemy.engine")
+    engine.echo = True
+    insert = text(
+        "INSERT INTO chat_identity (sender, secret_hash, created_at) "
+        "VALUES (:sender, :digest, CURRENT_TIMESTAMP)"
+    )
+    values = {"sender": "ann", "digest": "my-secret-digest"}
+    async with engine.begin() as connection:
+        await connection.execute(insert, values)
+    with pytest.raises(IntegrityError) as failed:
+        async with engine.begin() as connection:
+            await connection.execute(insert, values)
+    engine.echo = False
+    assert "parameters hidden" in str(failed.value)
+    assert "my-secret-digest" not in str(failed.value) + caplog.text
