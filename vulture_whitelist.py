@@ -40,3 +40,5 @@ allowed_updates
 
 # logging.LogRecord's message, rewritten masked by bot.redaction and read by formatters.
 _.msg
+# SQLAlchemy's engine.echo, turned on by a test to read the statements it logs.
+_.echo

@@ -12,7 +12,7 @@ message, sent again before the secret was ever used, gets a new secret in place 
 one that never arrived. Its id is the page's random id, known to nobody else.
 
 Web conversations from before identities existed got an identity with no secret at all
-in their migration (0004), so their senders are refused; the page then starts a new chat.
+in their migration (0006), so their senders are refused; the page then starts a new chat.
 Every web conversation therefore has an identity, and a sender without one is new.
 
 Every web-chat message is checked, so the check is cheap: one statement for a new

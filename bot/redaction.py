@@ -4,8 +4,9 @@ Our own code never logs a secret (``Secret`` hides itself), but libraries do: PT
 HTTP client, httpx, logs every request URL at INFO, and the Bot API puts the token in
 the path (``/bot<TOKEN>/getUpdates``); an exception's message may carry a URL too. So
 httpx and httpcore are turned down to WARNING, and a filter on every handler masks
-Telegram bot tokens (by their shape) and every configured secret (by value) in each
-record's message and traceback.
+Telegram bot tokens (by their shape), tokens in URL queries (``?token=``, as Rasa's API
+takes them) and every configured secret (by value) in each record's message and
+traceback.
 """
 
 from __future__ import annotations
@@ -20,6 +21,9 @@ from bot.settings import Secret, Settings
 MASK = "**********"
 BOT_TOKEN = re.compile(r"(?<!\d)\d{5,}:[A-Za-z0-9_-]{30,}")
 """A Telegram bot token (``123456789:AA...``), wherever it appears."""
+TOKEN_PARAMETER = re.compile(r"([?&](?:token|access_token|auth_token)=)[^&\s\"'#]+")
+"""A token in a URL's query: Rasa's API takes its token as ``?token=`` (and the one
+``serve`` generates into ``var/`` is not in the settings to be masked by value)."""
 QUIET = ("httpx", "httpcore")
 """Loggers that print request URLs at INFO."""
 MIN_SECRET = 6
@@ -44,7 +48,7 @@ class Redactor(logging.Filter):
         """``text`` with every bot token and known secret replaced by :data:`MASK`."""
         if self._known is not None:
             text = self._known.sub(MASK, text)
-        return BOT_TOKEN.sub(MASK, text)
+        return TOKEN_PARAMETER.sub(rf"\g<1>{MASK}", BOT_TOKEN.sub(MASK, text))
 
     def filter(self, record: logging.LogRecord) -> bool:
         """Rewrite the record's message (and traceback) masked; never drops a record."""

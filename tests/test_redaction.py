@@ -101,6 +101,13 @@ def test_every_secret_setting_is_known_and_short_values_are_left_alone() -> None
     assert redactor.redact(f"a b {'t' * 40} hook-secret") == f"a b {MASK} {MASK}"
 
 
+def test_tokens_in_url_queries_are_masked_whoever_made_them() -> None:
+    line = "GET http://127.0.0.1:5005/status?token=kept-in-var&x=1 and /a?access_token=t0k"
+    assert Redactor().redact(line) == (
+        f"GET http://127.0.0.1:5005/status?token={MASK}&x=1 and /a?access_token={MASK}"
+    )
+
+
 def test_a_malformed_call_is_left_to_the_handler_to_report() -> None:
     record = logging.LogRecord("x", logging.INFO, __file__, 1, "%d", ("not a number",), None)
     assert Redactor(["secret-value"]).filter(record)

@@ -94,8 +94,8 @@ def test_the_migrations_build_exactly_the_tables_of_bot_models(fresh_url: str) -
 def test_web_conversations_from_before_chat_identities_cannot_be_taken_over(
     fresh_url: str,
 ) -> None:
-    """Migration 0004: an old web sender's name opens nothing (nobody has its secret)."""
-    migrate_sync(fresh_url, "0003")
+    """Migration 0006: an old web sender's name opens nothing (nobody has its secret)."""
+    migrate_sync(fresh_url, "0005")
     _run(
         fresh_url,
         "INSERT INTO conversation (key, channel, external_user_id, display_name, state, "
@@ -124,4 +124,4 @@ def test_web_conversations_from_before_chat_identities_cannot_be_taken_over(
         ("someone-new",),
         ("terminal",),
     ]
-    command.downgrade(alembic_config(fresh_url), "0003")
+    command.downgrade(alembic_config(fresh_url), "0005")
