@@ -120,10 +120,7 @@ async def test_in_a_surge_macros_the_customers_area_and_one_answer_to_all(
     await agent.wait_for_text("#transcript .msg.agent", "splicing the cable")
     assert group and await agent.page_errors() == []
     for customer in ("manchester-1", "manchester-2"):
-        async with live_app.client.get(
-            f"{live_app.url}/api/chat/updates", params={"sender": customer}
-        ) as response:
-            replies = [r["text"] for r in (await response.json())["replies"]]
+        replies = [r["text"] for r in (await live_app.updates(customer))["replies"]]
         assert replies == ["Engineers are splicing the cable now; back by 18:00."]
 
 

@@ -304,10 +304,7 @@ async def test_a_telegram_and_a_web_customer_waiting_about_one_outage_each_get_t
             await asyncio.sleep(2)  # time enough for a duplicate to show, were there one
             web_replies = []
             for _pick_up in range(2):
-                async with live.client.get(
-                    f"{live.url}/api/chat/updates", params={"sender": "web-customer"}
-                ) as response:
-                    web_replies += [r["text"] for r in (await response.json())["replies"]]
+                web_replies += [r["text"] for r in (await live.updates("web-customer"))["replies"]]
             async with AsyncSession(live.app[engine_key]) as session:
                 hand_offs = (await session.exec(select(Escalation))).all()
     finally:

@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import SQLModel, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.keys import engine_key
+from bot.keys import callback_secret_key, engine_key
 from bot.models import ChatIdentity, Incident, Message, User
 from bot.untrusted import MAX_DEPTH
 from tests.handoff.test_queue import escalated
@@ -38,7 +38,7 @@ HOSTILE = {
 }
 
 ROUTES: list[tuple[str, str, str | None, dict[str, Any]]] = [
-    # method, path, role (None: no token), a valid body with HOLE where a string goes
+    # method, path, role (None: no token; rasa: the callback secret), a valid body with HOLE
     ("POST", "/api/chat", None, {"sender": "ann", "text": HOLE}),
     ("POST", "/login", None, {"username": HOLE, "password": "a-password"}),
     ("POST", "/api/incidents", "admin", {"title": HOLE, "areas": ["0161"]}),
@@ -48,8 +48,8 @@ ROUTES: list[tuple[str, str, str | None, dict[str, Any]]] = [
     ("POST", "/api/tokens", "agent", {"days": HOLE}),
     ("POST", "/api/conversations/1/reply", "agent", {"text": HOLE}),
     ("POST", "/api/conversations/1/close", "agent", {"outcome": HOLE}),
-    ("POST", "/webhooks/nlg", None, {"response": HOLE, "arguments": {}}),
-    ("POST", "/webhooks/actions", None, {"next_action": HOLE}),
+    ("POST", "/webhooks/nlg", "rasa", {"response": HOLE, "arguments": {}}),
+    ("POST", "/webhooks/actions", "rasa", {"next_action": HOLE}),
 ]
 
 WRITTEN: list[type[SQLModel]] = [Message, ChatIdentity, Incident, User]
@@ -70,7 +70,9 @@ async def test_every_json_route_refuses_hostile_input_with_the_reason(
     staff: Staff, method: str, path: str, role: str | None, body: dict[str, Any]
 ) -> None:
     headers = {"Content-Type": "application/json"}
-    if role is not None:
+    if role == "rasa":
+        headers["X-Outage-Bot-Secret"] = staff.app[callback_secret_key].reveal()
+    elif role is not None:
         headers["Authorization"] = f"Bearer {staff.tokens[role]}"
     before = await counts(staff.app[engine_key])
     for kind, (replacement, status, reason) in HOSTILE.items():
