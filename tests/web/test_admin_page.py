@@ -118,6 +118,7 @@ async def test_the_common_moves_need_no_mouse(live_app: LiveApp, browsers: Start
     await comms.keys(Keys.ESCAPE, "1", "/")
     assert await comms.focused() == "filter-area"
     assert await comms.value("#f-title") == "Cable cut in Leeds", "a tab switch keeps a draft"
+    assert await comms.page_errors() == []
 
 
 async def test_comms_staff_write_a_new_macro_and_delete_one(

@@ -34,10 +34,12 @@
 
   async function refresh() {
     clearTimeout(timer);
-    if (!Staff.token()) {  // not signed in yet: look again soon (no request meanwhile)
+    const me = Staff.me();
+    if (!me) {  // /api/me has not answered yet: look again soon (no request meanwhile)
       timer = setTimeout(refresh, RUNNING_EVERY);
       return;
     }
+    if (me.role !== "admin") return;  // the card is for admins; the API refuses the rest
     let running = false;
     try {
       running = render((await api("GET", "/api/rasa/reload")).reload);

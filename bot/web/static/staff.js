@@ -78,6 +78,10 @@ const Staff = (() => {
       .map(([path, label]) => el("a", { href: path, class: "page-link" }, label));
   }
 
+  // Who is signed in, once /api/me has answered (null before): pages' side scripts ask.
+  let signedIn = null;
+  const me = () => signedIn;
+
   // Learn who is signed in (and the CSRF token), then call ready(me). ``role`` names
   // the role the page is for; the server already refused anyone else.
   async function start(role, ready) {
@@ -90,6 +94,7 @@ const Staff = (() => {
       return;
     }
     csrfToken = user.csrf_token || "";
+    signedIn = user;
     const who = document.getElementById("who");
     who.textContent = `${user.name} (${user.role})`;
     who.before(...links(user));
@@ -157,5 +162,5 @@ const Staff = (() => {
     };
   }
 
-  return { api, el, start, waited, when, shortcuts, listen };
+  return { api, el, me, start, waited, when, shortcuts, listen };
 })();
