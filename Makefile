@@ -11,6 +11,10 @@ SHELL       := /bin/bash
 .SHELLFLAGS := -o pipefail -ec
 FILTER      := 2>&1 | { grep -v "is ignored: it is neither a file nor a directory" || true; }
 
+# pytest on both cores (pytest-xdist); PYTEST_WORKERS=0 runs one process, e.g. to debug.
+PYTEST_WORKERS ?= 2
+PYTEST := $(VENV)/bin/python -m pytest -q $(if $(filter 0,$(PYTEST_WORKERS)),,-n $(PYTEST_WORKERS) --dist worksteal)
+
 # The pages' browser tests drive these; Debian's packages unless told otherwise.
 CHROMIUM     ?= /usr/bin/chromium
 CHROMEDRIVER ?= /usr/bin/chromedriver
@@ -26,13 +30,13 @@ test: install install-rasa install-browser
 	@echo "==> lint and types"
 	$(MAKE) --no-print-directory lint typecheck
 	@echo "==> tests"
-	$(VENV)/bin/python -m pytest -q
+	$(PYTEST)
 
 unit: install
-	$(VENV)/bin/python -m pytest -q -m "not e2e"
+	$(PYTEST) -m "not e2e"
 
 e2e: install install-rasa install-browser
-	$(VENV)/bin/python -m pytest -q -m e2e
+	$(PYTEST) -m e2e
 
 install: $(VENV)/.installed
 

@@ -30,7 +30,7 @@ from bot.db import create_engine, migrate_sync
 from bot.inbox.store import Inbox, open_inbox
 from bot.settings import Secret, Settings
 from bot.web.app import create_app
-from tests.scratch import POSTGRES_ADMIN, empty_tables, free_port, recreate_database
+from tests.scratch import POSTGRES_ADMIN, empty_tables, free_port, locator_for, recreate_database
 
 DATABASES = ["sqlite", "postgres"]
 WHOLE_SERVICE_DATABASE = "sqlite"
@@ -168,7 +168,7 @@ async def running_app(
     ``chat_secrets``: the web-chat customers' secrets, shared with an earlier app on
     the same database.
     """
-    app = create_app(settings, primary=primary)
+    app = create_app(settings, primary=primary, locator=locator_for(settings.data_dir))
     runner = web.AppRunner(app)
     await runner.setup()
     await web.TCPSite(runner, settings.host, settings.port).start()

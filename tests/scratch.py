@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import os
 import socket
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
+from pathlib import Path
 from typing import TypeVar
 
 import asyncpg
@@ -16,13 +18,41 @@ from sqlalchemy import text, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import SQLModel, col, select
 
+from bot.delivery.backoff import Backoff
+from bot.locations.locator import Locator
 from bot.models import Message
 
 T = TypeVar("T")
 
+QUICK = Backoff(first=0.01, cap=0.05)
+"""Retries after hundredths of a second: the service's retry paths, without its waits."""
+
 POSTGRES_ADMIN = os.environ.get(
     "TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
 )
+
+
+def redis_url(database: int) -> str:
+    """Loopback Redis ``database`` (12-15) as this test process may use it alone.
+
+    Under pytest-xdist, worker ``gwN`` gets ``database - 4 * N``, so two workers never
+    share keys; the wake-up topic names its database (:mod:`bot.delivery.wakes`), so they
+    never hear each other's wake-ups either. Up to three workers: 0-3 are left to people.
+    """
+    worker = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw"))
+    if not 12 <= database <= 15 or worker > 2:
+        raise ValueError(f"no Redis database for test database {database} on worker {worker}")
+    return f"redis://127.0.0.1:6379/{database - 4 * worker}"
+
+
+@functools.cache
+def locator_for(data_dir: Path) -> Locator:
+    """The place index of ``data_dir``, read once per test process for every app it builds.
+
+    A Locator never changes once read, so sharing it changes nothing an app does; reading
+    it took most of an app's start-up (about 0.1 s, hundreds of apps a run).
+    """
+    return Locator.from_data(data_dir)
 
 
 def free_port() -> int:

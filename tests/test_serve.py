@@ -29,7 +29,7 @@ from bot.settings import ROOT, Settings
 from bot.users import authenticate_password, authenticate_token
 from bot.web.app import create_app
 from tests.conftest import CALLBACK_SECRET, RASA_TOKEN, app_settings
-from tests.scratch import POSTGRES_ADMIN, free_port, recreate_database
+from tests.scratch import POSTGRES_ADMIN, free_port, recreate_database, redis_url
 
 SETTINGS = Settings.from_env(environ={}, env_file=Path("/nonexistent"))
 
@@ -203,9 +203,7 @@ def test_workers_one_primary_a_dead_one_started_again_and_all_stopped(tmp_path: 
     asyncio.run(recreate_database(name))
     port = free_port()
     database_url = f"{POSTGRES_ADMIN.rsplit('/', 1)[0]}/{name}"
-    supervisor = serve_workers(
-        database_url, "redis://127.0.0.1:6379/15", "http://127.0.0.1:9", port, tmp_path
-    )
+    supervisor = serve_workers(database_url, redis_url(15), "http://127.0.0.1:9", port, tmp_path)
     try:
         until(lambda: len(workers_of(supervisor.pid)) == 2 and healthy(port))
         first = workers_of(supervisor.pid)

@@ -20,6 +20,7 @@ from bot.messages import Channel
 from bot.rasa.process import endpoints_yaml
 from bot.settings import ROOT
 from tests.conftest import RASA_TOKEN, LiveApp, add_outage
+from tests.scratch import redis_url
 from tests.web.test_chat import render, sender, texts
 
 pytestmark = pytest.mark.e2e  # runs in .venv-rasa
@@ -261,7 +262,7 @@ def test_scaled_out_rasa_shares_short_conversations_in_redis(source: str, tmp_pa
     endpoints = ROOT / source
     if source == "generated":
         endpoints = tmp_path / "endpoints.yml"
-        endpoints.write_text(endpoints_yaml("http://127.0.0.1:8080", "redis://127.0.0.1:6379/14"))
+        endpoints.write_text(endpoints_yaml("http://127.0.0.1:8080", redis_url(14)))
     else:  # compose names the Redis service "redis"; here it is on loopback
         endpoints = tmp_path / "compose.yml"
         endpoints.write_text((ROOT / source).read_text().replace("url: redis", "url: 127.0.0.1"))

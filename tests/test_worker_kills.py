@@ -23,7 +23,7 @@ from sqlalchemy import text
 
 from bot.db import create_engine
 from bot.settings import Settings
-from tests.scratch import POSTGRES_ADMIN, recreate_database
+from tests.scratch import POSTGRES_ADMIN, recreate_database, redis_url
 from tests.test_serve import healthy, serve_workers, workers_of
 
 KILLS = 3
@@ -88,9 +88,7 @@ def test_replies_are_handed_out_once_while_workers_are_killed(
     name = f"outage_bot_kills_{os.getpid()}"
     asyncio.run(recreate_database(name))
     database_url = f"{POSTGRES_ADMIN.rsplit('/', 1)[0]}/{name}"
-    supervisor = serve_workers(
-        database_url, "redis://127.0.0.1:6379/12", rasa_server, app_port, tmp_path
-    )
+    supervisor = serve_workers(database_url, redis_url(12), rasa_server, app_port, tmp_path)
     try:
         deadline = time.monotonic() + 120
         while not (len(workers_of(supervisor.pid)) == 2 and healthy(app_port)):

@@ -22,7 +22,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 from sqlmodel.sql.expression import Select
 
-from bot.delivery.backoff import OUTBOX
+from bot.delivery.backoff import OUTBOX, Backoff
 from bot.messages import Channel, Outbound, Variant
 from bot.models import Conversation, Message, MessageState, utcnow
 from bot.telemetry import Telemetry
@@ -127,9 +127,13 @@ def _outbound(message: Message, external_user_id: str) -> Outbound:
 class Outbox:
     """Claims due replies for one channel and records what became of them."""
 
-    def __init__(self, engine: AsyncEngine, telemetry: Telemetry | None = None) -> None:
+    def __init__(
+        self, engine: AsyncEngine, telemetry: Telemetry | None = None, backoff: Backoff = OUTBOX
+    ) -> None:
+        """``backoff``: how long a reply that failed waits, by its attempts (tests shorten it)."""
         self._engine = engine
         self._telemetry = telemetry
+        self._backoff = backoff
 
     def delivered(self, channel: Channel, count: int = 1) -> None:
         """Count replies that reached their channel (``/metrics``)."""
@@ -201,9 +205,9 @@ class Outbox:
     ) -> None:
         """Put a reply back in the queue for later, or give up after too many attempts.
 
-        Without ``delay_seconds`` the wait grows with the reply's own attempts
-        (:data:`bot.delivery.backoff.OUTBOX`), so a reply that keeps failing is not
-        retried every second.
+        Without ``delay_seconds`` the wait grows with the reply's own attempts (the
+        outbox's backoff, :data:`bot.delivery.backoff.OUTBOX` unless told), so a reply that
+        keeps failing is not retried every second.
         """
         async with AsyncSession(self._engine) as session:
             message = await session.get(Message, message_id)
@@ -212,7 +216,7 @@ class Outbox:
             await self.mark_failed(message_id, error)
             return
         if delay_seconds is None:
-            delay_seconds = OUTBOX.delay(attempts)
+            delay_seconds = self._backoff.delay(attempts)
         await self._set(
             message_id,
             state=MessageState.PENDING,

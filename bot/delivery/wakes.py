@@ -5,6 +5,9 @@ until its next look (a second). With ``serve --workers N`` only the primary work
 delivers, while any worker may queue a reply (an agent's answer, a webhook's), so the
 other workers pass their wake-ups on through Redis and the primary listens: the reply
 leaves at once instead of at the primary's next look.
+
+Redis's publish and subscribe ignore the database number, so the topic names it: two
+services sharing one Redis server in different databases never wake each other.
 """
 
 from __future__ import annotations
@@ -19,7 +22,10 @@ from bot.messages import Channel
 
 log = logging.getLogger(__name__)
 
-TOPIC = "outage-bot:wake"
+
+def topic(redis: Redis) -> str:
+    """The wake-up topic of the Redis database ``redis`` is connected to."""
+    return f"outage-bot:{redis.connection_pool.connection_kwargs.get('db', 0)}:wake"
 
 
 class Wakes:
@@ -41,14 +47,14 @@ class Wakes:
 
     async def _relay(self, redis: Redis, channel: Channel) -> None:
         try:
-            await redis.publish(TOPIC, channel.value)
+            await redis.publish(topic(redis), channel.value)
         except RedisError as exc:
             log.warning("a wake-up was not passed on (%s); the reply leaves within a second", exc)
 
     async def listen(self, redis: Redis) -> None:
         """Set the events for the wake-ups other workers pass on; runs until cancelled."""
         async with redis.pubsub() as pubsub:
-            await pubsub.subscribe(TOPIC)
+            await pubsub.subscribe(topic(redis))
             async for message in pubsub.listen():
                 if message.get("type") != "message":
                     continue

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import fcntl
 import functools
 import hashlib
 import json
@@ -17,6 +18,7 @@ import logging
 import os
 import subprocess
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
@@ -80,10 +82,22 @@ def model_is_current(intents_dir: Path) -> bool:
     )
 
 
+@contextlib.contextmanager
+def _training_lock(intents_dir: Path) -> Iterator[None]:
+    """Hold the lock on ``intents_dir``'s model: one ``rasa train`` writes it at a time."""
+    lock = intents_dir / "models" / ".training.lock"
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    with lock.open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)  # released when the file is closed
+        yield
+
+
 def train(intents_dir: Path, force: bool = False) -> bool:
     """Train the model unless it is current; returns whether training ran.
 
-    Rasa's own progress output goes to the terminal, since training takes minutes.
+    Rasa's own progress output goes to the terminal, since training takes minutes. Two
+    trainings of one ``intents/`` never run at once (``make run`` beside a test run, two
+    test workers): the second waits for the first, then finds the model current.
 
     Raises:
         RasaError: Rasa is not installed or training failed.
@@ -92,6 +106,13 @@ def train(intents_dir: Path, force: bool = False) -> bool:
         return False
     if not RASA_BIN.exists():
         raise RasaError(f"Rasa is not installed at {RASA_BIN}; run `make install-rasa`")
+    with _training_lock(intents_dir):
+        if not force and model_is_current(intents_dir):
+            return False
+        return _train(intents_dir)
+
+
+def _train(intents_dir: Path) -> bool:
     expected = training_hash(intents_dir)
     started = time.monotonic()
     result = subprocess.run(

@@ -101,7 +101,7 @@ async def database_ctx(app: web.Application) -> AsyncIterator[None]:
     settings = app[settings_key]
     await migrate(settings.database_url)
     engine = create_engine(settings.database_url)
-    locator = Locator.from_data(settings.data_dir)
+    locator = app.get(locator_key) or Locator.from_data(settings.data_dir)
     await areas.load_area_codes(engine, settings.data_dir)
     app[engine_key] = engine
     app[locator_key] = locator
@@ -436,7 +436,9 @@ demo_key = web.AppKey("demo", bool)
 primary_key = web.AppKey("primary", bool)
 
 
-def create_app(settings: Settings, *, demo: bool = False, primary: bool = True) -> web.Application:
+def create_app(
+    settings: Settings, *, demo: bool = False, primary: bool = True, locator: Locator | None = None
+) -> web.Application:
     """Build the whole service for ``settings``; nothing starts until the app runs.
 
     Args:
@@ -446,6 +448,8 @@ def create_app(settings: Settings, *, demo: bool = False, primary: bool = True) 
             workers only one is primary: a Telegram token may be polled by one process
             only, and fix notifications must be queued once. The others take the
             Telegram webhook posts that reach them.
+        locator: where customers are, if already read from ``settings.data_dir``
+            (a test session reads it once for its hundreds of apps).
     """
     app = web.Application(
         middlewares=[security_headers, json_errors, input_limits], client_max_size=MAX_BODY
@@ -453,6 +457,8 @@ def create_app(settings: Settings, *, demo: bool = False, primary: bool = True) 
     app[settings_key] = settings
     app[demo_key] = demo
     app[primary_key] = primary
+    if locator is not None:
+        app[locator_key] = locator
     contexts = [
         telemetry_ctx,
         database_ctx,

@@ -8,8 +8,9 @@ import pytest
 from redis.asyncio import Redis
 
 from bot.conversations.locks import ConversationLocks, LocalLocks, RedisLocks
+from tests.scratch import redis_url
 
-REDIS_TEST_URL = "redis://127.0.0.1:6379/15"
+REDIS_TEST_URL = redis_url(15)
 
 
 async def overlap(

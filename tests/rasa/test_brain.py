@@ -27,7 +27,7 @@ from bot.rasa.process import train
 from bot.rasa.rotation import RedisRotation
 from bot.settings import Secret
 from tests.conftest import LiveApp, add_outage, app_settings, running_app
-from tests.scratch import free_port, free_ports
+from tests.scratch import free_port, free_ports, redis_url
 
 SERVERS = ("http://127.0.0.1:5005", "http://127.0.0.1:5006")
 
@@ -255,7 +255,7 @@ async def test_a_server_out_of_rotation_gets_no_messages_in_any_worker() -> None
     await second.start()
     servers = (first.url, second.url)
     customer = sender_on(first.url, servers)
-    redis = Redis.from_url("redis://127.0.0.1:6379/14")
+    redis = Redis.from_url(redis_url(14))
     try:
         async with aiohttp.ClientSession() as session:
             running, other = (

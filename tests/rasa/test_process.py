@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import contextlib
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -123,6 +124,27 @@ def test_train_reports_a_failed_training_run(
     with pytest.raises(RasaError, match="exit code 3"):
         train(intents)
     assert not model_is_current(intents)
+
+
+def test_two_trainings_at_once_train_once(
+    intents: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two test workers (or ``make run`` beside a test run) wanting the model at once."""
+    log = tmp_path / "rasa.log"
+    slow = tmp_path / "rasa"
+    slow.write_text(
+        f"#!/bin/sh\necho start >> {log}\nsleep 0.5\n"
+        f"printf model > models/outage-bot.tar.gz\necho end >> {log}\n"
+    )
+    slow.chmod(0o755)
+    monkeypatch.setattr(rasa_process, "RASA_BIN", slow)
+
+    with ThreadPoolExecutor(2) as pool:
+        trained = sorted(pool.map(lambda _: train(intents), range(2)))
+
+    assert trained == [False, True]
+    assert log.read_text().split() == ["start", "end"]
+    assert model_is_current(intents)
 
 
 def test_endpoints_without_redis_point_rasa_at_our_app() -> None:

@@ -29,12 +29,12 @@ from bot.rasa.process import RasaProcess, train
 from bot.responses.eta import eta_phrase
 from bot.users import add_user
 from tests.conftest import LiveApp, add_outage, app_settings, running_app
-from tests.scratch import free_port, free_ports
+from tests.scratch import free_port, free_ports, redis_url
 from tests.web.test_chat import render, sender, texts
 
 pytestmark = pytest.mark.e2e
 
-REDIS_URL = "redis://127.0.0.1:6379/13"
+REDIS_URL = redis_url(13)
 
 
 @asynccontextmanager

@@ -21,6 +21,7 @@ from bot.models import ApiToken, User
 from bot.settings import Settings
 from bot.users import token_digest
 from bot.web.app import create_app
+from tests.scratch import locator_for
 from tests.web.browser import Tab
 
 DEAD_RASA = "http://127.0.0.1:9"
@@ -67,7 +68,7 @@ async def staff(
         rasa_url=DEAD_RASA,
         var_dir=tmp_path,
     )
-    client = await aiohttp_client(create_app(settings))
+    client = await aiohttp_client(create_app(settings, locator=locator_for(settings.data_dir)))
     return Staff(client, await add_staff(engine))
 
 

@@ -24,7 +24,7 @@ from bot.models import Alert, HandOffReason, Message, MessageState, utcnow
 from bot.settings import Secret, Settings
 from bot.web.app import create_app
 from tests.conftest import LiveApp, app_settings, running_app
-from tests.scratch import POSTGRES_ADMIN, free_port, recreate_database
+from tests.scratch import POSTGRES_ADMIN, free_port, recreate_database, redis_url
 from tests.test_serve import healthy, serve_workers, until, workers_of
 from tests.web.conftest import DEAD_RASA, ClientFactory, Staff, add_staff
 
@@ -189,9 +189,7 @@ def test_every_scrape_sums_every_worker(tmp_path: Path) -> None:
     port = free_port()
     database_url = f"{POSTGRES_ADMIN.rsplit('/', 1)[0]}/{name}"
     metrics = {"OUTAGE_BOT_METRICS_TOKEN": TOKEN, "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "m")}
-    supervisor = serve_workers(
-        database_url, "redis://127.0.0.1:6379/15", DEAD_RASA, port, tmp_path, metrics
-    )
+    supervisor = serve_workers(database_url, redis_url(15), DEAD_RASA, port, tmp_path, metrics)
     try:
         until(lambda: len(workers_of(supervisor.pid)) == 2 and healthy(port))
         for n in range(20):

@@ -19,6 +19,7 @@ from bot.keys import brain_key
 from bot.settings import Secret, Settings
 from bot.web.app import create_app
 from tests.rasa.test_brain import FakeRasa
+from tests.scratch import locator_for
 from tests.web.conftest import ClientFactory, Staff, add_staff
 
 RASA_TOKEN = "the-token-of-rasa-http-api"
@@ -50,7 +51,7 @@ async def staff_with_rasa(
         var_dir=tmp_path,
         rasa_token=Secret(RASA_TOKEN),
     )
-    client = await aiohttp_client(create_app(settings))
+    client = await aiohttp_client(create_app(settings, locator=locator_for(settings.data_dir)))
     return Staff(client, await add_staff(engine))
 
 

@@ -25,7 +25,7 @@ from bot.settings import Secret, Settings
 from bot.subscriptions import subscribe
 from bot.web.app import create_app
 from tests.operations.conftest import customer, report
-from tests.scratch import eventually, free_port
+from tests.scratch import eventually, free_port, locator_for
 from tests.web.conftest import DEAD_RASA, ClientFactory, Staff, add_staff, password_of
 
 
@@ -73,7 +73,7 @@ async def ops(
         alert_min_reports=3,
         alert_webhook_url=Secret(receiver.url),
     )
-    client = await aiohttp_client(create_app(settings))
+    client = await aiohttp_client(create_app(settings, locator=locator_for(settings.data_dir)))
     return Staff(client, await add_staff(engine))
 
 

@@ -19,6 +19,7 @@ from bot.web import console_events
 from bot.web.app import create_app
 from bot.web.auth import COOKIE
 from bot.web.sign_in import safe_next
+from tests.scratch import locator_for
 from tests.web.conftest import ClientFactory, SignIn, Staff, password_of
 
 INCIDENT = {"title": "Cable cut", "areas": ["0161"], "services": ["broadband"]}
@@ -52,7 +53,7 @@ async def test_behind_https_the_cookie_is_secure(
     staff: Staff, aiohttp_client: ClientFactory
 ) -> None:
     settings = replace(staff.app[settings_key], behind_https=True)
-    client = await aiohttp_client(create_app(settings))
+    client = await aiohttp_client(create_app(settings, locator=locator_for(settings.data_dir)))
     async with client.post(
         "/login", json={"username": "admin", "password": password_of("admin")}
     ) as response:

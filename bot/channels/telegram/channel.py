@@ -54,7 +54,7 @@ from telegram.ext import (
 from bot.channels.telegram.sending import Sender, retry_after_seconds
 from bot.channels.telegram.updates import CannedRouter, UpdateHandlers
 from bot.channels.telegram.webhook import receive, webhook_secret
-from bot.delivery.backoff import TELEGRAM
+from bot.delivery.backoff import TELEGRAM, Backoff
 from bot.delivery.outbox import Outbox, deliver_once
 from bot.locations.nearest_town import NearestTown
 from bot.messages import Channel, Outbound, Router
@@ -93,6 +93,7 @@ class TelegramChannel:
         concurrency: how many updates (of different chats) are processed at once.
         drain_seconds: how long :meth:`stop` lets the reply in hand finish.
         outbox_poll_seconds: how often retries that came due are looked for.
+        backoff: how long to wait after Telegram failed (connecting, polling, storing).
 
     Raises:
         SettingsError: the token is missing, or webhook mode lacks a valid secret.
@@ -113,6 +114,7 @@ class TelegramChannel:
         concurrency: int = 16,
         drain_seconds: float = 10.0,
         outbox_poll_seconds: float = 1.0,
+        backoff: Backoff = TELEGRAM,
     ) -> None:
         if settings.telegram_bot_token is None:
             raise SettingsError("TELEGRAM_BOT_TOKEN is not set")
@@ -145,6 +147,7 @@ class TelegramChannel:
         self._poll_task: asyncio.Task[None] | None = None
         self._drain = drain_seconds
         self._outbox_poll = outbox_poll_seconds
+        self._backoff = backoff
 
     @property
     def mode(self) -> str:
@@ -285,7 +288,7 @@ class TelegramChannel:
                 raise
             except Exception as exc:  # TelegramError, or the database (in-doubt replies)
                 failures += 1
-                delay = TELEGRAM.delay(failures)
+                delay = self._backoff.delay(failures)
                 self.last_error = f"{type(exc).__name__} while {what}"
                 log.warning("telegram: %r; retrying in %.0f s", self.last_error, delay)
             await asyncio.sleep(delay)
@@ -325,7 +328,7 @@ class TelegramChannel:
                 if isinstance(exc, Conflict):
                     log.warning("telegram: another poller or a webhook is active")
                 failures += 1
-                delay = TELEGRAM.delay(failures)
+                delay = self._backoff.delay(failures)
                 log.warning("telegram: %r; retrying in %.0f s", self.last_error, delay)
                 await asyncio.sleep(delay)
                 continue
@@ -342,7 +345,7 @@ class TelegramChannel:
                 self.last_error = "an update could not be stored; retrying"
                 self._cancellable = True
                 failures += 1
-                await asyncio.sleep(TELEGRAM.delay(failures))
+                await asyncio.sleep(self._backoff.delay(failures))
 
     async def process_batch(self, updates: Sequence[Update]) -> bool:
         """Process updates, chats concurrently and each chat in order; ``True`` if all stored."""

@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from bot.channels.x import api, in_doubt, polling
 from bot.channels.x.api import Account, build_client, failure
 from bot.channels.x.sending import Sender
-from bot.delivery.backoff import X_API
+from bot.delivery.backoff import X_API, Backoff
 from bot.delivery.outbox import Outbox, deliver_forever
 from bot.messages import Channel, Outbound, Renderer, Router
 from bot.settings import Settings
@@ -40,6 +40,8 @@ class XChannel:
         responses: renders ``utter_dm_invite``; a built-in sentence is used without it.
         wake: set by the router when X replies are queued (the app's event for X).
         session: an aiohttp session to reuse; one is created (and closed) otherwise.
+        backoff: how long to wait after X failed without saying how long (polling, sending).
+        outbox_poll_seconds: how often replies whose retry came due are looked for.
     """
 
     def __init__(
@@ -51,6 +53,8 @@ class XChannel:
         responses: Renderer | None = None,
         wake: asyncio.Event | None = None,
         session: aiohttp.ClientSession | None = None,
+        backoff: Backoff = X_API,
+        outbox_poll_seconds: float = 1.0,
     ) -> None:
         self._settings = settings
         self._router = router
@@ -63,7 +67,9 @@ class XChannel:
         self._account: Account | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._problems: dict[str, str] = {}  # polling loop -> last failure, while failing
-        self._sender = Sender(lambda: self.client, self.account, responses)
+        self._backoff = backoff
+        self._outbox_poll = outbox_poll_seconds
+        self._sender = Sender(lambda: self.client, self.account, responses, backoff)
 
     @property
     def client(self) -> Any:
@@ -79,11 +85,13 @@ class XChannel:
         seconds = self._settings.x_poll_seconds
         self._tasks = [
             asyncio.create_task(
-                polling.poll_forever(self.poll_mentions, "mentions", self._problems, seconds),
+                polling.poll_forever(
+                    self.poll_mentions, "mentions", self._problems, seconds, self._backoff
+                ),
                 name="x-mentions",
             ),
             asyncio.create_task(
-                polling.poll_forever(self.poll_dms, "dms", self._problems, seconds),
+                polling.poll_forever(self.poll_dms, "dms", self._problems, seconds, self._backoff),
                 name="x-dms",
             ),
             asyncio.create_task(self._deliver(), name="x-delivery"),
@@ -151,9 +159,9 @@ class XChannel:
                 break
             except Exception as exc:
                 failures += 1
-                delay = X_API.delay(failures)
+                delay = self._backoff.delay(failures)
                 found = failure(exc, delay)
                 delay = found.wait_seconds if found and found.wait_seconds else delay
                 log.warning("checking X replies in doubt failed; retrying in %.0f s", delay)
                 await asyncio.sleep(delay)
-        await deliver_forever(self._outbox, Channel.X, self.send, self.wake)
+        await deliver_forever(self._outbox, Channel.X, self.send, self.wake, self._outbox_poll)

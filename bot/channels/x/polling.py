@@ -27,7 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.channels.x.api import Account, failure
 from bot.channels.x.cursor import DM_CURSOR, MENTIONS_CURSOR, load_cursor, save_cursor
-from bot.delivery.backoff import X_API
+from bot.delivery.backoff import X_API, Backoff
 from bot.messages import Channel, Inbound, Router, Variant
 from bot.models import utcnow
 from bot.untrusted import storable
@@ -46,7 +46,11 @@ Fetch = Callable[..., Awaitable[dict[str, Any]]]
 
 
 async def poll_forever(
-    step: Callable[[], Awaitable[int]], name: str, problems: dict[str, str], poll_seconds: float
+    step: Callable[[], Awaitable[int]],
+    name: str,
+    problems: dict[str, str],
+    poll_seconds: float,
+    backoff: Backoff = X_API,
 ) -> None:
     """Run ``step`` every ``poll_seconds``; while it fails, ``problems[name]`` says why."""
     failures = 0
@@ -55,11 +59,11 @@ async def poll_forever(
             await step()
         except Exception as exc:
             failures += 1
-            found = failure(exc, X_API.delay(failures))
+            found = failure(exc, backoff.delay(failures))
             problems[name] = found.reason if found else type(exc).__name__
             if found is None:
                 log.exception("X polling failed; retrying")
-                delay = X_API.delay(failures)
+                delay = backoff.delay(failures)
             else:
                 log.warning(
                     "X polling failed (%r); waiting %.0f s", found.reason, found.wait_seconds or 0

@@ -20,7 +20,7 @@ from bot.channels.x.api import Account, failure
 from bot.channels.x.in_doubt import already_posted, is_public, our_dms, our_tweets, tweet_id
 from bot.channels.x.privacy import public_reply
 from bot.channels.x.thread import thread
-from bot.delivery.backoff import X_API
+from bot.delivery.backoff import X_API, Backoff
 from bot.delivery.outbox import PermanentFailure, RetryLater
 from bot.messages import Outbound, Renderer, Variant
 
@@ -37,6 +37,7 @@ class Sender:
         client: returns the tweepy ``AsyncClient`` (built on first use by the channel).
         account: returns the support account.
         responses: renders ``utter_dm_invite``; a built-in sentence is used without it.
+        backoff: how long a reply waits after a 5xx or a lost connection, by its attempts.
     """
 
     def __init__(
@@ -44,10 +45,12 @@ class Sender:
         client: Callable[[], Any],
         account: Callable[[], Awaitable[Account]],
         responses: Renderer | None,
+        backoff: Backoff = X_API,
     ) -> None:
         self._client = client
         self._account = account
         self._responses = responses
+        self._backoff = backoff
         self.progress: dict[int, list[str]] = {}  # message id -> ids posted so far
         self._unsure: set[int] = set()  # last attempt may have posted
         self._failures: dict[int, int] = {}
@@ -114,7 +117,7 @@ class Sender:
 
     def _retry_or_fail(self, message_id: int, exc: Exception) -> Exception:
         attempts = self._failures[message_id] = self._failures.get(message_id, 0) + 1
-        found = failure(exc, X_API.delay(attempts))
+        found = failure(exc, self._backoff.delay(attempts))
         if found is None:
             # Not an API or network error (a bug, an odd response): the post may have
             # happened, so look before the outbox's retry posts again.

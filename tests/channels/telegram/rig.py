@@ -26,6 +26,7 @@ from bot.models import Message
 from bot.responses.store import ResponseStore
 from bot.settings import Secret, Settings
 from tests.fakes.telegram_api import FakeTelegram
+from tests.scratch import QUICK
 
 CHAT = 424242
 VOICE = {"file_id": "v1", "file_unique_id": "u3", "duration": 3}
@@ -80,9 +81,11 @@ class Rig:
         )
         canned = CannedReplies(self.inbox, self.responses, wake=lambda c: wake.set())
         kwargs.setdefault("poll_timeout", 1.0)
+        kwargs.setdefault("backoff", QUICK)
+        kwargs.setdefault("outbox_poll_seconds", 0.05)
         kwargs.setdefault("towns", NearestTown.load(SETTINGS.data_dir / "town_coordinates.csv"))
         channel = TelegramChannel(
-            settings, router, Outbox(self.engine), canned, wake=wake, **kwargs
+            settings, router, Outbox(self.engine, backoff=QUICK), canned, wake=wake, **kwargs
         )
         self.channels.append(channel)
         return channel

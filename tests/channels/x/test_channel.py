@@ -31,6 +31,7 @@ from bot.responses.store import ResponseStore
 from bot.settings import ROOT, Settings
 from tests.conftest import add_outage, app_settings, running_app
 from tests.fakes.x_api import FakeXApi, x_settings
+from tests.scratch import QUICK
 
 CUSTOMER = "2001"
 
@@ -61,7 +62,14 @@ class Rig:
 
     def channel(self) -> XChannel:
         channel = XChannel(
-            self.settings, self.router, self.outbox, self.engine, self.responses, self.wake
+            self.settings,
+            self.router,
+            self.outbox,
+            self.engine,
+            self.responses,
+            self.wake,
+            backoff=QUICK,
+            outbox_poll_seconds=0.05,
         )
         self.channels.append(channel)
         return channel
@@ -88,7 +96,14 @@ async def rig(engine: AsyncEngine, inbox: Inbox) -> AsyncIterator[Rig]:
         wake=lambda c: wake.set() if c is Channel.X else None,
     )
     rig = Rig(
-        fake, x_settings(fake.base_url), engine, brain, router, Outbox(engine), responses, wake
+        fake,
+        x_settings(fake.base_url),
+        engine,
+        brain,
+        router,
+        Outbox(engine, backoff=QUICK),
+        responses,
+        wake,
     )
     yield rig
     for channel in rig.channels:
@@ -256,7 +271,7 @@ async def test_a_refused_dm_fails_for_good_without_retrying(rig: Rig) -> None:
         return len(rows) == 1 and rows[0].state == "failed"
 
     await eventually(failed)
-    await asyncio.sleep(1.5)  # longer than the outbox's poll: no second attempt
+    await asyncio.sleep(0.3)  # several of the outbox's polls: no second attempt
     assert rig.fake.count("POST", "/2/dm_conversations") == 1
     [row] = await outgoing(rig.engine)
     assert row.last_error.startswith("403")
@@ -360,7 +375,9 @@ class FlakyRouter:
 async def test_a_failed_hand_over_is_read_again_and_nothing_is_answered_twice(rig: Rig) -> None:
     tweets = [rig.fake.mention(str(3000 + i), f"outage {i}") for i in range(6)]
     flaky = FlakyRouter(rig.router, fail_on="outage 2")
-    channel = XChannel(rig.settings, flaky, rig.outbox, rig.engine, rig.responses, rig.wake)
+    channel = XChannel(
+        rig.settings, flaky, rig.outbox, rig.engine, rig.responses, rig.wake, backoff=QUICK
+    )
     rig.channels.append(channel)
     with pytest.raises(ConnectionError):
         await channel.poll_mentions()
