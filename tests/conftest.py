@@ -7,7 +7,9 @@ slowest part of the suite. SQLite is the one they keep because it is what ``make
 serves: its single writer, shared by the inbox and Rasa's calls back into the app while a
 message is answered, is where a whole-service deadlock would show. A whole-service test
 whose subject is the database itself is marked ``every_database``; one that parametrizes
-``database_url`` itself keeps its own choice.
+``database_url`` itself keeps its own choice. Tests that run the ``outage-bot`` command as
+a process are whole-service tests too (marked ``whole_service``): what they add to the
+stores' own tests is the command, which is the same on either database.
 """
 
 from __future__ import annotations
@@ -237,7 +239,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     names = set(metafunc.fixturenames)
     if (
         "database_url" in names
-        and WHOLE_SERVICE & names
+        and (WHOLE_SERVICE & names or metafunc.definition.get_closest_marker("whole_service"))
         and metafunc.definition.get_closest_marker("every_database") is None
         and not chooses_its_database(metafunc.definition)
     ):

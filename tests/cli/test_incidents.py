@@ -5,12 +5,15 @@ from __future__ import annotations
 import shlex
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.models import AreaCode, Incident, Response
 from tests.cli.command import run
+
+pytestmark = pytest.mark.whole_service
 
 
 async def count(engine: AsyncEngine, table: type[Incident] | type[AreaCode]) -> int:

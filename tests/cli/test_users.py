@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tests.cli.command import run
+
+pytestmark = pytest.mark.whole_service
 
 
 async def test_user_add_prints_password_then_token(database_url: str, engine: AsyncEngine) -> None:
