@@ -24,7 +24,7 @@ from bot.models import Alert, HandOffReason, Message, MessageState, utcnow
 from bot.settings import Secret, Settings
 from bot.web.app import create_app
 from tests.conftest import LiveApp, app_settings, running_app
-from tests.scratch import POSTGRES_ADMIN, free_port, recreate_database, redis_url
+from tests.scratch import POSTGRES_ADMIN, free_port, locator_for, recreate_database, redis_url
 from tests.test_serve import healthy, serve_workers, until, workers_of
 from tests.web.conftest import DEAD_RASA, ClientFactory, Staff, add_staff
 
@@ -58,7 +58,7 @@ async def monitored(
         var_dir=tmp_path,
         metrics_token=Secret(TOKEN),
     )
-    client = await aiohttp_client(create_app(settings))
+    client = await aiohttp_client(create_app(settings, locator=locator_for(settings.data_dir)))
     return Staff(client, await add_staff(engine))
 
 

@@ -18,6 +18,7 @@ from bot.rasa.callback_secret import HEADER
 from bot.settings import Secret, Settings
 from bot.web.app import create_app
 from tests.rasa.actions.conftest import open_conversation
+from tests.scratch import locator_for
 from tests.web.conftest import DEAD_RASA, ClientFactory
 
 SECRET = "the-secret-our-rasa-sends-0123456789"
@@ -34,7 +35,7 @@ async def client(
         var_dir=tmp_path,
         callback_secret=Secret(SECRET),
     )
-    return await aiohttp_client(create_app(settings))
+    return await aiohttp_client(create_app(settings, locator=locator_for(settings.data_dir)))
 
 
 def action_call(action: str, key: str, slots: dict[str, Any] | None = None) -> dict[str, Any]:
