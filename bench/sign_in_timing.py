@@ -20,11 +20,14 @@ import statistics
 import sys
 import tempfile
 import time
+from datetime import timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bot.db import create_engine, migrate
+from bot.sessions import SessionPolicy
+from bot.sessions.database import DatabaseSessions
 from bot.users import add_user, authenticate_password, set_disabled
 
 
@@ -34,7 +37,8 @@ async def main(rounds: int) -> None:
     engine = create_engine(url)
     _user, password, _token = await add_user(engine, "alice", "agent")
     await add_user(engine, "gone", "agent")
-    await set_disabled(engine, "gone", True)
+    policy = SessionPolicy(idle=timedelta(hours=1), lifetime=timedelta(hours=12))
+    await set_disabled(engine, DatabaseSessions(engine, policy), "gone", True)
     cases = {
         "existing name, wrong password": ("alice", "wrong-password-1"),
         "unknown name": ("nobody-here", "wrong-password-1"),

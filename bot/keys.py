@@ -22,6 +22,7 @@ from bot.rasa.brain import RasaBrain
 from bot.rasa.process import RasaProcess
 from bot.rasa.reload import ModelUpdates
 from bot.responses.store import ResponseStore
+from bot.sessions import SessionStore
 from bot.settings import Secret, Settings
 from bot.status.board import StatusBoard
 from bot.telemetry import Telemetry
@@ -46,6 +47,7 @@ wakes_key = web.AppKey("wakes", Wakes)
 telegram_key = web.AppKey("telegram", TelegramChannel)
 x_key = web.AppKey("x", XChannel)
 redis_key = web.AppKey("redis", Redis)
+sessions_key = web.AppKey("sessions", SessionStore)
 console_events_key = web.AppKey("console_events", ConsoleEvents)
 stats_key = web.AppKey("stats", Snapshot)
 telemetry_key = web.AppKey("telemetry", Telemetry)

@@ -27,7 +27,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.models import ApiToken, Role, User, utcnow
-from bot.sessions import end_sessions
+from bot.sessions import SessionStore
 
 _HASHER = PasswordHasher()
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,79}$")
@@ -215,7 +215,9 @@ async def signed_in(engine: AsyncEngine, user: User) -> None:
             await session.commit()
 
 
-async def _change(engine: AsyncEngine, name: str, **values: object) -> User:
+async def _change(
+    engine: AsyncEngine, sessions: SessionStore, name: str, **values: object
+) -> User:
     """Set ``values`` on the user called ``name``; their sessions end with the change."""
     async with AsyncSession(engine, expire_on_commit=False) as session:
         user = (await session.exec(select(User).where(User.name == name))).first()
@@ -225,8 +227,7 @@ async def _change(engine: AsyncEngine, name: str, **values: object) -> User:
             setattr(user, field, value)
         session.add(user)
         assert user.id is not None
-        await end_sessions(session, user.id)
-        await session.commit()
+        await sessions.commit_signed_out(session, user.id)
     return user
 
 
@@ -249,17 +250,21 @@ async def find_user(engine: AsyncEngine, name: str) -> User:
     return user
 
 
-async def set_role(engine: AsyncEngine, name: str, role: str) -> User:
+async def set_role(engine: AsyncEngine, sessions: SessionStore, name: str, role: str) -> User:
     """Give ``name`` another role; they sign in again to use it."""
-    return await _change(engine, name, role=parse_role(role))
+    return await _change(engine, sessions, name, role=parse_role(role))
 
 
-async def set_disabled(engine: AsyncEngine, name: str, disabled: bool) -> User:
+async def set_disabled(
+    engine: AsyncEngine, sessions: SessionStore, name: str, disabled: bool
+) -> User:
     """Switch a user off (their sessions end and their tokens stop working) or on again."""
-    return await _change(engine, name, disabled=disabled)
+    return await _change(engine, sessions, name, disabled=disabled)
 
 
-async def reset_password(engine: AsyncEngine, name: str) -> tuple[User, str]:
+async def reset_password(
+    engine: AsyncEngine, sessions: SessionStore, name: str
+) -> tuple[User, str]:
     """Give ``name`` a new random password they must change when they next sign in.
 
     Returns:
@@ -267,12 +272,14 @@ async def reset_password(engine: AsyncEngine, name: str) -> tuple[User, str]:
     """
     password = _new_password()
     user = await _change(
-        engine, name, password_hash=await _hash(password), must_change_password=True
+        engine, sessions, name, password_hash=await _hash(password), must_change_password=True
     )
     return user, password
 
 
-async def change_password(engine: AsyncEngine, user: User, current: str, new: str) -> User:
+async def change_password(
+    engine: AsyncEngine, sessions: SessionStore, user: User, current: str, new: str
+) -> User:
     """The user's own change: ``current`` must be right and ``new`` long enough and new.
 
     Every session of the user ends, so the caller signs the browser in afresh.
@@ -286,7 +293,7 @@ async def change_password(engine: AsyncEngine, user: User, current: str, new: st
     if new == current:
         raise UserError("the new password must differ from the current one")
     return await _change(
-        engine, user.name, password_hash=await _hash(new), must_change_password=False
+        engine, sessions, user.name, password_hash=await _hash(new), must_change_password=False
     )
 
 

@@ -26,13 +26,21 @@ from typing import Any
 import aiohttp
 import pytest
 from aiohttp import web
+from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.db import create_engine, migrate_sync
 from bot.inbox.store import Inbox, open_inbox
 from bot.settings import Secret, Settings
 from bot.web.app import create_app
-from tests.scratch import POSTGRES_ADMIN, empty_tables, free_port, locator_for, recreate_database
+from tests.scratch import (
+    POSTGRES_ADMIN,
+    empty_tables,
+    free_port,
+    locator_for,
+    recreate_database,
+    redis_url,
+)
 
 DATABASES = ["sqlite", "postgres"]
 WHOLE_SERVICE_DATABASE = "sqlite"
@@ -70,6 +78,25 @@ async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
     yield engine
     await empty_tables(engine)
     await engine.dispose()
+
+
+SESSIONS_REDIS_URL = redis_url(13)
+"""Where tests keep staff sessions in Redis (this process's own database)."""
+
+
+@pytest.fixture
+async def sessions_redis() -> AsyncIterator[Redis]:
+    """A client on :data:`SESSIONS_REDIS_URL`; every staff session in it is forgotten after.
+
+    SQLite gives user ids again once the tables are emptied, so a session left over would
+    belong to the next test's user of the same id.
+    """
+    client = Redis.from_url(SESSIONS_REDIS_URL)
+    yield client
+    stale = [key async for key in client.scan_iter(match="outage-bot:staff-session*")]
+    if stale:
+        await client.delete(*stale)
+    await client.aclose()
 
 
 @pytest.fixture

@@ -42,17 +42,21 @@ async def _list(engine: AsyncEngine, args: argparse.Namespace, settings: Setting
 
 
 async def _passwd(engine: AsyncEngine, args: argparse.Namespace, settings: Settings) -> None:
+    from bot.sessions import sessions_for
     from bot.users import reset_password
 
-    user, password = await reset_password(engine, args.name)
+    async with sessions_for(settings, engine) as sessions:
+        user, password = await reset_password(engine, sessions, args.name)
     print(f"new temporary password for {user.name!r} (shown once; to be changed at sign-in):")
     print(password)
 
 
 async def _switch(engine: AsyncEngine, args: argparse.Namespace, settings: Settings) -> None:
+    from bot.sessions import sessions_for
     from bot.users import set_disabled
 
-    user = await set_disabled(engine, args.name, args.action == "disable")
+    async with sessions_for(settings, engine) as sessions:
+        user = await set_disabled(engine, sessions, args.name, args.action == "disable")
     print(f"{user.name!r} is {'disabled: signed out everywhere' if user.disabled else 'enabled'}")
 
 

@@ -20,7 +20,7 @@ from datetime import timedelta
 import aiohttp
 from aiohttp import web
 
-from bot import demo, kept_secrets, sessions, subscriptions
+from bot import demo, kept_secrets, subscriptions
 from bot.channels.canned import CannedReplies
 from bot.channels.telegram.channel import TelegramChannel
 from bot.channels.x.channel import XChannel
@@ -51,6 +51,7 @@ from bot.keys import (
     redis_key,
     responses_key,
     router_key,
+    sessions_key,
     settings_key,
     stats_key,
     status_board_key,
@@ -72,11 +73,12 @@ from bot.rasa.process import RasaProcess, start_children, stop_children
 from bot.rasa.reload import LocalBoard, ModelUpdates, ProgressBoard, RedisBoard
 from bot.rasa.rotation import RedisRotation
 from bot.responses.store import ResponseStore
+from bot.sessions import store_for
+from bot.sessions.database import DatabaseSessions
 from bot.settings import Settings
 from bot.status.board import StatusBoard
 from bot.telemetry import Telemetry
 from bot.users import authenticate_token
-from bot.web.auth import session_policy
 from bot.web.console_events import ConsoleEvents
 from bot.web.errors import json_errors
 from bot.web.headers import security_headers
@@ -147,6 +149,12 @@ async def redis_ctx(app: web.Application) -> AsyncIterator[None]:
     app[redis_key] = redis
     yield
     await redis.aclose()
+
+
+async def sessions_ctx(app: web.Application) -> AsyncIterator[None]:
+    """Staff sign-in sessions: in Redis when there is a client, else in the database."""
+    app[sessions_key] = store_for(app[engine_key], app.get(redis_key), app[settings_key])
+    yield
 
 
 async def rasa_ctx(app: web.Application) -> AsyncIterator[None]:
@@ -255,18 +263,20 @@ async def background_ctx(app: web.Application) -> AsyncIterator[None]:
         ):
             wakes(channel)
 
-    forget_sessions = functools.partial(
-        sessions.forget_expired, app[engine_key], session_policy(settings)
-    )
     tasks = [
         asyncio.create_task(
             _every(BACKGROUND_SECONDS, router.answer_unanswered, "replay"), name="replay"
         ),
         asyncio.create_task(_every(BACKGROUND_SECONDS, notify, "notify"), name="notify"),
-        asyncio.create_task(
-            _every(SESSION_SWEEP_SECONDS, forget_sessions, "sessions"), name="sessions"
-        ),
     ]
+    sessions = app[sessions_key]
+    if isinstance(sessions, DatabaseSessions):  # Redis forgets ended sessions by itself
+        tasks.append(
+            asyncio.create_task(
+                _every(SESSION_SWEEP_SECONDS, sessions.forget_expired, "sessions"),
+                name="sessions",
+            )
+        )
     redis = app.get(redis_key)
     if redis is not None:
         relayed = functools.partial(wakes.listen, redis)  # the other workers' wake-ups
@@ -464,6 +474,7 @@ def create_app(
         database_ctx,
         http_ctx,
         redis_ctx,
+        sessions_ctx,
         rasa_ctx,
         router_ctx,
         console_ctx,

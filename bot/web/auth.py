@@ -1,11 +1,12 @@
 """Who may call the staff APIs and open the staff pages, and with what role.
 
 Two ways in: a browser signed in at ``/login`` carries a session cookie (see
-:mod:`bot.sessions`); a script sends ``Authorization: Bearer <token>`` with an API token.
-A request that changes something and is authenticated by the cookie must also carry the
-session's CSRF token in ``X-CSRF-Token`` (the pages get it from ``/api/me``): another
-site can make a browser send the cookie, but cannot read the token. Bearer requests need
-no CSRF token, since browsers never add that header on their own.
+:mod:`bot.sessions`: in the database, or in Redis with ``REDIS_URL``); a script sends
+``Authorization: Bearer <token>`` with an API token. A request that changes something
+and is authenticated by the cookie must also carry the session's CSRF token in
+``X-CSRF-Token`` (the pages get it from ``/api/me``): another site can make a browser
+send the cookie, but cannot read the token. Bearer requests need no CSRF token, since
+browsers never add that header on their own.
 
 Each staff handler is wrapped in :func:`requires`, which names the roles allowed; no
 credentials is a 401, the wrong role a 403 (both JSON). A test walks the route table so
@@ -20,16 +21,13 @@ import hmac
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
 from html import escape
 from urllib.parse import urlencode
 
 from aiohttp import web
 
-from bot import sessions
-from bot.keys import engine_key, settings_key
+from bot.keys import engine_key, sessions_key
 from bot.models import Role, User
-from bot.settings import Settings
 from bot.users import authenticate_token
 from bot.web.errors import Handler, fail
 
@@ -64,14 +62,6 @@ class Identity:
 identity_key = web.RequestKey("identity", Identity)
 
 
-def session_policy(settings: Settings) -> sessions.SessionPolicy:
-    """The idle timeout and absolute lifetime the settings give sessions."""
-    return sessions.SessionPolicy(
-        idle=timedelta(minutes=settings.session_idle_minutes),
-        lifetime=timedelta(hours=settings.session_max_hours),
-    )
-
-
 def bearer_token(request: web.Request) -> str | None:
     """Return the token of an ``Authorization: Bearer <token>`` header, if there is one."""
     header = request.headers.get("Authorization", "")
@@ -86,9 +76,7 @@ async def session_identity(request: web.Request) -> Identity | None:
     session_id = request.cookies.get(COOKIE, "")
     if not session_id:
         return None
-    found = await sessions.current(
-        request.app[engine_key], session_id, session_policy(request.app[settings_key])
-    )
+    found = await request.app[sessions_key].current(session_id)
     return None if found is None else Identity(found.user, found.csrf_token)
 
 

@@ -15,8 +15,8 @@ from urllib.parse import urlencode, urlsplit
 
 from aiohttp import web
 
-from bot import audit, lockout, sessions
-from bot.keys import engine_key, settings_key
+from bot import audit, lockout
+from bot.keys import engine_key, sessions_key, settings_key
 from bot.models import Role, User
 from bot.users import UserError, authenticate_password, change_password, signed_in
 from bot.web.auth import (
@@ -152,11 +152,11 @@ def _set_cookie(request: web.Request, response: web.StreamResponse, session_id: 
 
 async def _start_session(request: web.Request, user: User) -> tuple[str, Identity]:
     """A fresh session for ``user``, ending the browser's previous one if it had one."""
-    engine = request.app[engine_key]
+    sessions = request.app[sessions_key]
     old = request.cookies.get(COOKIE)
     if old:
-        await sessions.end_session(engine, old)
-    opened = await sessions.open_session(engine, user)
+        await sessions.end(old)
+    opened = await sessions.open(user)
     return opened.session_id, Identity(user, opened.csrf_token)
 
 
@@ -221,7 +221,7 @@ async def logout(request: web.Request) -> web.Response:
     engine = request.app[engine_key]
     if identity is not None:
         check_csrf(request, identity, str(form.get("csrf_token", "")))
-        await sessions.end_session(engine, request.cookies[COOKIE])
+        await request.app[sessions_key].end(request.cookies[COOKIE])
         await audit.record(engine, identity.user.name, audit.Action.SIGN_OUT)
     response: web.Response
     if form or request.content_type == "application/x-www-form-urlencoded":
@@ -259,7 +259,9 @@ async def change(request: web.Request) -> web.Response:
         error = "the two new passwords differ"
     else:
         try:
-            user = await change_password(request.app[engine_key], identity.user, current, new)
+            user = await change_password(
+                request.app[engine_key], request.app[sessions_key], identity.user, current, new
+            )
         except UserError as exc:
             error = str(exc)
     if error:

@@ -15,7 +15,7 @@ from aiohttp import web
 
 from bot import users
 from bot.audit import Action
-from bot.keys import engine_key, settings_key
+from bot.keys import engine_key, sessions_key, settings_key
 from bot.models import ApiToken, Role, User, utcnow
 from bot.users import UnknownUser, UserError
 from bot.web.audit_api import note
@@ -99,13 +99,13 @@ async def change_user(request: web.Request) -> web.Response:
     me = current_user(request)
     if name == me.name and (disabled or (role is not None and role != Role.ADMIN)):
         fail(web.HTTPUnprocessableEntity, "you cannot disable or demote yourself")
-    engine = request.app[engine_key]
+    engine, sessions = request.app[engine_key], request.app[sessions_key]
     try:
         user = await users.find_user(engine, name)
         if role is not None:
-            user = await users.set_role(engine, name, role)
+            user = await users.set_role(engine, sessions, name, role)
         if disabled is not None:
-            user = await users.set_disabled(engine, name, disabled)
+            user = await users.set_disabled(engine, sessions, name, disabled)
     except UnknownUser as exc:
         fail(web.HTTPNotFound, str(exc))
     except UserError as exc:
@@ -120,7 +120,9 @@ async def reset_password(request: web.Request) -> web.Response:
     """A new temporary password for the user (shown once); they choose their own next."""
     name = request.match_info["name"]
     try:
-        user, password = await users.reset_password(request.app[engine_key], name)
+        user, password = await users.reset_password(
+            request.app[engine_key], request.app[sessions_key], name
+        )
     except UnknownUser as exc:
         fail(web.HTTPNotFound, str(exc))
     await note(request, Action.PASSWORD_RESET, name)

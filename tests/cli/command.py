@@ -9,8 +9,10 @@ import sys
 from bot.settings import ROOT
 
 
-def run(url: str, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "DATABASE_URL": url, "OUTAGE_BOT_TZ": "Europe/London"}
+def run(
+    url: str, *args: str, stdin: str | None = None, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "DATABASE_URL": url, "OUTAGE_BOT_TZ": "Europe/London", **(env or {})}
     return subprocess.run(
         [sys.executable, "-m", "bot", *args],
         input=stdin,

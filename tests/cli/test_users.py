@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
+from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tests.cli.command import run
+from tests.conftest import SESSIONS_REDIS_URL
 
 pytestmark = pytest.mark.whole_service
 
@@ -55,3 +59,25 @@ async def test_user_list_passwd_disable_and_tokens(database_url: str, engine: As
     for args in (["passwd", "nobody"], ["disable", "nobody"], ["revoke", "999999"]):
         refused = run(database_url, "user", *args)
         assert refused.returncode == 2 and len(refused.stderr.splitlines()) == 1, args
+
+
+async def test_user_passwd_and_disable_end_sessions_kept_in_redis(
+    database_url: str, engine: AsyncEngine, sessions_redis: Redis
+) -> None:
+    from bot.sessions import SessionPolicy
+    from bot.sessions.redis import PREFIX, RedisSessions
+    from bot.sessions.store import digest
+    from bot.users import find_user
+
+    run(database_url, "user", "add", "cid", "--role", "agent")
+    store = RedisSessions(
+        sessions_redis, engine, SessionPolicy(timedelta(hours=1), timedelta(hours=2))
+    )
+    with_redis = {"REDIS_URL": SESSIONS_REDIS_URL}
+    for args in (["passwd", "cid"], ["disable", "cid"]):
+        opened = await store.open(await find_user(engine, "cid"))
+        assert await sessions_redis.exists(PREFIX + digest(opened.session_id)) == 1
+
+        assert run(database_url, "user", *args, env=with_redis).returncode == 0, args
+
+        assert await sessions_redis.exists(PREFIX + digest(opened.session_id)) == 0, args

@@ -57,19 +57,32 @@ class Staff:
             return response.status, await response.json()
 
 
+def staff_settings(database_url: str, var_dir: Path, **changes: Any) -> Settings:
+    """Settings for the staff app: no Rasa, nothing from the environment, ``changes``."""
+    return replace(
+        Settings.from_env(environ={}),
+        database_url=database_url,
+        rasa_url=DEAD_RASA,
+        var_dir=var_dir,
+        **changes,
+    )
+
+
+async def start_staff(
+    engine: AsyncEngine, settings: Settings, aiohttp_client: ClientFactory
+) -> Staff:
+    """The whole app (no Rasa) on ``settings``, and users ``agent``, ``agent2``, ``comms``
+    and ``admin``."""
+    client = await aiohttp_client(create_app(settings, locator=locator_for(settings.data_dir)))
+    return Staff(client, await add_staff(engine))
+
+
 @pytest.fixture
 async def staff(
     engine: AsyncEngine, database_url: str, tmp_path: Path, aiohttp_client: ClientFactory
 ) -> Staff:
     """The whole app (no Rasa) and users ``agent``, ``agent2``, ``comms`` and ``admin``."""
-    settings = replace(
-        Settings.from_env(environ={}),
-        database_url=database_url,
-        rasa_url=DEAD_RASA,
-        var_dir=tmp_path,
-    )
-    client = await aiohttp_client(create_app(settings, locator=locator_for(settings.data_dir)))
-    return Staff(client, await add_staff(engine))
+    return await start_staff(engine, staff_settings(database_url, tmp_path), aiohttp_client)
 
 
 def password_of(name: str) -> str:

@@ -5,22 +5,32 @@ from __future__ import annotations
 import re
 from dataclasses import replace
 from http.cookies import SimpleCookie
+from pathlib import Path
 
 import aiohttp
 import pytest
+from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot import audit, lockout
 from bot.keys import settings_key
-from bot.models import Incident, SignInFailure
+from bot.models import Incident, SignInFailure, StaffSession
 from bot.web import console_events
 from bot.web.app import create_app
 from bot.web.auth import COOKIE
 from bot.web.sign_in import safe_next
+from tests.conftest import SESSIONS_REDIS_URL
 from tests.scratch import locator_for
-from tests.web.conftest import ClientFactory, SignIn, Staff, password_of
+from tests.web.conftest import (
+    ClientFactory,
+    SignIn,
+    Staff,
+    password_of,
+    staff_settings,
+    start_staff,
+)
 
 INCIDENT = {"title": "Cable cut", "areas": ["0161"], "services": ["broadband"]}
 
@@ -313,3 +323,46 @@ async def test_an_open_console_socket_closes_when_its_session_ends(
         closing = await socket.receive(timeout=5)
     assert refused == {"type": "error", "error": "signed out"}
     assert (closing.type, closing.data) == (aiohttp.WSMsgType.CLOSE, 4401)
+
+
+async def _where_sessions_are(engine: AsyncEngine, redis: Redis) -> tuple[int, int]:
+    """How many sessions the table holds, and how many Redis does."""
+    async with AsyncSession(engine) as session:
+        rows = len((await session.exec(select(StaffSession))).all())
+    keys = [key async for key in redis.scan_iter(match="outage-bot:staff-session:*")]
+    return rows, len(keys)
+
+
+@pytest.mark.parametrize("in_redis", [False, True], ids=["database", "redis"])
+async def test_sessions_in_redis_sign_in_and_out_as_those_in_the_database(
+    in_redis: bool,
+    engine: AsyncEngine,
+    database_url: str,
+    tmp_path: Path,
+    aiohttp_client: ClientFactory,
+    sign_in: SignIn,
+    sessions_redis: Redis,
+) -> None:
+    changes = {"redis_url": SESSIONS_REDIS_URL} if in_redis else {}
+    settings = staff_settings(database_url, tmp_path, **changes)
+    staff = await start_staff(engine, settings, aiohttp_client)
+    agent = await sign_in(staff.base, "agent")
+    admin = await sign_in(staff.base, "admin")
+    assert await _where_sessions_are(engine, sessions_redis) == ((0, 2) if in_redis else (2, 0))
+    assert (await agent.call("GET", "/api/me"))[1]["name"] == "agent"
+
+    assert (await agent.call("POST", "/logout"))[0] == 200
+    assert (await agent.call("GET", "/api/me"))[0] == 401
+    agent = await sign_in(staff.base, "agent")
+    async with agent.http.get(staff.base + "/console", allow_redirects=False) as page:
+        assert page.status == 200
+
+    status, _ = await admin.call("PATCH", "/api/users/agent", {"disabled": True})
+
+    assert status == 200
+    assert await _where_sessions_are(engine, sessions_redis) == ((0, 1) if in_redis else (1, 0))
+    status, body = await agent.call("GET", "/api/escalations")
+    assert status == 401 and "your session has ended" in body["error"]
+    async with agent.http.get(staff.base + "/console", allow_redirects=False) as page:
+        assert page.status == 303 and page.headers["Location"] == "/login?next=/console"
+    assert (await admin.call("GET", "/api/me"))[0] == 200
