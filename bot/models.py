@@ -56,13 +56,16 @@ class MessageState(StrEnum):
     """Where a message stands: inbound ones being answered, outbound ones being delivered.
 
     Inbound: received -> processed, or received -> waiting (the holding reply went out
-    while Rasa was down) -> processed. Outbound (the outbox): pending -> sending -> sent,
-    or back to pending for a retry, or failed for good.
+    while Rasa was down) -> processed; or flooded from the start, for good (one of more
+    messages a minute than the flood limit allows: stored for the transcript, never sent
+    to Rasa, never answered later). Outbound (the outbox): pending -> sending -> sent, or
+    back to pending for a retry, or failed for good.
     """
 
     RECEIVED = "received"
     WAITING = "waiting"
     PROCESSED = "processed"
+    FLOODED = "flooded"
     PENDING = "pending"
     SENDING = "sending"
     SENT = "sent"
@@ -301,15 +304,19 @@ class Message(SQLModel, table=True):
     """A message in or out; outbound ones double as the outbox until they are sent.
 
     Inbound ``state`` goes received -> processed, or received -> waiting (the holding reply
-    went out while Rasa was down) -> processed; outbound goes pending -> sent | failed.
-    ``external_id`` is the platform's id, unique per channel, which makes inbound
-    deduplication a database constraint rather than a hope.
+    went out while Rasa was down) -> processed, or is flooded (over the flood limit) for
+    good; outbound goes pending -> sent | failed. ``external_id`` is the platform's id,
+    unique per channel, which makes inbound deduplication a database constraint rather
+    than a hope.
     """
 
     __tablename__ = "message"
     __table_args__ = (
         UniqueConstraint("channel", "external_id"),
         Index("ix_message_outbox", "direction", "state", "next_attempt_at"),
+        # The flood limit counts a conversation's inbound messages of the last minute from
+        # this index alone, as each one is stored (bot.conversations.flood).
+        Index("ix_message_conversation_recent", "conversation_id", "direction", "created_at"),
     )
 
     id: int | None = Field(default=None, primary_key=True)

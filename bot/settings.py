@@ -113,6 +113,9 @@ class Settings:
     queue_notice_minutes: float = 10.0
     """A customer waiting for a person is told their place again each time they have
     waited this much longer."""
+    flood_limit: int = 20
+    """Inbound messages a conversation may send in a rolling minute before the rest are
+    stored without an answer (``bot.conversations.flood``); 0 turns the limit off."""
     metrics_token: Secret | None = None
     """The bearer token ``GET /metrics`` asks for; unset, there is no ``/metrics``."""
     metrics_dir: Path | None = None
@@ -192,6 +195,14 @@ class Settings:
                 raise SettingsError(f"{name} must be positive, got {raw!r}")
             return value
 
+        def count(name: str, default: int, most: int) -> int:
+            raw = text(name)
+            if raw is None:
+                return default
+            if not (raw.isascii() and raw.isdecimal() and int(raw) <= most):
+                raise SettingsError(f"{name} must be a whole number from 0 to {most}, got {raw!r}")
+            return int(raw)
+
         def flag(name: str) -> bool:
             raw = (text(name) or "0").lower()
             if raw not in ("0", "1", "true", "false", "yes", "no"):
@@ -248,12 +259,16 @@ class Settings:
             queue_notice_minutes=number(
                 "OUTAGE_BOT_QUEUE_NOTICE_MINUTES", defaults.queue_notice_minutes, float
             ),
+            flood_limit=count("OUTAGE_BOT_FLOOD_LIMIT", defaults.flood_limit, FLOOD_LIMIT_MOST),
             metrics_token=secret("OUTAGE_BOT_METRICS_TOKEN"),
             metrics_dir=Path(metrics_dir)
             if (metrics_dir := text("PROMETHEUS_MULTIPROC_DIR"))
             else None,
         )
 
+
+FLOOD_LIMIT_MOST = 100_000
+"""A bound that keeps the limit a small integer in every database's statements."""
 
 SHARED_SECRET = re.compile(r"[!-~]{16,256}")
 """Visible ASCII: it travels in an HTTP header, a query string and Rasa's YAML."""

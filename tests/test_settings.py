@@ -96,6 +96,12 @@ def test_numbers_and_time_zone_are_parsed(tmp_path: Path) -> None:
     assert loaded.tz == ZoneInfo("America/New_York")
 
 
+def test_flood_limit_defaults_to_twenty_a_minute_and_zero_turns_it_off(tmp_path: Path) -> None:
+    assert settings({}, tmp_path).flood_limit == 20
+    assert settings({"OUTAGE_BOT_FLOOD_LIMIT": "5"}, tmp_path).flood_limit == 5
+    assert settings({"OUTAGE_BOT_FLOOD_LIMIT": "0"}, tmp_path).flood_limit == 0
+
+
 @pytest.mark.parametrize(
     ("name", "raw"),
     [
@@ -109,6 +115,11 @@ def test_numbers_and_time_zone_are_parsed(tmp_path: Path) -> None:
         ("X_POLL_SECONDS", "inf"),
         ("OUTAGE_BOT_TZ", "Mars/Olympus_Mons"),
         ("OUTAGE_BOT_TZ", "../etc/passwd"),
+        ("OUTAGE_BOT_FLOOD_LIMIT", "twenty"),
+        ("OUTAGE_BOT_FLOOD_LIMIT", "-1"),
+        ("OUTAGE_BOT_FLOOD_LIMIT", "2.5"),
+        ("OUTAGE_BOT_FLOOD_LIMIT", "\u0663"),
+        ("OUTAGE_BOT_FLOOD_LIMIT", "100001"),
     ],
 )
 def test_bad_values_raise_a_one_line_error_naming_the_variable(

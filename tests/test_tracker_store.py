@@ -9,17 +9,19 @@ from __future__ import annotations
 
 import json
 import subprocess
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.conversations import store as conversations
 from bot.keys import engine_key
 from bot.messages import Channel
 from bot.rasa.process import endpoints_yaml
 from bot.settings import ROOT
-from tests.conftest import RASA_TOKEN, LiveApp, add_outage
+from tests.conftest import RASA_TOKEN, add_outage, app_settings, running_app
 from tests.scratch import redis_url
 from tests.web.test_chat import render, sender, texts
 
@@ -173,32 +175,37 @@ def test_a_long_conversation_continues_from_its_slots_and_last_turns() -> None:
 
 
 async def test_a_long_chat_keeps_its_context_while_rasa_keeps_it_short(
-    live_app: LiveApp, rasa_server: str
+    engine: AsyncEngine, database_url: str, rasa_server: str, app_port: int, tmp_path: Path
 ) -> None:
-    """Through the real app and Rasa: 40 turns, then a follow-up still knows the place."""
-    await add_outage(live_app.app, ["020"])
-    customer = sender()
-    assert "London" in texts(await live_app.chat(customer, "is there an outage in 020?"))[0]
-    for _ in range(40):
-        assert texts(await live_app.chat(customer, "when will it be back?"))
+    """Through the real app and Rasa: 40 turns, then a follow-up still knows the place.
 
-    follow_up = texts(await live_app.chat(customer, "any news?? when is it fixed"))
+    With the flood limit off: 40 turns in a row are more than a customer may send a minute.
+    """
+    settings = replace(app_settings(database_url, rasa_server, app_port, tmp_path), flood_limit=0)
+    async with running_app(settings) as live_app:
+        await add_outage(live_app.app, ["020"])
+        customer = sender()
+        assert "London" in texts(await live_app.chat(customer, "is there an outage in 020?"))[0]
+        for _ in range(40):
+            assert texts(await live_app.chat(customer, "when will it be back?"))
 
-    assert render(live_app, "utter_ask_area_code") not in follow_up
-    assert "London" in follow_up[0] and "(020)" in follow_up[0]
-    conversation = await conversations.by_channel_user(
-        live_app.app[engine_key], Channel.WEB, customer
-    )
-    assert conversation is not None
-    async with live_app.client.get(
-        f"{rasa_server}/conversations/{conversation.key}/tracker",
-        params={"include_events": "ALL", "token": RASA_TOKEN.reveal()},
-    ) as response:
-        events = (await response.json())["events"]
-    said = [event["text"] for event in events if event["event"] == "user"]
-    assert len(events) <= 200 + 40, len(events)
-    assert said[-1] == "any news?? when is it fixed"
-    assert len(said) < 42
+        follow_up = texts(await live_app.chat(customer, "any news?? when is it fixed"))
+
+        assert render(live_app, "utter_ask_area_code") not in follow_up
+        assert "London" in follow_up[0] and "(020)" in follow_up[0]
+        conversation = await conversations.by_channel_user(
+            live_app.app[engine_key], Channel.WEB, customer
+        )
+        assert conversation is not None
+        async with live_app.client.get(
+            f"{rasa_server}/conversations/{conversation.key}/tracker",
+            params={"include_events": "ALL", "token": RASA_TOKEN.reveal()},
+        ) as response:
+            events = (await response.json())["events"]
+        said = [event["text"] for event in events if event["event"] == "user"]
+        assert len(events) <= 200 + 40, len(events)
+        assert said[-1] == "any news?? when is it fixed"
+        assert len(said) < 42
 
 
 SHARED = """

@@ -6,7 +6,8 @@ file cannot be read at all. Such a message still belongs to the customer's conve
 any other, deduplicated by its platform id; but asking Rasa about it would be pointless,
 so the reply is a canned response (``utter_help``, ``utter_please_type``...) rendered
 from the comms-edited store and queued in the outbox, which delivers it like every other
-reply. When a person has the conversation the bot stays quiet, exactly as the router does.
+reply. When a person has the conversation the bot stays quiet, and a message over the
+flood limit gets at most ``utter_slow_down``, exactly as the router does.
 """
 
 from __future__ import annotations
@@ -14,10 +15,11 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
+from bot.conversations.router import answer_flooded
 from bot.conversations.store import Answer
 from bot.inbox.store import Inbox
 from bot.messages import Channel, Handled, Inbound, Renderer
-from bot.models import ConversationState
+from bot.models import ConversationState, MessageState
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +53,18 @@ class CannedReplies:
             log.info("duplicate %s message %r ignored", inbound.channel, inbound.external_id)
             return Handled(conversation_id=0, state="", duplicate=True)
         conversation = received.conversation
+        if received.message.state == MessageState.FLOODED:
+            state, replies = await answer_flooded(
+                self._inbox,
+                self._responses,
+                received,
+                inbound.variant,
+                reply_to=inbound.reply_to,
+                delivered=False,
+            )
+            if replies:
+                self._wake(inbound.channel)
+            return Handled(conversation_id=conversation.id or 0, state=state, replies=replies)
         texts: list[str] = []
         if conversation.state == ConversationState.BOT:
             try:

@@ -1,6 +1,7 @@
 """The conversation router: where every customer message goes after its channel.
 
-Store it (once) -> if a person has the conversation, leave it for them -> otherwise ask
+Store it (once) -> if a person has the conversation, leave it for them -> if it is over
+the flood limit, keep it from Rasa (:mod:`bot.conversations.flood`) -> otherwise ask
 Rasa -> queue the replies in the outbox and wake the channel's delivery loop. When Rasa
 is down the customer gets a holding reply and the message waits until
 :meth:`ConversationRouter.answer_unanswered` finds Rasa back (it looks every few seconds).
@@ -16,12 +17,13 @@ from typing import Protocol
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.conversations import store as conversations
+from bot.conversations.flood import SLOW_DOWN
 from bot.conversations.locks import ConversationLocks
-from bot.conversations.store import Answer
+from bot.conversations.store import Answer, Received
 from bot.delivery.outbox import pick_up
 from bot.inbox.store import Inbox
-from bot.messages import Channel, Handled, Inbound, Renderer, Variant
-from bot.models import Conversation, ConversationState, Message
+from bot.messages import Channel, Handled, Inbound, Outbound, Renderer, Variant
+from bot.models import Conversation, ConversationState, Message, MessageState
 from bot.rasa.brain import BrainUnavailable
 from bot.telemetry import Telemetry
 
@@ -56,6 +58,36 @@ def _plain(text: str) -> str:
     """
     stripped = text.lstrip("/").strip()
     return stripped or "?"
+
+
+async def answer_flooded(
+    inbox: Inbox,
+    responses: Renderer,
+    received: Received,
+    variant: Variant,
+    reply_to: str | None,
+    delivered: bool,
+) -> tuple[str, list[Outbound]]:
+    """Answer a flooded message: ``utter_slow_down`` to the first of a flood, nothing to the rest.
+
+    The message stays flooded either way. The rest cost no second write at all: the one
+    that stored them (waiting for the disk on PostgreSQL, where no answer's commit will
+    take it there) is all a flood gets. Returns the conversation's state and the replies.
+    """
+    conversation = received.conversation
+    if not received.slow_down:
+        return conversation.state, []
+    return await inbox.answer(
+        Answer(
+            conversation,
+            received.message.id or 0,
+            [responses.render(SLOW_DOWN, variant)],
+            variant,
+            leaves=MessageState.FLOODED,
+            reply_to=reply_to,
+            delivered=delivered,
+        )
+    )
 
 
 class ConversationRouter:
@@ -94,9 +126,12 @@ class ConversationRouter:
                 if self._telemetry is not None:
                     self._telemetry.received(inbound.channel)
                 conversation = received.conversation
-                handled, _answered = await self._answer(
-                    conversation, received.message, inbound.variant, conversation.state
-                )
+                if received.message.state == MessageState.FLOODED:
+                    handled = await self._flooded(received, inbound.variant)
+                else:
+                    handled, _answered = await self._answer(
+                        conversation, received.message, inbound.variant, conversation.state
+                    )
         if self._telemetry is not None and inbound.channel is Channel.WEB:
             self._telemetry.sent(Channel.WEB, len(handled.replies))  # they go in the response
         return handled
@@ -123,6 +158,22 @@ class ConversationRouter:
             async with self._engine.begin() as connection:
                 replies = await pick_up(connection, conversation)
         return Handled(conversation.id or 0, state, replies, duplicate=True)
+
+    async def _flooded(self, received: Received, variant: Variant) -> Handled:
+        """A message over the flood limit: never to Rasa; the first of a flood is told so."""
+        conversation = received.conversation
+        channel = Channel(conversation.channel)
+        state, replies = await answer_flooded(
+            self._inbox,
+            self._responses,
+            received,
+            variant,
+            reply_to=_thread_under(channel, received.message),
+            delivered=channel is Channel.WEB,
+        )
+        if replies and channel is not Channel.WEB:
+            self._wake(channel)
+        return Handled(conversation_id=conversation.id or 0, state=state, replies=replies)
 
     async def _ask(self, conversation: Conversation, variant: str, text: str) -> list[str]:
         metadata: dict[str, object] = {"channel": conversation.channel, "variant": variant}
@@ -166,7 +217,7 @@ class ConversationRouter:
                 message.id or 0,
                 texts,
                 variant,
-                processed=processed,
+                leaves=MessageState.PROCESSED if processed else MessageState.WAITING,
                 reply_to=_thread_under(channel, message),
                 delivered=delivered,
             )

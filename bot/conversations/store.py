@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from bot.conversations import flood
 from bot.conversations.statements import (
     ANSWERED,
     INSERT_CONVERSATION,
@@ -46,10 +47,15 @@ to, the catch-up would still not answer it twice: it re-checks under the lock.
 
 @dataclass(frozen=True, slots=True)
 class Received:
-    """An inbound message newly stored, with the conversation it belongs to."""
+    """An inbound message newly stored, with the conversation it belongs to.
+
+    A message over the flood limit is stored ``flooded`` (:mod:`bot.conversations.flood`);
+    ``slow_down`` marks the first of a flood, the one that gets ``utter_slow_down``.
+    """
 
     conversation: Conversation
     message: Message
+    slow_down: bool = False
 
 
 async def _conversation(
@@ -67,18 +73,26 @@ async def _conversation(
     return Conversation.model_construct(**found._mapping)
 
 
-async def receive(engine: AsyncEngine, inbound: Inbound) -> Received | None:
+async def receive(engine: AsyncEngine, inbound: Inbound, flood_limit: int = 0) -> Received | None:
     """Store ``inbound`` in its conversation; ``None`` when it was stored before.
 
     A closed conversation reopens with the bot, since a customer writing again after
     an agent closed it has a new question. The conversation comes back as it stands
     after this message, so the caller need not read it again. A new conversation is
-    committed with its first message.
+    committed with its first message. Beyond ``flood_limit`` messages a minute (0: no
+    limit) the message is stored ``flooded`` (:mod:`bot.conversations.flood`).
     """
     now = utcnow()
+    slow_down = False
     async with engine.connect() as connection:
         conversation = await _conversation(connection, inbound, now)
         row = inbound_row(inbound, conversation.id or 0, now)
+        if flood_limit:
+            checked = flood.check_params(
+                flood_limit, now, row["conversation_id"], conversation.state
+            )
+            row["state"], before = (await connection.execute(flood.CHECK, checked)).one()
+            slow_down = flood.slows_down(row["state"], before)
         try:
             inserted = await connection.execute(INSERT_INBOUND, row)
             await connection.commit()
@@ -88,7 +102,7 @@ async def receive(engine: AsyncEngine, inbound: Inbound) -> Received | None:
                 raise  # not a redelivery: never drop a customer's message silently
             return None
     message = Message.model_construct(id=inserted.inserted_primary_key[0], **row)  # type: ignore[index]
-    return Received(conversation, message)
+    return Received(conversation, message, slow_down)
 
 
 async def _stored(connection: AsyncConnection, inbound: Inbound) -> bool:
@@ -227,17 +241,18 @@ async def queue_replies(
 class Answer:
     """The bot's replies to one inbound message, to be stored as one transaction.
 
-    ``processed=False`` queues them without marking the message answered (the holding
-    reply while Rasa is down). ``delivered`` is for web chat answered while the customer
-    waits: the replies travel in the HTTP response, and whatever else waits for pick-up
-    (:func:`pick_up`) goes with them, after them.
+    ``leaves`` is the state the message is left in: ``waiting`` queues them without
+    marking the message answered (the holding reply while Rasa is down), ``flooded``
+    keeps a message over the flood limit so. ``delivered`` is for web chat answered while
+    the customer waits: the replies travel in the HTTP response, and whatever else waits
+    for pick-up (:func:`pick_up`) goes with them, after them.
     """
 
     conversation: Conversation
     message_id: int
     texts: Sequence[str]
     variant: Variant
-    processed: bool = True
+    leaves: MessageState = MessageState.PROCESSED
     reply_to: str | None = None
     delivered: bool = False
 
@@ -258,7 +273,7 @@ class Answer:
         return {
             "answered_id": self.message_id,
             "answered_conversation": self.conversation.id,
-            "answered_state": MessageState.PROCESSED if self.processed else MessageState.WAITING,
+            "answered_state": self.leaves,
         }
 
 

@@ -21,6 +21,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy.dialects import sqlite
 
+from bot.conversations import flood
 from bot.conversations import statements as core
 from bot.conversations.store import Answer, Received
 from bot.db import SQLITE_PRAGMAS
@@ -63,18 +64,33 @@ def _transaction(db: sqlite3.Connection, work: Callable[[sqlite3.Connection], T]
     return result
 
 
-def _receive(
-    db: sqlite3.Connection, touch: Row, new: Row, message: Row, stored: Row
-) -> tuple[tuple[Any, ...], int] | None:
-    """The conversation's row and the new message's id; ``None`` for a redelivery."""
+_CONVERSATION_STATE = CONVERSATION_COLUMNS.index("state")
 
-    def store(db: sqlite3.Connection) -> tuple[tuple[Any, ...], int]:
+
+def _receive(
+    db: sqlite3.Connection, touch: Row, new: Row, message: Row, stored: Row, limit: Row | None
+) -> tuple[tuple[Any, ...], int, str, str | None] | None:
+    """The conversation's row, the new message's id, its state and the state of the one before.
+
+    ``None`` for a redelivery. ``limit``: the flood limit's parameters (``None``: no limit).
+    """
+
+    def store(db: sqlite3.Connection) -> tuple[tuple[Any, ...], int, str, str | None]:
         found = _run(db, _SQL.touch, touch).fetchone()
         if found is None:
             _run(db, _SQL.insert_conversation, new)
             found = _run(db, _SQL.touch, touch).fetchone()
-        inserted = _run(db, _SQL.insert_message, {**message, "conversation_id": found[0]})
-        return tuple(found), inserted.lastrowid or 0
+        state, before = message["state"], None
+        if limit is not None:
+            checked = {
+                **limit,
+                "flood_conversation": found[0],
+                "flood_conversation_state": found[_CONVERSATION_STATE],
+            }
+            state, before = _run(db, _SQL.flood, checked).fetchone()
+        row = {**message, "conversation_id": found[0], "state": state}
+        inserted = _run(db, _SQL.insert_message, row)
+        return tuple(found), inserted.lastrowid or 0, state, before
 
     try:
         return _transaction(db, store)
@@ -109,17 +125,21 @@ def _configure(db: sqlite3.Connection) -> None:
 class SqliteInbox:
     """The router's two writes per message, on a SQLite connection of their own."""
 
-    def __init__(self, connection: OneTripConnection) -> None:
+    def __init__(self, connection: OneTripConnection, flood_limit: int = 0) -> None:
         self._connection = connection
+        self._flood_limit = flood_limit
 
     @classmethod
-    async def open(cls, database: str) -> SqliteInbox:
-        """Open the inbox on the SQLite file ``database`` (already migrated)."""
+    async def open(cls, database: str, flood_limit: int = 0) -> SqliteInbox:
+        """Open the inbox on the SQLite file ``database`` (already migrated).
+
+        ``flood_limit``: messages a conversation may send a minute (0: no limit).
+        """
         connection = await connect(
             database, timeout=30, check_same_thread=False, isolation_level=None
         )
         await connection.on_thread(_configure)
-        return cls(connection)
+        return cls(connection, flood_limit)
 
     async def close(self) -> None:
         """Close the connection (its thread ends with it)."""
@@ -129,20 +149,22 @@ class SqliteInbox:
         """See :func:`bot.conversations.store.receive`: the same rules in one call."""
         now = utcnow()
         message = core.inbound_row(inbound, 0, now)
+        limit = self._flood_limit
         stored = await self._connection.on_thread(
             _receive,
             _stored_form(core.touch_params(inbound, now)),
             _stored_form(core.conversation_row(inbound, now)),
             _stored_form(message),
             core.stored_params(inbound),
+            _stored_form(flood.params(limit, now)) if limit else None,
         )
         if stored is None:
             return None
-        row, message_id = stored
+        row, message_id, state, before = stored
         fields = dict(zip(CONVERSATION_COLUMNS, row, strict=True))
         for name in _CONVERSATION_TIMES:
             fields[name] = datetime.fromisoformat(fields[name]).replace(tzinfo=UTC)
-        return received(fields, message, message_id)
+        return received(fields, message, message_id, state, before)
 
     async def answer(self, answer: Answer) -> tuple[str, list[Outbound]]:
         """See :func:`bot.conversations.store.answer`: the same transaction in one call."""

@@ -17,6 +17,7 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.sql import ClauseElement
 from sqlalchemy.sql.compiler import SQLCompiler
 
+from bot.conversations import flood
 from bot.conversations import statements as core
 from bot.conversations.store import Answer, Received
 from bot.delivery import outbox
@@ -59,6 +60,7 @@ class Statements:
     stored: Prepared
     answered: Prepared
     pick_up: Prepared
+    flood: Prepared
 
     @classmethod
     def compile(cls, dialect: Dialect) -> Statements:
@@ -70,19 +72,28 @@ class Statements:
             stored=Prepared(core.STORED, dialect),
             answered=Prepared(core.ANSWERED, dialect),
             pick_up=Prepared(outbox.PICK_UP, dialect),
+            flood=Prepared(flood.CHECK, dialect),
         )
 
 
 def received(
-    conversation: Mapping[str, Any], message: dict[str, Any], message_id: int
+    conversation: Mapping[str, Any],
+    message: dict[str, Any],
+    message_id: int,
+    state: str,
+    before: str | None,
 ) -> Received:
     """What storing ``message`` gave: its conversation's row as it now stands, its new id.
 
-    Built without validation: the values are the ones just written and read back.
+    ``state`` is the one the message was stored in, ``before`` that of the conversation's
+    message before it (:func:`bot.conversations.flood.slows_down`). Built without
+    validation: the values are the ones just written and read back.
     """
-    message.update(id=message_id, conversation_id=conversation["id"])
+    message.update(id=message_id, conversation_id=conversation["id"], state=state)
     return Received(
-        Conversation.model_construct(**conversation), Message.model_construct(**message)
+        Conversation.model_construct(**conversation),
+        Message.model_construct(**message),
+        flood.slows_down(state, before),
     )
 
 

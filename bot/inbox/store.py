@@ -29,8 +29,10 @@ class Inbox(Protocol):
     async def receive(self, inbound: Inbound) -> Received | None:
         """Store ``inbound`` in its conversation; ``None`` when it was stored before.
 
-        The message may reach the disk only with its answer's commit (PostgreSQL's
-        inbox does not wait for it), so answer it before telling anyone it is stored.
+        Over the flood limit the message is stored ``flooded`` (:mod:`bot.conversations.flood`).
+        It is on disk when this returns; any other may reach the disk only with its
+        answer's commit (PostgreSQL's inbox does not wait for it), so answer it before
+        telling anyone it is stored.
         """
         ...
 
@@ -46,12 +48,13 @@ class EngineInbox:
     direct inboxes are held to in the tests.
     """
 
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, flood_limit: int = 0) -> None:
         self._engine = engine
+        self._flood_limit = flood_limit
 
     async def receive(self, inbound: Inbound) -> Received | None:
         """See :func:`bot.conversations.store.receive`."""
-        return await conversations.receive(self._engine, inbound)
+        return await conversations.receive(self._engine, inbound, self._flood_limit)
 
     async def answer(self, answer: Answer) -> tuple[str, list[Outbound]]:
         """See :func:`bot.conversations.store.answer`."""
@@ -59,19 +62,21 @@ class EngineInbox:
 
 
 @contextlib.asynccontextmanager
-async def open_inbox(engine: AsyncEngine) -> AsyncIterator[Inbox]:
+async def open_inbox(engine: AsyncEngine, flood_limit: int = 0) -> AsyncIterator[Inbox]:
     """The inbox for ``engine``'s database, straight to its driver where we can; closed on exit.
 
     In-memory SQLite has no file a second connection could open, so it stays on the engine.
+    ``flood_limit``: messages a conversation may send a minute (0: no limit).
     """
     url = engine.url
     inbox: SqliteInbox | PostgresInbox
     if engine.dialect.name == "postgresql":
-        inbox = await PostgresInbox.open(url.render_as_string(hide_password=False))
+        address = url.render_as_string(hide_password=False)
+        inbox = await PostgresInbox.open(address, flood_limit=flood_limit)
     elif url.database and url.database != ":memory:":
-        inbox = await SqliteInbox.open(url.database)
+        inbox = await SqliteInbox.open(url.database, flood_limit)
     else:
-        yield EngineInbox(engine)
+        yield EngineInbox(engine, flood_limit)
         return
     try:
         yield inbox

@@ -219,7 +219,7 @@ async def router_ctx(app: web.Application) -> AsyncIterator[None]:
             responses=app[responses_key],
         )
     )
-    async with open_inbox(engine) as inbox:
+    async with open_inbox(engine, settings.flood_limit) as inbox:
         app[inbox_key] = inbox
         app[router_key] = ConversationRouter(
             engine,

@@ -9,7 +9,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from bot.conversations import store as conversations
 from bot.conversations.store import Answer
 from bot.messages import Channel, Inbound, Variant
-from bot.models import Conversation, ConversationState, Message
+from bot.models import Conversation, ConversationState, Message, MessageState
 from tests.scratch import age_messages
 
 
@@ -169,10 +169,10 @@ async def test_unanswered_lists_what_waits_for_rasa_or_a_crash_left_in_bot_conve
     agent = await received(engine, tg("with agent", "m4", user="3"))
     closed = await received(engine, tg("closed", "m5", user="4"))
     abandoned = await received(engine, tg("left by a crash", "m6", user="5"))
-    for message, processed in ((waiting, False), (answered, True)):
+    for message, leaves in ((waiting, MessageState.WAITING), (answered, MessageState.PROCESSED)):
         assert message.message.id is not None
         answer = Answer(
-            message.conversation, message.message.id, [], Variant.TELEGRAM, processed=processed
+            message.conversation, message.message.id, [], Variant.TELEGRAM, leaves=leaves
         )
         await conversations.answer(engine, answer)
     for result, state in (

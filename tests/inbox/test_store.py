@@ -23,7 +23,7 @@ from bot.inbox.postgres import PostgresInbox
 from bot.inbox.sqlite import SqliteInbox
 from bot.inbox.store import EngineInbox, Inbox, open_inbox
 from bot.messages import Channel, Inbound, Variant
-from bot.models import Conversation, ConversationState, Message
+from bot.models import Conversation, ConversationState, Message, MessageState
 from tests.scratch import empty_tables
 
 
@@ -95,7 +95,7 @@ async def script(engine: AsyncEngine, inbox: Inbox) -> list[str]:
             held.message.id or 0,
             ["please wait"],
             Variant.TELEGRAM,
-            processed=False,
+            leaves=MessageState.WAITING,
         )
     )
     quiet = await receive(inbox, tg("ok", "m3", user="7"))

@@ -46,6 +46,7 @@ CONTRACT_KEYS = [
     "utter_notify_eta_later",
     "utter_queue_position",
     "utter_queue_still_waiting",
+    "utter_slow_down",
 ]
 
 

@@ -1,0 +1,116 @@
+"""The flood limit: one customer typing faster than anyone reads cannot eat everyone's Rasa.
+
+A conversation the bot answers may send ``limit`` messages in any rolling minute. Each
+one beyond that is stored like any other (agents see it in the transcript) but as
+``flooded``: it never goes to Rasa, and nothing answers it later, neither the catch-up
+nor a redelivery. The first of a flood gets one canned reply, ``utter_slow_down``; the
+rest get none (:func:`bot.conversations.router.answer_flooded`). A conversation a person
+has (escalated, with an agent) is never held back.
+
+The count is taken where the message is stored, in the same statement or transaction,
+under the conversation's lock: so it is the database's, the same for every worker, and
+costs no round trip of its own. It reads at most ``limit`` entries of the index on
+(conversation, direction, time) and one row for the message before.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Integer, String, Table, and_, bindparam, case, func, literal_column, select
+from sqlalchemy.sql.elements import ColumnElement
+
+from bot.models import ConversationState, Message, MessageState
+
+WINDOW = timedelta(minutes=1)
+SLOW_DOWN = "utter_slow_down"
+"""The one reply to a flood (comms-editable, ``data/responses.toml``)."""
+
+_MESSAGE: Table = Message.__table__  # type: ignore[attr-defined]
+_LIMIT = bindparam("flood_limit", type_=Integer)
+
+
+def _inbound_of(conversation_id: ColumnElement[Any]) -> ColumnElement[bool]:
+    return and_(_MESSAGE.c.conversation_id == conversation_id, _MESSAGE.c.direction == "in")
+
+
+def recent(conversation_id: ColumnElement[Any]) -> ColumnElement[int]:
+    """The conversation's inbound messages of the last minute, counted up to the limit.
+
+    Counted before the new one is stored; a flood's own messages count too, so a
+    customer who keeps it up stays held back until a minute goes by at a calmer pace.
+    """
+    rows = (
+        select(literal_column("1"))
+        .where(
+            _inbound_of(conversation_id),
+            _MESSAGE.c.created_at > bindparam("flood_since", type_=_MESSAGE.c.created_at.type),
+        )
+        .limit(_LIMIT)
+        .subquery()
+    )
+    return select(func.count()).select_from(rows).scalar_subquery()
+
+
+def previous(conversation_id: ColumnElement[Any]) -> ColumnElement[str]:
+    """The state of the conversation's latest inbound message (``NULL`` before the first)."""
+    return (
+        select(_MESSAGE.c.state)
+        .where(_inbound_of(conversation_id))
+        .order_by(_MESSAGE.c.created_at.desc(), _MESSAGE.c.id.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+
+
+def state(
+    conversation_state: ColumnElement[Any], recent_count: ColumnElement[int]
+) -> ColumnElement[str]:
+    """The state a new inbound message is stored in: ``flooded`` over the limit, else ``received``.
+
+    Only while the bot answers the conversation; a limit of 0 is no limit.
+    """
+    over = and_(
+        conversation_state == ConversationState.BOT.value,
+        _LIMIT > 0,
+        recent_count >= _LIMIT,
+    )
+    return case((over, MessageState.FLOODED.value), else_=MessageState.RECEIVED.value)
+
+
+def params(limit: int, now: datetime) -> dict[str, Any]:
+    """The parameters of :func:`recent` and :func:`state`."""
+    return {"flood_limit": limit, "flood_since": now - WINDOW}
+
+
+_CONVERSATION = bindparam("flood_conversation", type_=Integer)
+CHECK = select(
+    state(bindparam("flood_conversation_state", type_=String), recent(_CONVERSATION)).label(
+        "state"
+    ),
+    previous(_CONVERSATION).label("previous"),
+)
+"""For a conversation already found: the new message's state, and the state of the one before."""
+
+
+def check_params(
+    limit: int, now: datetime, conversation_id: int, conversation_state: str
+) -> dict[str, Any]:
+    """:data:`CHECK`'s parameters, for a message to ``conversation_id`` stored at ``now``."""
+    return {
+        **params(limit, now),
+        "flood_conversation": conversation_id,
+        "flood_conversation_state": conversation_state,
+    }
+
+
+def slows_down(stored_as: str, before: str | None) -> bool:
+    """Whether a message stored as ``stored_as`` is the first of a flood.
+
+    ``before`` is the state of the conversation's inbound message before it (:func:`previous`).
+
+    A flood that goes on keeps the one ``utter_slow_down`` it got; one that starts after
+    the customer calmed down (a message went through) gets its own.
+    """
+    return stored_as == MessageState.FLOODED and before != MessageState.FLOODED
