@@ -9,16 +9,16 @@ has (escalated, with an agent) is never held back.
 
 The count is taken where the message is stored, in the same statement or transaction,
 under the conversation's lock: so it is the database's, the same for every worker, and
-costs no round trip of its own. It reads at most ``limit`` entries of the index on
+costs no round trip of its own. It reads ``limit`` entries of the index on
 (conversation, direction, time) and one row for the message before.
 """
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Integer, String, Table, and_, bindparam, case, func, literal_column, select
+from sqlalchemy import Column, Integer, String, Table, and_, bindparam, case, select
 from sqlalchemy.sql.elements import ColumnElement
 
 from bot.models import ConversationState, Message, MessageState
@@ -28,67 +28,60 @@ SLOW_DOWN = "utter_slow_down"
 """The one reply to a flood (comms-editable, ``data/responses.toml``)."""
 
 _MESSAGE: Table = Message.__table__  # type: ignore[attr-defined]
-_LIMIT = bindparam("flood_limit", type_=Integer)
 
 
 def _inbound_of(conversation_id: ColumnElement[Any]) -> ColumnElement[bool]:
     return and_(_MESSAGE.c.conversation_id == conversation_id, _MESSAGE.c.direction == "in")
 
 
-def recent(conversation_id: ColumnElement[Any]) -> ColumnElement[int]:
-    """The conversation's inbound messages of the last minute, counted up to the limit.
+def _latest(conversation_id: ColumnElement[Any], column: Column[Any], offset: Any) -> Any:
+    """``column`` of the conversation's inbound message ``offset`` places before the latest.
 
-    Counted before the new one is stored; a flood's own messages count too, so a
-    customer who keeps it up stays held back until a minute goes by at a calmer pace.
+    Ordered by time alone, as the index is, so that PostgreSQL too reads the index only.
     """
-    rows = (
-        select(literal_column("1"))
-        .where(
-            _inbound_of(conversation_id),
-            _MESSAGE.c.created_at > bindparam("flood_since", type_=_MESSAGE.c.created_at.type),
-        )
-        .limit(_LIMIT)
-        .subquery()
-    )
-    return select(func.count()).select_from(rows).scalar_subquery()
-
-
-def previous(conversation_id: ColumnElement[Any]) -> ColumnElement[str]:
-    """The state of the conversation's latest inbound message (``NULL`` before the first)."""
     return (
-        select(_MESSAGE.c.state)
+        select(column)
         .where(_inbound_of(conversation_id))
-        .order_by(_MESSAGE.c.created_at.desc(), _MESSAGE.c.id.desc())
+        .order_by(_MESSAGE.c.created_at.desc())
         .limit(1)
+        .offset(offset)
         .scalar_subquery()
     )
 
 
+def previous(conversation_id: ColumnElement[Any]) -> ColumnElement[str]:
+    """The state of the conversation's latest inbound message (``NULL`` before the first)."""
+    return cast(ColumnElement[str], _latest(conversation_id, _MESSAGE.c.state, 0))
+
+
 def state(
-    conversation_state: ColumnElement[Any], recent_count: ColumnElement[int]
+    conversation_id: ColumnElement[Any], conversation_state: ColumnElement[Any]
 ) -> ColumnElement[str]:
     """The state a new inbound message is stored in: ``flooded`` over the limit, else ``received``.
 
-    Only while the bot answers the conversation; a limit of 0 is no limit.
+    Over the limit means the conversation's ``limit``-th latest inbound message (before
+    this one) is less than a minute old: ``limit`` of them came in the last minute. That
+    reads ``limit`` index entries backwards, however many there were. A flood's own
+    messages count, so a customer who keeps it up stays held back until a minute goes by
+    at a calmer pace. Only while the bot answers the conversation; a limit of 0 is none.
     """
+    nth = _latest(conversation_id, _MESSAGE.c.created_at, bindparam("flood_offset", type_=Integer))
     over = and_(
         conversation_state == ConversationState.BOT.value,
-        _LIMIT > 0,
-        recent_count >= _LIMIT,
+        bindparam("flood_limit", type_=Integer) > 0,
+        nth > bindparam("flood_since", type_=_MESSAGE.c.created_at.type),
     )
     return case((over, MessageState.FLOODED.value), else_=MessageState.RECEIVED.value)
 
 
 def params(limit: int, now: datetime) -> dict[str, Any]:
-    """The parameters of :func:`recent` and :func:`state`."""
-    return {"flood_limit": limit, "flood_since": now - WINDOW}
+    """The parameters of :func:`state` for a message stored at ``now``."""
+    return {"flood_limit": limit, "flood_offset": max(limit - 1, 0), "flood_since": now - WINDOW}
 
 
 _CONVERSATION = bindparam("flood_conversation", type_=Integer)
 CHECK = select(
-    state(bindparam("flood_conversation_state", type_=String), recent(_CONVERSATION)).label(
-        "state"
-    ),
+    state(_CONVERSATION, bindparam("flood_conversation_state", type_=String)).label("state"),
     previous(_CONVERSATION).label("previous"),
 )
 """For a conversation already found: the new message's state, and the state of the one before."""

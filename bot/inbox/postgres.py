@@ -74,7 +74,7 @@ def _receive() -> Prepared:
     found = union_all(select(touched), select(created)).cte("found")
     checked = select(
         found.c.id,
-        flood.state(found.c.state, flood.recent(found.c.id)).label("state"),
+        flood.state(found.c.id, found.c.state).label("state"),
         flood.previous(found.c.id).label("before"),
     ).cte("checked")
     given = [c for c in _ROW_COLUMNS if c.key != "conversation_id"]

@@ -163,7 +163,7 @@ async def test_the_count_reads_the_index_alone(engine: AsyncEngine) -> None:
             for row in await connection.exec_driver_sql(explain + check.sql, tuple(args))
         )
     if postgres:
-        assert "Index Only Scan using ix_message_conversation_recent" in plan, plan
+        assert "Index Only Scan Backward using ix_message_conversation_recent" in plan, plan
     else:
         assert "COVERING INDEX ix_message_conversation_recent" in plan, plan
         assert "SCAN message" not in plan, plan

@@ -1,7 +1,8 @@
 """The PostgreSQL inbox's own promise about the disk (the rows it writes: test_inbox).
 
 Storing a message commits without waiting for the WAL flush; storing its answer waits,
-and that flush carries the message too. Both are read from PostgreSQL's own counters of
+and that flush carries the message too. A flooded message, which most often gets no
+answer, waits when it is stored. Both are read from PostgreSQL's own counters of
 WAL flushes, on an inbox of one connection, so the counts are its alone.
 """
 
@@ -13,10 +14,14 @@ from collections.abc import AsyncIterator
 import asyncpg
 import pytest
 
+from bot.conversations import flood
+from bot.conversations import statements as core
 from bot.conversations.store import Answer, Received
 from bot.db import migrate
+from bot.inbox.postgres import _RECEIVE as RECEIVE
 from bot.inbox.postgres import PostgresInbox, open_pool
 from bot.messages import Channel, Inbound, Variant
+from bot.models import MessageState, utcnow
 from tests.scratch import POSTGRES_ADMIN, recreate_database
 
 MESSAGES = 40
@@ -69,6 +74,22 @@ async def test_storing_a_message_does_not_wait_for_the_disk_but_its_answer_does(
     assert after_answering - after_receiving >= MESSAGES
 
 
+async def test_a_flooded_message_is_on_disk_when_stored(pool: asyncpg.Pool) -> None:
+    """Most flooded messages get no answer, whose commit would take them to the disk."""
+    inbox = PostgresInbox(pool, flood_limit=1)
+    first = await inbox.receive(Inbound(Channel.WEB, "customer", "broadband down?"))
+    assert first is not None and first.message.state == MessageState.RECEIVED
+
+    before = await flushes(pool)
+    flooded = [
+        await inbox.receive(Inbound(Channel.WEB, "customer", f"hello? {n}"))
+        for n in range(MESSAGES)
+    ]
+
+    assert {r.message.state for r in flooded if r is not None} == {MessageState.FLOODED}
+    assert await flushes(pool) - before >= MESSAGES
+
+
 async def test_a_redelivered_message_is_on_disk_before_it_is_called_a_duplicate(
     pool: asyncpg.Pool,
 ) -> None:
@@ -86,3 +107,25 @@ async def test_the_relaxed_commit_does_not_outlive_its_transaction(pool: asyncpg
     await receive(PostgresInbox(pool), 0)
 
     assert await pool.fetchval("SHOW synchronous_commit") == "on"
+
+
+async def test_the_flood_count_reads_the_conversations_own_index_entries(
+    pool: asyncpg.Pool,
+) -> None:
+    """Not every message of the last minute: the count must be correlated to the conversation."""
+    inbound = Inbound(Channel.WEB, "customer", "broadband down?")
+    now = utcnow()
+    params = {
+        **core.touch_params(inbound, now),
+        **{f"new_{k}": v for k, v in core.conversation_row(inbound, now).items()},
+        **{f"in_{k}": v for k, v in core.inbound_row(inbound, 0, now).items()},
+        **flood.params(20, now),
+    }
+    async with pool.acquire() as db, db.transaction():
+        await db.execute("SET LOCAL enable_seqscan = off")
+        await db.execute("SET LOCAL enable_bitmapscan = off")
+        plan = [row[0] for row in await db.fetch("EXPLAIN " + RECEIVE.sql, *RECEIVE.args(params))]
+
+    reads = [line for line in plan if " on message" in line and "Insert on" not in line]
+    assert len(reads) == 2, plan  # the limit-th latest message's time, the latest's state
+    assert all("ix_message_conversation_recent" in line for line in reads), plan
