@@ -9,8 +9,8 @@ has (escalated, with an agent) is never held back.
 
 The count is taken where the message is stored, in the same statement or transaction,
 under the conversation's lock: so it is the database's, the same for every worker, and
-costs no round trip of its own. It reads ``limit`` entries of the index on
-(conversation, direction, time) and one row for the message before.
+costs no round trip of its own. It reads ``limit`` entries of the partial index of
+inbound messages on (conversation, direction, time) and one row for the message before.
 """
 
 from __future__ import annotations
@@ -18,7 +18,17 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Column, Integer, String, Table, and_, bindparam, case, select
+from sqlalchemy import (
+    Column,
+    Integer,
+    String,
+    Table,
+    and_,
+    bindparam,
+    case,
+    literal_column,
+    select,
+)
 from sqlalchemy.sql.elements import ColumnElement
 
 from bot.models import ConversationState, Message, MessageState
@@ -31,7 +41,13 @@ _MESSAGE: Table = Message.__table__  # type: ignore[attr-defined]
 
 
 def _inbound_of(conversation_id: ColumnElement[Any]) -> ColumnElement[bool]:
-    return and_(_MESSAGE.c.conversation_id == conversation_id, _MESSAGE.c.direction == "in")
+    """The conversation's inbound messages, in the words of the index's own condition.
+
+    ``'in'`` is written into the SQL, not bound: a partial index serves only a query whose
+    condition says what the index's does, before any parameter is known.
+    """
+    inbound = _MESSAGE.c.direction == literal_column("'in'")
+    return and_(_MESSAGE.c.conversation_id == conversation_id, inbound)
 
 
 def _latest(conversation_id: ColumnElement[Any], column: Column[Any], offset: Any) -> Any:

@@ -1,4 +1,4 @@
-"""flood limit: an index to count a conversation's inbound messages of the last minute
+"""flood limit: an index of each conversation's inbound messages by time
 
 Messages over the limit are stored with the state ``flooded``, a new value of a plain
 string column: no change there.
@@ -10,6 +10,7 @@ Create Date: 2026-12-06 10:00:00.000000
 
 from collections.abc import Sequence
 
+import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0007"
@@ -24,6 +25,8 @@ def upgrade() -> None:
         "message",
         ["conversation_id", "direction", "created_at"],
         unique=False,
+        sqlite_where=sa.text("direction = 'in'"),
+        postgresql_where=sa.text("direction = 'in'"),
     )
 
 
