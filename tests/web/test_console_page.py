@@ -13,8 +13,10 @@ import pytest
 from selenium.webdriver.common.keys import Keys
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from bot.conversations import store as conversations
 from bot.keys import engine_key, responses_key
-from bot.messages import Variant
+from bot.messages import Channel, Inbound, Variant
+from bot.models import MessageState
 from tests.conftest import LiveApp, add_outage, app_settings, running_app
 from tests.scratch import free_port
 from tests.web.browser import Tab
@@ -33,6 +35,17 @@ async def signed_in(
     agent = await browsers(live.url, "/console")
     await agent.sign_in(name, password or password_of(name))
     return agent
+
+
+async def held_back(live: LiveApp, sender: str, text: str) -> None:
+    """A web-chat message stored as if over the flood limit (a limit of 1 for this one).
+
+    The whole flood through the real Rasa is ``tests/web/test_flood.py``'s; here the
+    console only has to show one.
+    """
+    inbound = Inbound(Channel.WEB, sender, text, external_id=f"{sender}-held", variant=Variant.WEB)
+    received = await conversations.receive(live.app[engine_key], inbound, flood_limit=1)
+    assert received is not None and received.message.state == MessageState.FLOODED
 
 
 async def test_customer_asks_for_a_person_and_an_agent_answers_from_the_keyboard(
@@ -85,6 +98,8 @@ async def test_in_a_surge_macros_the_customers_area_and_one_answer_to_all(
     reference = await add_outage(live_app.app, ["0161"], cause="a cut fibre cable")
     for customer in ("manchester-1", "manchester-2"):
         await live_app.chat(customer, "no broadband in Manchester")
+        if customer == "manchester-1":
+            await held_back(live_app, customer, "hello?? anyone??")
         handed = await live_app.chat(customer, "could i speak with an advisor please")
         assert handed["conversation"]["state"] == "escalated"
     agent = await signed_in(live_app, browsers, "agent")
@@ -98,8 +113,11 @@ async def test_in_a_surge_macros_the_customers_area_and_one_answer_to_all(
     macros = await agent.wait_for_count("#macros li", 4)
     assert macros[0].startswith("Alt+1") and "apology eta" in macros[0]
     assert await agent.unnamed_controls() == []
+    held = await agent.wait_for_text("#transcript .msg.flooded", "hello?? anyone??")
+    assert "held back: flood · the bot never answered" in held
     SHOTS.mkdir(parents=True, exist_ok=True)
     await agent.screenshot(SHOTS / "console-surge.png")
+    await agent.screenshot(SHOTS / "console-flooded.png")
 
     await agent.keys("r")
     await agent.keys("Thanks for waiting. ", Keys.ALT, "1")

@@ -8,6 +8,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot import audit
 from bot.conversations import store as conversations
+from bot.handoff.escalation import escalate
 from bot.keys import chat_identities_key, wakes_key
 from bot.messages import Channel, Inbound
 from bot.models import Escalation, Message
@@ -69,6 +70,27 @@ async def test_conversation_transcript(staff: Staff, engine: AsyncEngine) -> Non
     assert message["created_at"]
     status, _ = await staff.call("GET", "/api/conversations/999")
     assert status == 404
+
+
+async def test_the_transcript_says_which_messages_the_flood_limit_held_back(
+    staff: Staff, engine: AsyncEngine
+) -> None:
+    said = ["hello", "hello??", "HELLO???"]
+    for n, text in enumerate(said):
+        inbound = Inbound(Channel.WEB, "fast-typist", text, external_id=f"fast-{n}")
+        received = await conversations.receive(engine, inbound, flood_limit=2)
+        assert received is not None
+    conversation_id = received.conversation.id or 0
+    await escalate(engine, conversation_id, "request_human")
+
+    status, body = await staff.call("GET", f"/api/conversations/{conversation_id}", as_="agent")
+
+    assert status == 200
+    assert [(m["text"], m["state"]) for m in body["messages"]] == [
+        ("hello", "received"),
+        ("hello??", "received"),
+        ("HELLO???", "flooded"),
+    ]
 
 
 async def test_reply_reaches_the_outbox_and_wakes_the_channel(

@@ -92,6 +92,9 @@ function authorLabel(message) {
   return message.author.startsWith("agent:") ? message.author.slice(6) : message.author;
 }
 
+// Over the flood limit (docs/security.md): stored for the transcript, never answered.
+const FLOODED = "Sent over the flood limit: the bot never read or answered this message.";
+
 function renderConversation(body) {
   const c = body.conversation;
   const esc = body.escalation;
@@ -105,8 +108,9 @@ function renderConversation(body) {
   const log = $("transcript");
   const atBottom = log.scrollHeight - log.scrollTop - log.clientHeight < 40;
   log.replaceChildren(...body.messages.map((m) => el("div", {
-    class: `msg ${m.direction}${m.author.startsWith("agent:") ? " agent" : ""}`,
-  }, el("small", {}, `${authorLabel(m)} · ${when(m.created_at)}${m.state === "pending" ? " · not delivered yet" : ""}`), m.text)));
+    class: `msg ${m.direction}${m.author.startsWith("agent:") ? " agent" : ""}${m.state === "flooded" ? " flooded" : ""}`,
+  }, el("small", {}, `${authorLabel(m)} · ${when(m.created_at)}${m.state === "pending" ? " · not delivered yet" : ""}`),
+  m.state === "flooded" ? el("span", { class: "held", title: FLOODED }, "held back: flood · the bot never answered") : null, m.text)));
   if (atBottom || body.messages.length !== shownMessages) log.scrollTop = log.scrollHeight;
   shownMessages = body.messages.length;
   renderCustomer(body.customer);
