@@ -2,9 +2,9 @@
 
 Two kinds of figures:
 
-- counted in process as things happen: customer messages in and replies out per channel
-  (:meth:`Telemetry.received`, :meth:`Telemetry.sent`) and how long Rasa takes to answer
-  (:meth:`Telemetry.rasa_answered`);
+- counted in process as things happen: customer messages in (and of them, those held
+  back by the flood limit) and replies out per channel (:meth:`Telemetry.received`,
+  :meth:`Telemetry.sent`) and how long Rasa takes to answer (:meth:`Telemetry.rasa_answered`);
 - read from the database when scraped (:func:`read_levels`): replies waiting in the
   outbox and those that failed for good, the hand-off queue, open early-warning alerts.
   Every worker reads the same rows, so these never depend on which worker answers.
@@ -59,6 +59,12 @@ class Telemetry:
             ["channel", "direction"],
             registry=self.registry,
         )
+        self._flooded = Counter(
+            "outage_bot_messages_flooded",
+            "Customer messages stored over the flood limit: never sent to Rasa nor answered.",
+            ["channel"],
+            registry=self.registry,
+        )
         self._rasa = Histogram(
             "outage_bot_rasa_response_seconds",
             "How long Rasa took to answer one customer message.",
@@ -66,9 +72,15 @@ class Telemetry:
             registry=self.registry,
         )
 
-    def received(self, channel: Channel) -> None:
-        """A customer message was stored for the first time."""
+    def received(self, channel: Channel, *, flooded: bool = False) -> None:
+        """A customer message was stored for the first time; ``flooded``: over the flood limit.
+
+        A flooded message counts in both: it was received, and operators see a flood
+        (a script, a stuck key) apart from a surge of customers.
+        """
         self._messages.labels(channel.value, "in").inc()
+        if flooded:
+            self._flooded.labels(channel.value).inc()
 
     def sent(self, channel: Channel, count: int = 1) -> None:
         """``count`` replies reached their channel (or the web-chat page)."""

@@ -7,7 +7,8 @@ any other, deduplicated by its platform id; but asking Rasa about it would be po
 so the reply is a canned response (``utter_help``, ``utter_please_type``...) rendered
 from the comms-edited store and queued in the outbox, which delivers it like every other
 reply. When a person has the conversation the bot stays quiet, and a message over the
-flood limit gets at most ``utter_slow_down``, exactly as the router does.
+flood limit gets at most ``utter_slow_down``, exactly as the router does; both are
+counted for ``/metrics`` as the router counts its messages.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from bot.conversations.store import Answer
 from bot.inbox.store import Inbox
 from bot.messages import Channel, Handled, Inbound, Renderer
 from bot.models import ConversationState, MessageState
+from bot.telemetry import Telemetry
 
 log = logging.getLogger(__name__)
 
@@ -35,10 +37,12 @@ class CannedReplies:
         inbox: Inbox,
         responses: Renderer,
         wake: Callable[[Channel], None] = lambda channel: None,
+        telemetry: Telemetry | None = None,
     ) -> None:
         self._inbox = inbox
         self._responses = responses
         self._wake = wake
+        self._telemetry = telemetry
 
     async def handle(
         self, inbound: Inbound, key: str, values: dict[str, str] | None = None
@@ -53,7 +57,10 @@ class CannedReplies:
             log.info("duplicate %s message %r ignored", inbound.channel, inbound.external_id)
             return Handled(conversation_id=0, state="", duplicate=True)
         conversation = received.conversation
-        if received.message.state == MessageState.FLOODED:
+        flooded = received.message.state == MessageState.FLOODED
+        if self._telemetry is not None:
+            self._telemetry.received(inbound.channel, flooded=flooded)
+        if flooded:
             state, replies = await answer_flooded(
                 self._inbox,
                 self._responses,

@@ -123,10 +123,11 @@ class ConversationRouter:
             if received is None:
                 handled = await self._delivered_again(inbound)
             else:
+                flooded = received.message.state == MessageState.FLOODED
                 if self._telemetry is not None:
-                    self._telemetry.received(inbound.channel)
+                    self._telemetry.received(inbound.channel, flooded=flooded)
                 conversation = received.conversation
-                if received.message.state == MessageState.FLOODED:
+                if flooded:
                     handled = await self._flooded(received, inbound.variant)
                 else:
                     handled, _answered = await self._answer(

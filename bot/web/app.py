@@ -295,7 +295,9 @@ def _telegram(app: web.Application) -> TelegramChannel:
         settings,
         app[router_key],
         app[outbox_key],
-        CannedReplies(app[inbox_key], app[responses_key], wake=wakes),
+        CannedReplies(
+            app[inbox_key], app[responses_key], wake=wakes, telemetry=app[telemetry_key]
+        ),
         wake=wakes.events[Channel.TELEGRAM],
         towns=NearestTown.load(settings.data_dir / "town_coordinates.csv"),
     )

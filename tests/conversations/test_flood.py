@@ -23,6 +23,7 @@ from bot.messages import Channel, Inbound, Variant
 from bot.models import ConversationState, MessageState, utcnow
 from bot.responses.store import ResponseStore
 from bot.settings import Settings
+from bot.telemetry import Telemetry
 from tests.conversations.test_router import Setup, tg, x_mention
 from tests.scratch import age_messages
 
@@ -261,7 +262,8 @@ async def test_a_conversation_a_person_has_gets_every_message_to_them(flood_setu
 
 async def test_canned_replies_keep_the_limit_too(flood_setup: Setup) -> None:
     setup = flood_setup
-    canned = CannedReplies(setup.inbox, setup.store, wake=setup.woken.append)
+    telemetry = Telemetry()
+    canned = CannedReplies(setup.inbox, setup.store, wake=setup.woken.append, telemetry=telemetry)
 
     handled = [
         await canned.handle(tg("[photo]", f"p{n}"), "utter_please_type") for n in range(LIMIT + 2)
@@ -275,3 +277,9 @@ async def test_canned_replies_keep_the_limit_too(flood_setup: Setup) -> None:
     assert (await stored_states(setup.engine, handled[0].conversation_id))[-2:] == [
         MessageState.FLOODED
     ] * 2
+    counted = telemetry.registry.get_sample_value
+    assert counted("outage_bot_messages_flooded_total", {"channel": "telegram"}) == 2
+    assert (
+        counted("outage_bot_messages_total", {"channel": "telegram", "direction": "in"})
+        == LIMIT + 2
+    )

@@ -26,7 +26,14 @@ from bot.web.app import create_app
 from tests.conftest import LiveApp, app_settings, running_app
 from tests.scratch import POSTGRES_ADMIN, free_port, locator_for, recreate_database, redis_url
 from tests.test_serve import healthy, serve_workers, until, workers_of
-from tests.web.conftest import DEAD_RASA, ClientFactory, Staff, add_staff
+from tests.web.conftest import (
+    DEAD_RASA,
+    ClientFactory,
+    Staff,
+    add_staff,
+    staff_settings,
+    start_staff,
+)
 
 TOKEN = "scrape-me-0123456789"
 
@@ -131,6 +138,29 @@ async def test_counts_and_levels_follow_the_service(monitored: Staff, engine: As
     assert value(after, "outage_bot_handoff_queue", state="open") == 1
     assert value(after, "outage_bot_handoff_oldest_wait_seconds") >= 0
     assert value(after, "outage_bot_alerts_open") == 1
+
+
+async def test_messages_held_back_by_the_flood_limit_are_counted_by_channel(
+    engine: AsyncEngine, database_url: str, tmp_path: Path, aiohttp_client: ClientFactory
+) -> None:
+    settings = staff_settings(database_url, tmp_path, metrics_token=Secret(TOKEN), flood_limit=2)
+    monitored = await start_staff(engine, settings, aiohttp_client)
+    before = await scrape(monitored)
+    assert value(before, "outage_bot_messages_flooded_total", channel="web") == 0
+
+    for sender, count in (("flood-customer", 5), ("calm-customer", 2)):
+        for n in range(count):
+            async with monitored.client.post(
+                "/api/chat", json={"sender": sender, "text": f"anyone there? {n}"}
+            ) as response:
+                assert response.status == 200
+
+    after = await scrape(monitored)
+    assert value(after, "outage_bot_messages_flooded_total", channel="web") == 3
+    grew = value(after, "outage_bot_messages_total", channel="web", direction="in") - value(
+        before, "outage_bot_messages_total", channel="web", direction="in"
+    )
+    assert grew == 7, "a flooded message was received all the same"
 
 
 @pytest.fixture
