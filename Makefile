@@ -11,8 +11,11 @@ SHELL       := /bin/bash
 .SHELLFLAGS := -o pipefail -ec
 FILTER      := 2>&1 | { grep -v "is ignored: it is neither a file nor a directory" || true; }
 
-# pytest on both cores (pytest-xdist); PYTEST_WORKERS=0 runs one process, e.g. to debug.
-PYTEST_WORKERS ?= 2
+# pytest-xdist with three workers on the two cores: most of the long tests wait on real
+# processes (Rasa, the service, Chromium), so a third worker fills the cores (4:44 vs 5:52
+# with two, docs/performance.md). Redis test databases suit at most three
+# (tests/scratch.py). PYTEST_WORKERS=0 runs one process, e.g. to debug.
+PYTEST_WORKERS ?= 3
 PYTEST := $(VENV)/bin/python -m pytest -q $(if $(filter 0,$(PYTEST_WORKERS)),,-n $(PYTEST_WORKERS) --dist worksteal)
 
 # The pages' browser tests drive these; Debian's packages unless told otherwise.

@@ -82,6 +82,7 @@ class Customer:
             self.count(await response.json())
 
 
+@pytest.mark.long
 def test_replies_are_handed_out_once_while_workers_are_killed(
     rasa_server: str, app_port: int, tmp_path: Path
 ) -> None:

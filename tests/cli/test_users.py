@@ -28,6 +28,7 @@ async def test_user_add_prints_password_then_token(database_url: str, engine: As
     assert again.returncode == 2 and "already exists" in again.stderr
 
 
+@pytest.mark.long
 async def test_user_list_passwd_disable_and_tokens(database_url: str, engine: AsyncEngine) -> None:
     from bot.users import authenticate_password, authenticate_token
 

@@ -3,7 +3,8 @@
 Storing a message commits without waiting for the WAL flush; storing its answer waits,
 and that flush carries the message too. A flooded message, which most often gets no
 answer, waits when it is stored. Both are read from PostgreSQL's own counters of
-WAL flushes, on an inbox of one connection, so the counts are its alone.
+WAL flushes, on an inbox of one connection; the counter is the server's, so the
+test that says a flush did not happen takes the quietest of a few rounds.
 """
 
 from __future__ import annotations
@@ -61,17 +62,23 @@ async def test_storing_a_message_does_not_wait_for_the_disk_but_its_answer_does(
 ) -> None:
     inbox = PostgresInbox(pool)
 
-    before = await flushes(pool)
-    stored = [await receive(inbox, n) for n in range(MESSAGES)]
-    after_receiving = await flushes(pool)
-    for received in stored:
-        answer = Answer(received.conversation, received.message.id or 0, ["sorry"], Variant.WEB)
-        await inbox.answer(answer)
-    after_answering = await flushes(pool)
+    # The WAL writer flushes in the background every 200 ms, whatever we do, and the
+    # counter is the server's: another test process's commits land in it too. Noise only
+    # adds flushes, so the quietest of three rounds is ours; were storing to wait for the
+    # disk, every round would count at least MESSAGES.
+    receiving, answering = [], []
+    for round_ in range(3):
+        before = await flushes(pool)
+        stored = [await receive(inbox, round_ * MESSAGES + n) for n in range(MESSAGES)]
+        after_receiving = await flushes(pool)
+        for received in stored:
+            message_id = received.message.id or 0
+            await inbox.answer(Answer(received.conversation, message_id, ["sorry"], Variant.WEB))
+        receiving.append(after_receiving - before)
+        answering.append(await flushes(pool) - after_receiving)
 
-    # The WAL writer flushes in the background every 200 ms, whatever we do.
-    assert after_receiving - before < MESSAGES // 4
-    assert after_answering - after_receiving >= MESSAGES
+    assert min(receiving) < MESSAGES // 4, receiving
+    assert min(answering) >= MESSAGES, answering
 
 
 async def test_a_flooded_message_is_on_disk_when_stored(pool: asyncpg.Pool) -> None:

@@ -344,6 +344,7 @@ async def _wait_for_rasa(live: LiveApp, within: float = 300) -> None:
 
 
 @pytest.mark.e2e
+@pytest.mark.long
 async def test_two_rasa_children_keep_each_conversations_context(tmp_path: Path) -> None:
     base = app_settings(f"sqlite:///{tmp_path / 'bot.db'}", "", free_port(), tmp_path)
     train(base.intents_dir)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import time
 import urllib.request
 from collections.abc import AsyncIterator
 from dataclasses import replace
@@ -212,6 +213,11 @@ def _chat(port: int, sender: str) -> None:
         assert response.status == 200
 
 
+def _files(directory: Path) -> list[str]:
+    """The kinds of prometheus-client's multiprocess files: one per kind and process."""
+    return sorted(path.name.split("_")[0] for path in directory.glob("*.db"))
+
+
 def test_every_scrape_sums_every_worker(tmp_path: Path) -> None:
     """``serve --workers 2``: whichever worker answers, the page counts both workers' messages."""
     name = f"outage_bot_metrics_{os.getpid()}"
@@ -222,8 +228,14 @@ def test_every_scrape_sums_every_worker(tmp_path: Path) -> None:
     supervisor = serve_workers(database_url, redis_url(15), DEAD_RASA, port, tmp_path, metrics)
     try:
         until(lambda: len(workers_of(supervisor.pid)) == 2 and healthy(port))
-        for n in range(20):
-            _chat(port, f"worker-customer-{n}")
+        # Healthy is one worker answering; the other may still be starting, so customers
+        # keep coming until each worker has counted some (its own file of counters).
+        sent = 0
+        deadline = time.monotonic() + 60
+        while sent < 20 or _files(tmp_path / "m").count("counter") < 2:
+            assert time.monotonic() < deadline, _files(tmp_path / "m")
+            _chat(port, f"worker-customer-{sent}")
+            sent += 1
         counts = set()
         for _ in range(8):
             status, page = _get(
@@ -233,7 +245,7 @@ def test_every_scrape_sums_every_worker(tmp_path: Path) -> None:
             counts.add(
                 value(parse(page), "outage_bot_messages_total", channel="web", direction="in")
             )
-        files = sorted(path.name.split("_")[0] for path in (tmp_path / "m").glob("*.db"))
+        files = _files(tmp_path / "m")
     finally:
         for pid in workers_of(supervisor.pid):
             os.kill(pid, signal.SIGKILL)
@@ -241,5 +253,5 @@ def test_every_scrape_sums_every_worker(tmp_path: Path) -> None:
         supervisor.wait(timeout=30)
         asyncio.run(recreate_database(name, drop_only=True))
 
-    assert counts == {20.0}
+    assert counts == {float(sent)}
     assert files.count("counter") == 2  # one file per worker, both summed
