@@ -18,6 +18,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from dotenv import dotenv_values
 
+from bot.client_address import Network, trusted_proxies
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -116,6 +118,9 @@ class Settings:
     flood_limit: int = 20
     """Inbound messages a conversation may send in a rolling minute before the rest are
     stored without an answer (``bot.conversations.flood``); 0 turns the limit off."""
+    trusted_proxies: tuple[Network, ...] = ()
+    """Our own reverse proxies, whose ``X-Forwarded-For`` names the client
+    (:mod:`bot.client_address`); empty, every request is counted by its TCP peer."""
     metrics_token: Secret | None = None
     """The bearer token ``GET /metrics`` asks for; unset, there is no ``/metrics``."""
     metrics_dir: Path | None = None
@@ -260,6 +265,7 @@ class Settings:
                 "OUTAGE_BOT_QUEUE_NOTICE_MINUTES", defaults.queue_notice_minutes, float
             ),
             flood_limit=count("OUTAGE_BOT_FLOOD_LIMIT", defaults.flood_limit, FLOOD_LIMIT_MOST),
+            trusted_proxies=_trusted_proxies(text("OUTAGE_BOT_TRUSTED_PROXIES")),
             metrics_token=secret("OUTAGE_BOT_METRICS_TOKEN"),
             metrics_dir=Path(metrics_dir)
             if (metrics_dir := text("PROMETHEUS_MULTIPROC_DIR"))
@@ -287,6 +293,18 @@ def _shared_secret(name: str, read: Callable[[str], Secret | None]) -> Secret | 
             "the output of: python3 -c 'import secrets; print(secrets.token_urlsafe(32))'"
         )
     return value
+
+
+def _trusted_proxies(raw: str | None) -> tuple[Network, ...]:
+    """Check ``OUTAGE_BOT_TRUSTED_PROXIES``, a comma-separated list of IPs and CIDR blocks.
+
+    Raises:
+        SettingsError: an entry is neither; trusting a typo would trust nobody, or everyone.
+    """
+    try:
+        return trusted_proxies(raw or "")
+    except ValueError as error:
+        raise SettingsError(f"OUTAGE_BOT_TRUSTED_PROXIES: {error}") from None
 
 
 def _public_url(raw: str | None) -> str | None:

@@ -219,3 +219,14 @@ def test_secrets_shared_with_rasa_are_wrapped_and_checked(name: str, tmp_path: P
         with pytest.raises(SettingsError, match=name) as caught:
             settings({name: bad}, tmp_path)
         assert bad not in str(caught.value)
+
+
+def test_trusted_proxies_are_read_once_and_a_bad_one_stops_the_start(tmp_path: Path) -> None:
+    assert settings({}, tmp_path).trusted_proxies == ()
+    loaded = settings({"OUTAGE_BOT_TRUSTED_PROXIES": "10.0.0.0/8, 2001:db8::1"}, tmp_path)
+    assert [str(n) for n in loaded.trusted_proxies] == ["10.0.0.0/8", "2001:db8::1/128"]
+    with pytest.raises(SettingsError) as caught:
+        settings({"OUTAGE_BOT_TRUSTED_PROXIES": "10.0.0.0/8, proxy"}, tmp_path)
+    message = str(caught.value)
+    assert message.startswith("OUTAGE_BOT_TRUSTED_PROXIES") and "'proxy'" in message
+    assert "\n" not in message

@@ -18,6 +18,7 @@ from rasa_sdk.interfaces import (
 
 from bot.keys import callback_secret_key, executor_key, responses_key
 from bot.rasa import callback_secret, nlg
+from bot.web import client_address
 from bot.web.errors import fail, read_json
 
 log = logging.getLogger(__name__)
@@ -31,7 +32,10 @@ def _from_rasa(request: web.Request) -> None:
         )
     except callback_secret.Refusal as refusal:
         log.warning(
-            "refused a call to %s from %r: %s", request.path, request.remote, refusal.reason
+            "refused a call to %s from %r: %s",
+            request.path,
+            client_address.of(request),
+            refusal.reason,
         )
         status = web.HTTPUnauthorized if refusal.status == 401 else web.HTTPForbidden
         fail(status, refusal.reason)

@@ -3,7 +3,8 @@
 ``POST /login`` takes the page's form (answered with a redirect to ``next``) or a JSON
 body ``{"username", "password"}`` (answered with ``/api/me``'s body, or 401). Every
 answer to a wrong name or password is the same, and failures are limited per name and
-per address (:mod:`bot.lockout`) with a 429 and ``Retry-After``. A new session id is
+per address (:mod:`bot.lockout`; the address behind our proxies,
+:mod:`bot.client_address`) with a 429 and ``Retry-After``. A new session id is
 issued on every sign-in, so a cookie planted before it is worth nothing after.
 """
 
@@ -19,6 +20,7 @@ from bot import audit, lockout
 from bot.keys import engine_key, sessions_key, settings_key
 from bot.models import Role, User
 from bot.users import UserError, authenticate_password, change_password, signed_in
+from bot.web import client_address
 from bot.web.auth import (
     COOKIE,
     Identity,
@@ -181,7 +183,7 @@ async def login(request: web.Request) -> web.Response:
             str(fields["next"] or ""), "Give your user name and password.", status=400
         )
     engine = request.app[engine_key]
-    address = request.remote or "unknown"
+    address = client_address.of(request)
     wait = await lockout.retry_after(engine, name, address)
     if wait is not None:
         minutes = max(1, round(wait / 60))
