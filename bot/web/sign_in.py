@@ -6,10 +6,22 @@ answer to a wrong name or password is the same, and failures are limited per nam
 per address (:mod:`bot.lockout`; the address behind our proxies,
 :mod:`bot.client_address`) with a 429 and ``Retry-After``. A new session id is
 issued on every sign-in, so a cookie planted before it is worth nothing after.
+
+The form is guarded against login CSRF (another site's form signing a victim's browser
+into the attacker's account) by a double-submit token: ``GET /login`` puts the same
+random value in a short-lived cookie (``SameSite=Strict``, ``Path=/login``) and in the
+form's hidden ``csrf_token`` field, and a form ``POST /login`` must carry both, equal.
+Another site can make a browser send the cookie only with a same-site request, and can
+read neither value. The JSON body needs no token: a page on another site can send
+``Content-Type: application/json`` only after a CORS preflight, which this app never
+allows, and a JSON body sent as anything else (``text/plain``, say) is read as a form.
 """
 
 from __future__ import annotations
 
+import hmac
+import re
+import secrets
 from html import escape
 from typing import Any
 from urllib.parse import urlencode, urlsplit
@@ -35,6 +47,14 @@ HOME = {Role.AGENT: "/console", Role.COMMS: "/admin", Role.ADMIN: "/console"}
 """Where a sign-in without ``next`` lands."""
 
 WRONG = "the user name or password is not right"
+
+FORM_COOKIE = "outage_bot_login_csrf"
+"""The sign-in form's own CSRF cookie, set by every sign-in page, cleared by signing in."""
+FORM_SECONDS = 3600
+"""How long a sign-in form stays usable."""
+FORM_TOKEN = re.compile(r"[A-Za-z0-9_-]{43}")
+"""The shape of ``secrets.token_urlsafe(32)``: any other cookie value is never ours."""
+EXPIRED = "Your sign-in form expired, please try again."
 
 
 def safe_next(value: object, user: User | None = None) -> str:
@@ -78,24 +98,57 @@ def _field(
     )
 
 
+def _held_form_token(request: web.Request) -> str | None:
+    """The sign-in form token in the browser's cookie, if it has one of our shape."""
+    held = request.cookies.get(FORM_COOKIE, "")
+    return held if FORM_TOKEN.fullmatch(held) else None
+
+
+def _form_token_sent(request: web.Request, sent: object) -> bool:
+    """Whether a form ``POST /login`` carries the token of its browser's cookie."""
+    held = _held_form_token(request)
+    return (
+        held is not None
+        and isinstance(sent, str)
+        and hmac.compare_digest(held.encode(), sent.encode())
+    )
+
+
 def _sign_in_page(
+    request: web.Request,
     next_path: str,
     error: str = "",
     username: str = "",
     status: int = 200,
     headers: dict[str, str] | None = None,
 ) -> web.Response:
+    """The form, with a token that matches the cookie set beside it.
+
+    The browser's token is kept while it has one, so forms open in two tabs both work.
+    """
+    token = _held_form_token(request) or secrets.token_urlsafe(32)
     body = (
         f'<p class="error" role="alert">{escape(error)}</p>\n'
         '<form method="post" action="/login">\n'
         + _field("username", "User name", "text", "username", username, focus=not username)
         + _field("password", "Password", "password", "current-password", focus=bool(username))
         + f'<input type="hidden" name="next" value="{escape(next_path)}">\n'
+        f'<input type="hidden" name="csrf_token" value="{token}">\n'
         '<button type="submit">Sign in</button>\n</form>\n'
         '<p class="muted">One sign-in serves the agent console, the comms console and every '
         "other staff page, in every tab.</p>"
     )
-    return _page("Sign in", body, status, headers)
+    response = _page("Sign in", body, status, headers)
+    response.set_cookie(
+        FORM_COOKIE,
+        token,
+        max_age=FORM_SECONDS,
+        path="/login",
+        httponly=True,
+        secure=request.app[settings_key].behind_https,
+        samesite="Strict",
+    )
+    return response
 
 
 def _password_page(
@@ -168,20 +221,26 @@ async def login_page(request: web.Request) -> web.Response:
     target = safe_next(request.query.get("next"), identity.user if identity else None)
     if identity is not None and not identity.user.must_change_password:
         raise web.HTTPSeeOther(target)
-    return _sign_in_page(request.query.get("next", ""))
+    return _sign_in_page(request, request.query.get("next", ""))
 
 
 async def login(request: web.Request) -> web.Response:
-    """``POST /login``: check the password, start a session, set the cookie."""
+    """``POST /login``: check the password, start a session, set the cookie.
+
+    A form without its browser's sign-in form token gets the form again (403) before
+    anything else is looked at, so a forged form neither signs in nor counts toward the
+    guessing limit. JSON is taken without a token (see the module's docstring).
+    """
     json = _is_json(request)
-    fields = await _fields(request, "username", "password", "next")
+    fields = await _fields(request, "username", "password", "next", "csrf_token")
+    next_path = str(fields["next"] or "")
+    if not json and not _form_token_sent(request, fields["csrf_token"]):
+        return _sign_in_page(request, next_path, EXPIRED, status=403)
     name, password = fields["username"], fields["password"]
     if not isinstance(name, str) or not isinstance(password, str) or not name or not password:
         if json:
             fail(web.HTTPBadRequest, "'username' and 'password' must be non-empty strings")
-        return _sign_in_page(
-            str(fields["next"] or ""), "Give your user name and password.", status=400
-        )
+        return _sign_in_page(request, next_path, "Give your user name and password.", status=400)
     engine = request.app[engine_key]
     address = client_address.of(request)
     wait = await lockout.retry_after(engine, name, address)
@@ -191,15 +250,13 @@ async def login(request: web.Request) -> web.Response:
         headers = {"Retry-After": str(wait)}
         if json:
             return web.json_response({"error": reason}, status=429, headers=headers)
-        return _sign_in_page(str(fields["next"] or ""), reason, name, 429, headers)
+        return _sign_in_page(request, next_path, reason, name, 429, headers)
     user = await authenticate_password(engine, name, password)
     if user is None:
         await lockout.failed(engine, name, address)
         if json:
             fail(web.HTTPUnauthorized, WRONG)
-        return _sign_in_page(
-            str(fields["next"] or ""), WRONG[0].upper() + WRONG[1:] + ".", name, 401
-        )
+        return _sign_in_page(request, next_path, WRONG[0].upper() + WRONG[1:] + ".", name, 401)
     await lockout.succeeded(engine, name)
     await signed_in(engine, user)
     session_id, identity = await _start_session(request, user)
@@ -212,6 +269,8 @@ async def login(request: web.Request) -> web.Response:
         if user.must_change_password:
             target = "/password?" + urlencode({"next": target})
         response = _redirect(target)
+    if FORM_COOKIE in request.cookies:
+        response.del_cookie(FORM_COOKIE, path="/login")
     _set_cookie(request, response, session_id)
     return response
 

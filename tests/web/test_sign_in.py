@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import replace
 from http.cookies import SimpleCookie
@@ -20,7 +21,7 @@ from bot.models import Incident, SignInFailure, StaffSession
 from bot.web import console_events
 from bot.web.app import create_app
 from bot.web.auth import COOKIE
-from bot.web.sign_in import safe_next
+from bot.web.sign_in import FORM_COOKIE, FORM_SECONDS, safe_next
 from tests.conftest import SESSIONS_REDIS_URL
 from tests.scratch import locator_for
 from tests.web.conftest import (
@@ -43,9 +44,22 @@ async def _login(staff: Staff, name: str, password: str) -> aiohttp.ClientRespon
 
 def _cookie(response: aiohttp.ClientResponse) -> SimpleCookie:
     cookie: SimpleCookie = SimpleCookie()
-    for header in response.headers.getall("Set-Cookie"):
+    for header in response.headers.getall("Set-Cookie", []):
         cookie.load(header)
     return cookie
+
+
+def _hidden_token(html: str) -> str:
+    found = re.search(r'name="csrf_token" value="([^"]+)"', html)
+    assert found is not None, "the form has no csrf_token field"
+    return found.group(1)
+
+
+async def _form_token(staff: Staff, path: str = "/login") -> str:
+    """Open the sign-in page as a browser would (its cookie kept); the form's token."""
+    async with staff.client.get(path) as page:
+        assert page.status == 200
+        return _hidden_token(await page.text())
 
 
 async def test_the_cookie_is_http_only_same_site_and_holds_no_user_data(staff: Staff) -> None:
@@ -69,6 +83,99 @@ async def test_behind_https_the_cookie_is_secure(
     ) as response:
         assert response.status == 200
         assert _cookie(response)[COOKIE]["secure"] is True
+    async with client.get("/login") as page:
+        assert _cookie(page)[FORM_COOKIE]["secure"] is True
+
+
+async def test_the_sign_in_form_and_a_short_lived_cookie_carry_the_same_token(
+    staff: Staff,
+) -> None:
+    async with staff.client.get("/login") as page:
+        token = _hidden_token(await page.text())
+        morsel = _cookie(page)[FORM_COOKIE]
+    assert morsel.value == token and len(token) == 43
+    assert morsel["httponly"] is True and morsel["samesite"] == "Strict"
+    assert (morsel["path"], morsel["max-age"]) == ("/login", str(FORM_SECONDS))
+    assert not morsel["secure"], "plain HTTP here"
+    assert await _form_token(staff) == token, "a second tab gets the same token"
+    async with (
+        aiohttp.ClientSession(cookie_jar=aiohttp.DummyCookieJar()) as other,
+        other.get(staff.base + "/login", headers={"Cookie": f"{FORM_COOKIE}=not-ours"}) as page,
+    ):
+        fresh = _hidden_token(await page.text())
+    assert fresh not in {token, "not-ours"}, "a cookie not of our shape is replaced"
+
+
+FORGERIES = {
+    "no token in the form": lambda token: {},
+    "another token in the form": lambda token: {"csrf_token": token[::-1]},
+    "an empty token": lambda token: {"csrf_token": ""},
+}
+
+
+@pytest.mark.parametrize("forgery", FORGERIES, ids=list(FORGERIES))
+async def test_a_form_without_its_token_is_refused_and_signs_no_one_in(
+    staff: Staff, engine: AsyncEngine, forgery: str
+) -> None:
+    token = await _form_token(staff)
+    form = {"username": "admin", "password": password_of("admin"), "next": "/admin/users"}
+    async with staff.client.post(
+        "/login", data={**form, **FORGERIES[forgery](token)}, allow_redirects=False
+    ) as refused:
+        html = await refused.text()
+        assert refused.status == 403
+        assert COOKIE not in _cookie(refused)
+    assert "Your sign-in form expired, please try again." in html
+    assert 'name="next" value="/admin/users"' in html
+    async with staff.client.get("/api/me") as me:
+        assert me.status == 401
+    assert await audit.entries(engine, actor="admin") == []
+
+    form["csrf_token"] = _hidden_token(html)
+    async with staff.client.post("/login", data=form, allow_redirects=False) as again:
+        assert (again.status, again.headers["Location"]) == (303, "/admin/users")
+
+
+async def test_a_forged_cross_site_form_is_refused(staff: Staff, engine: AsyncEngine) -> None:
+    """The attacker fetches a form and cookie of their own and posts that form's token
+    from the victim's browser, which sends its SameSite=Strict cookie to no other site's
+    form: no cookie, or a JSON body dressed as text/plain, is a refusal."""
+    attacker_token = await _form_token(staff)
+    form = {"username": "comms", "password": password_of("comms"), "csrf_token": attacker_token}
+    async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as victim:
+        async with victim.post(staff.base + "/login", data=form, allow_redirects=False) as refused:
+            assert refused.status == 403
+            assert "expired" in await refused.text()
+            assert COOKIE not in _cookie(refused)
+        credentials = {"username": "comms", "password": password_of("comms")}
+        async with victim.post(
+            staff.base + "/login",
+            data=json.dumps(credentials),
+            headers={"Content-Type": "text/plain"},
+            allow_redirects=False,
+        ) as plain:
+            assert plain.status == 403
+            assert COOKIE not in _cookie(plain)
+        async with victim.get(staff.base + "/api/me") as me:
+            assert me.status == 401
+        async with victim.post(staff.base + "/login", json=credentials) as scripted:
+            assert scripted.status == 200, "JSON needs no form token"
+            cookies = _cookie(scripted)
+            assert cookies[COOKIE].value and cookies[FORM_COOKIE].value == "", "form's cleared"
+    assert [e["action"] for e in await audit.entries(engine, actor="comms")] == ["sign_in"]
+
+
+async def test_refused_forms_count_nothing_toward_the_guessing_limit(
+    staff: Staff, engine: AsyncEngine
+) -> None:
+    await _form_token(staff)
+    for _ in range(lockout.LIMIT + 1):
+        form = {"username": "agent", "password": "not-the-password", "csrf_token": "forged"}
+        async with staff.client.post("/login", data=form) as refused:
+            assert refused.status == 403
+    async with AsyncSession(engine) as session:
+        assert (await session.exec(select(SignInFailure))).all() == []
+    assert (await _login(staff, "agent", password_of("agent"))).status == 200
 
 
 async def test_the_form_signs_in_and_goes_on_to_next_but_only_on_this_site(
@@ -78,10 +185,19 @@ async def test_the_form_signs_in_and_goes_on_to_next_but_only_on_this_site(
         html = await page.text()
     assert 'name="username"' in html and 'type="password"' in html
     assert 'name="next" value="/admin"' in html
-    form = {"username": "comms", "password": password_of("comms"), "next": "/admin"}
+    form = {
+        "username": "comms",
+        "password": password_of("comms"),
+        "next": "/admin",
+        "csrf_token": _hidden_token(html),
+    }
     async with staff.client.post("/login", data=form, allow_redirects=False) as response:
         assert response.status == 303
         assert response.headers["Location"] == "/admin"
+        cookies = _cookie(response)
+        assert cookies[COOKIE].value, "signed in: a session cookie"
+        cleared = cookies[FORM_COOKIE]
+        assert (cleared.value, cleared["max-age"], cleared["path"]) == ("", "0", "/login")
     async with staff.client.get("/admin", allow_redirects=False) as page:
         assert page.status == 200
 
@@ -288,7 +404,12 @@ async def test_after_a_reset_the_form_leads_through_a_new_password_to_next(
 ) -> None:
     admin = await sign_in(staff.base, "admin")
     temporary = (await admin.call("POST", "/api/users/agent/password"))[1]["password"]
-    form = {"username": "agent", "password": temporary, "next": "/console"}
+    form = {
+        "username": "agent",
+        "password": temporary,
+        "next": "/console",
+        "csrf_token": await _form_token(staff),
+    }
     async with staff.client.post("/login", data=form, allow_redirects=False) as response:
         assert response.status == 303
         assert response.headers["Location"] == "/password?next=%2Fconsole"

@@ -13,6 +13,7 @@ import pytest
 from selenium.webdriver.common.keys import Keys
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from bot.web.sign_in import FORM_COOKIE
 from tests.conftest import LiveApp, app_settings, running_app
 from tests.scratch import free_port
 from tests.web.browser import Tab
@@ -34,8 +35,11 @@ async def _signed_in_at(
 ) -> Tab:
     tab = await browsers(live.url, path)
     assert (await tab.path()).startswith("/login?next="), "no session: sign in first"
+    held = {c["name"]: c for c in await tab.cookies()}
+    assert held[FORM_COOKIE]["sameSite"] == "Strict" and held[FORM_COOKIE]["httpOnly"]
     await tab.sign_in(name, password or password_of(name))
     await tab.wait_until(f"{path} after signing in", lambda d: d.current_url.endswith(path))
+    assert FORM_COOKIE not in {c["name"] for c in await tab.cookies()}, "cleared by signing in"
     return tab
 
 
