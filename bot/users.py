@@ -215,9 +215,29 @@ async def signed_in(engine: AsyncEngine, user: User) -> None:
             await session.commit()
 
 
+SESSIONS_LEFT = (
+    "their sessions could not be ended yet (staff sessions are unavailable: Redis cannot "
+    "be reached); every request checks the user's row, so the change already refuses them"
+)
+"""What an admin is told when :attr:`Changed.sessions_ended` is ``False``."""
+
+
+@dataclass(frozen=True)
+class Changed:
+    """A user as changed, and whether their sessions ended with the change.
+
+    ``sessions_ended`` is ``False`` when the change is committed but Redis could not be
+    reached to end the sessions; they are refused all the same when used, since every
+    use reads the user's row (:mod:`bot.sessions.redis`).
+    """
+
+    user: User
+    sessions_ended: bool
+
+
 async def _change(
     engine: AsyncEngine, sessions: SessionStore, name: str, **values: object
-) -> User:
+) -> Changed:
     """Set ``values`` on the user called ``name``; their sessions end with the change."""
     async with AsyncSession(engine, expire_on_commit=False) as session:
         user = (await session.exec(select(User).where(User.name == name))).first()
@@ -227,8 +247,8 @@ async def _change(
             setattr(user, field, value)
         session.add(user)
         assert user.id is not None
-        await sessions.commit_signed_out(session, user.id)
-    return user
+        ended = await sessions.commit_signed_out(session, user.id)
+    return Changed(user, ended)
 
 
 async def list_users(engine: AsyncEngine) -> list[User]:
@@ -250,31 +270,31 @@ async def find_user(engine: AsyncEngine, name: str) -> User:
     return user
 
 
-async def set_role(engine: AsyncEngine, sessions: SessionStore, name: str, role: str) -> User:
+async def set_role(engine: AsyncEngine, sessions: SessionStore, name: str, role: str) -> Changed:
     """Give ``name`` another role; they sign in again to use it."""
     return await _change(engine, sessions, name, role=parse_role(role))
 
 
 async def set_disabled(
     engine: AsyncEngine, sessions: SessionStore, name: str, disabled: bool
-) -> User:
+) -> Changed:
     """Switch a user off (their sessions end and their tokens stop working) or on again."""
     return await _change(engine, sessions, name, disabled=disabled)
 
 
 async def reset_password(
     engine: AsyncEngine, sessions: SessionStore, name: str
-) -> tuple[User, str]:
+) -> tuple[Changed, str]:
     """Give ``name`` a new random password they must change when they next sign in.
 
     Returns:
-        The user and the temporary password (shown this once).
+        The change and the temporary password (shown this once).
     """
     password = _new_password()
-    user = await _change(
+    changed = await _change(
         engine, sessions, name, password_hash=await _hash(password), must_change_password=True
     )
-    return user, password
+    return changed, password
 
 
 async def change_password(
@@ -292,9 +312,10 @@ async def change_password(
     check_password(new)
     if new == current:
         raise UserError("the new password must differ from the current one")
-    return await _change(
+    changed = await _change(
         engine, sessions, user.name, password_hash=await _hash(new), must_change_password=False
     )
+    return changed.user
 
 
 async def issue_token(engine: AsyncEngine, user: User, lifetime: timedelta | None) -> Issued:

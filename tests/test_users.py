@@ -118,8 +118,9 @@ async def test_disabling_a_user_ends_their_sessions_and_tokens(engine: AsyncEngi
 async def test_a_reset_forces_a_new_password_that_is_long_enough(engine: AsyncEngine) -> None:
     sessions = DatabaseSessions(engine, POLICY)
     await add_user(engine, "hal", "comms")
-    user, temporary = await reset_password(engine, sessions, "hal")
-    assert user.must_change_password
+    reset, temporary = await reset_password(engine, sessions, "hal")
+    user = reset.user
+    assert user.must_change_password and reset.sessions_ended
     opened = await sessions.open(user)
     with pytest.raises(UserError, match=f"at least {MIN_PASSWORD_LENGTH}"):
         await change_password(engine, sessions, user, temporary, "short")
@@ -136,7 +137,7 @@ async def test_a_reset_forces_a_new_password_that_is_long_enough(engine: AsyncEn
 async def test_role_changes_and_unknown_names(engine: AsyncEngine) -> None:
     sessions = DatabaseSessions(engine, POLICY)
     await add_user(engine, "jo", "agent")
-    assert (await set_role(engine, sessions, "jo", "COMMS")).role == Role.COMMS
+    assert (await set_role(engine, sessions, "jo", "COMMS")).user.role == Role.COMMS
     with pytest.raises(UserError, match="role must be one of"):
         await set_role(engine, sessions, "jo", "boss")
     with pytest.raises(UnknownUser):

@@ -7,6 +7,7 @@ alone on the last line, and are never stored in the clear.
 from __future__ import annotations
 
 import argparse
+import sys
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
@@ -16,6 +17,8 @@ from bot.settings import Settings
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncEngine
+
+    from bot.users import Changed
 
 
 async def _add(engine: AsyncEngine, args: argparse.Namespace, settings: Settings) -> None:
@@ -46,9 +49,12 @@ async def _passwd(engine: AsyncEngine, args: argparse.Namespace, settings: Setti
     from bot.users import reset_password
 
     async with sessions_for(settings, engine) as sessions:
-        user, password = await reset_password(engine, sessions, args.name)
-    print(f"new temporary password for {user.name!r} (shown once; to be changed at sign-in):")
+        changed, password = await reset_password(engine, sessions, args.name)
+    print(
+        f"new temporary password for {changed.user.name!r} (shown once; to be changed at sign-in):"
+    )
     print(password)
+    _note_sessions_left(changed)
 
 
 async def _switch(engine: AsyncEngine, args: argparse.Namespace, settings: Settings) -> None:
@@ -56,8 +62,17 @@ async def _switch(engine: AsyncEngine, args: argparse.Namespace, settings: Setti
     from bot.users import set_disabled
 
     async with sessions_for(settings, engine) as sessions:
-        user = await set_disabled(engine, sessions, args.name, args.action == "disable")
+        changed = await set_disabled(engine, sessions, args.name, args.action == "disable")
+    user = changed.user
     print(f"{user.name!r} is {'disabled: signed out everywhere' if user.disabled else 'enabled'}")
+    _note_sessions_left(changed)
+
+
+def _note_sessions_left(changed: Changed) -> None:
+    from bot.users import SESSIONS_LEFT
+
+    if not changed.sessions_ended:
+        print(f"(note: {SESSIONS_LEFT})", file=sys.stderr)
 
 
 async def _tokens(engine: AsyncEngine, args: argparse.Namespace, settings: Settings) -> None:

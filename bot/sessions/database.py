@@ -75,10 +75,11 @@ class DatabaseSessions:
             )
             await session.commit()
 
-    async def commit_signed_out(self, transaction: AsyncSession, user_id: int) -> None:
+    async def commit_signed_out(self, transaction: AsyncSession, user_id: int) -> bool:
         """Delete the user's sessions inside ``transaction``, then commit: all or nothing."""
         await transaction.exec(delete(StaffSession).where(col(StaffSession.user_id) == user_id))
         await transaction.commit()
+        return True
 
     async def forget_expired(self) -> None:
         """Delete sessions nobody can use any more (run now and then)."""

@@ -71,6 +71,13 @@ class Current:
     csrf_token: str
 
 
+class SessionsUnavailable(Exception):
+    """The store cannot be reached (Redis is down): no session can be checked now.
+
+    Nor opened or ended, until it is back. Staff get a 503 that says so, not a 500.
+    """
+
+
 def digest(session_id: str) -> str:
     """What a store keeps of a cookie's id."""
     return hashlib.sha256(session_id.encode()).hexdigest()
@@ -91,6 +98,11 @@ class SessionStore(Protocol):
         """Sign one browser out."""
         ...
 
-    async def commit_signed_out(self, transaction: AsyncSession, user_id: int) -> None:
-        """Commit ``transaction`` (a change to the user) and end all of the user's sessions."""
+    async def commit_signed_out(self, transaction: AsyncSession, user_id: int) -> bool:
+        """Commit ``transaction`` (a change to the user) and end all of the user's sessions.
+
+        Returns:
+            Whether the sessions ended; ``False`` when the change is committed but the
+            store could not be reached, leaving sessions that are refused when used.
+        """
         ...

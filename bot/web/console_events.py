@@ -27,6 +27,7 @@ from aiohttp import WSCloseCode, WSMsgType, web
 
 from bot import untrusted
 from bot.models import User
+from bot.sessions.store import SessionsUnavailable
 from bot.untrusted import Untrusted
 from bot.web.errors import fail
 
@@ -169,6 +170,8 @@ async def _guard(socket: web.WebSocketResponse, signed_in: Check) -> None:
         await asyncio.sleep(RECHECK_SECONDS)
         try:
             valid = await signed_in()
+        except SessionsUnavailable:  # Redis down: not a sign-out; its requests log it
+            continue
         except Exception:  # a database blip is not a sign-out
             log.exception("could not check a console's session")
             continue

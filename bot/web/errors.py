@@ -1,19 +1,30 @@
-"""JSON errors for every failure, so clients never see an HTML page or a stack trace."""
+"""JSON errors for every failure, so clients never see an HTML page or a stack trace.
+
+The one exception is staff sessions being unavailable (Redis down): a browser opening a
+page gets a plain HTML page that says so, everyone else JSON, both ``503`` with
+``Retry-After``.
+"""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
+from html import escape
 from typing import Any, NoReturn
 
 from aiohttp import web
 
 from bot import untrusted
+from bot.sessions.store import SessionsUnavailable
 from bot.untrusted import Untrusted
 
 log = logging.getLogger(__name__)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+SESSIONS_UNAVAILABLE = "staff sessions are unavailable, try again shortly"
+RETRY_SESSIONS_SECONDS = 10
+"""Redis restarts in seconds; a page that retries sooner only adds to the noise."""
 
 
 def fail(status: type[web.HTTPException], message: str) -> NoReturn:
@@ -74,6 +85,28 @@ async def json_errors(request: web.Request, handler: Handler) -> web.StreamRespo
         if exc.content_type == "application/json" or exc.status < 400:
             raise
         return web.json_response({"error": exc.reason}, status=exc.status)
+    except SessionsUnavailable:
+        log.warning(
+            "%s %r: staff sessions are unavailable (Redis cannot be reached)",
+            request.method,
+            request.path,
+        )
+        return _sessions_unavailable(request)
     except Exception:
         log.exception("unhandled error in %s %r", request.method, request.path)
         return web.json_response({"error": "internal error"}, status=500)
+
+
+def _sessions_unavailable(request: web.Request) -> web.Response:
+    """503: JSON, or a plain page for a browser that asked for one."""
+    headers = {"Retry-After": str(RETRY_SESSIONS_SECONDS)}
+    if "text/html" not in request.headers.get("Accept", ""):
+        return web.json_response({"error": SESSIONS_UNAVAILABLE}, status=503, headers=headers)
+    reason = SESSIONS_UNAVAILABLE[0].upper() + SESSIONS_UNAVAILABLE[1:] + "."
+    html = (
+        '<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Try again shortly'
+        ' — outage-bot</title><link rel="stylesheet" href="/static/sign-in.css"></head>'
+        f'<body><main class="card"><h1>Try again shortly</h1><p>{escape(reason)}</p>'
+        "<p>Reload this page in a moment.</p></main></body></html>"
+    )
+    return web.Response(text=html, content_type="text/html", status=503, headers=headers)

@@ -40,6 +40,15 @@ def _public(user: User) -> dict[str, Any]:
     }
 
 
+def _changed(user: User, changes: list[users.Changed]) -> dict[str, Any]:
+    """The answer to a change: the user, and whether their sessions ended with it."""
+    body: dict[str, Any] = {"user": _public(user), "sessions_ended": True}
+    if not all(change.sessions_ended for change in changes):
+        body["sessions_ended"] = False
+        body["warning"] = users.SESSIONS_LEFT
+    return body
+
+
 def _token(token: ApiToken, owner: str, now: datetime) -> dict[str, Any]:
     return {
         "id": token.id,
@@ -100,19 +109,22 @@ async def change_user(request: web.Request) -> web.Response:
     if name == me.name and (disabled or (role is not None and role != Role.ADMIN)):
         fail(web.HTTPUnprocessableEntity, "you cannot disable or demote yourself")
     engine, sessions = request.app[engine_key], request.app[sessions_key]
+    changed: list[users.Changed] = []
     try:
         user = await users.find_user(engine, name)
         if role is not None:
-            user = await users.set_role(engine, sessions, name, role)
+            changed.append(await users.set_role(engine, sessions, name, role))
         if disabled is not None:
-            user = await users.set_disabled(engine, sessions, name, disabled)
+            changed.append(await users.set_disabled(engine, sessions, name, disabled))
+        if changed:
+            user = changed[-1].user
     except UnknownUser as exc:
         fail(web.HTTPNotFound, str(exc))
     except UserError as exc:
         fail(web.HTTPUnprocessableEntity, str(exc))
     changes = ", ".join(f"{k} {v}" for k, v in sorted(body.items()))
     await note(request, Action.USER_CHANGED, name, changes)
-    return web.json_response({"user": _public(user)})
+    return web.json_response(_changed(user, changed))
 
 
 @requires(*ADMINS)
@@ -120,13 +132,13 @@ async def reset_password(request: web.Request) -> web.Response:
     """A new temporary password for the user (shown once); they choose their own next."""
     name = request.match_info["name"]
     try:
-        user, password = await users.reset_password(
+        changed, password = await users.reset_password(
             request.app[engine_key], request.app[sessions_key], name
         )
     except UnknownUser as exc:
         fail(web.HTTPNotFound, str(exc))
     await note(request, Action.PASSWORD_RESET, name)
-    return web.json_response({"user": _public(user), "password": password})
+    return web.json_response({**_changed(changed.user, [changed]), "password": password})
 
 
 @requires(*EVERYONE)

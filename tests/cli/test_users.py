@@ -82,3 +82,22 @@ async def test_user_passwd_and_disable_end_sessions_kept_in_redis(
         assert run(database_url, "user", *args, env=with_redis).returncode == 0, args
 
         assert await sessions_redis.exists(PREFIX + digest(opened.session_id)) == 0, args
+
+
+async def test_with_redis_down_passwd_and_disable_still_change_the_user(
+    database_url: str, engine: AsyncEngine
+) -> None:
+    from bot.users import SESSIONS_LEFT, authenticate_password, find_user
+    from tests.scratch import free_port
+
+    run(database_url, "user", "add", "dot", "--role", "agent")
+    redis_down = {"REDIS_URL": f"redis://127.0.0.1:{free_port()}/0"}
+
+    reset = run(database_url, "user", "passwd", "dot", env=redis_down)
+    assert reset.returncode == 0, reset.stderr
+    assert await authenticate_password(engine, "dot", reset.stdout.splitlines()[-1]) is not None
+    disabled = run(database_url, "user", "disable", "dot", env=redis_down)
+    assert disabled.returncode == 0, disabled.stderr
+    assert (await find_user(engine, "dot")).disabled
+    for result in (reset, disabled):
+        assert f"(note: {SESSIONS_LEFT})" in result.stderr

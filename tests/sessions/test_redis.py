@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 from datetime import timedelta
 
+import pytest
 from redis.asyncio import Redis
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -14,7 +16,9 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from bot.models import User
 from bot.sessions import SessionPolicy
 from bot.sessions.redis import PREFIX, USER_PREFIX, RedisSessions
-from bot.sessions.store import digest
+from bot.sessions.store import SessionsUnavailable, digest
+from bot.users import reset_password, set_disabled, set_role
+from tests.scratch import free_port
 from tests.sessions.conftest import Clock, new_user
 
 SHORT = SessionPolicy(idle=timedelta(minutes=10), lifetime=timedelta(minutes=12))
@@ -103,3 +107,51 @@ async def test_using_an_ended_session_does_not_bring_it_back(
     finally:
         del sessions_redis.hgetall
     assert await sessions_redis.exists(key) == 0, "the write of its last use made no hash"
+
+
+@pytest.fixture
+async def closed_redis() -> AsyncIterator[Redis]:
+    """A client of a Redis that nobody listens for."""
+    client = Redis.from_url(f"redis://127.0.0.1:{free_port()}/0")
+    yield client
+    await client.aclose()
+
+
+async def test_without_redis_no_session_is_checked_opened_or_ended(
+    closed_redis: Redis, engine: AsyncEngine
+) -> None:
+    store = RedisSessions(closed_redis, engine, SHORT)
+    user = await new_user(engine, "max")
+    with pytest.raises(SessionsUnavailable):
+        await store.open(user)
+    with pytest.raises(SessionsUnavailable):
+        await store.current("a-session-id")
+    with pytest.raises(SessionsUnavailable):
+        await store.end("a-session-id")
+    assert await store.current("") is None, "no cookie needs no Redis"
+
+
+async def test_changes_made_while_redis_is_down_stand_and_refuse_the_sessions_left(
+    sessions_redis: Redis, closed_redis: Redis, engine: AsyncEngine, clock: Clock
+) -> None:
+    store = RedisSessions(sessions_redis, engine, SHORT, clock)
+    cut_off = RedisSessions(closed_redis, engine, SHORT, clock)
+    ned, ola, pia = [await new_user(engine, name) for name in ("ned", "ola", "pia")]
+    disabled, reset, moved = await store.open(ned), await store.open(ola), await store.open(pia)
+
+    changes = [
+        await set_disabled(engine, cut_off, "ned", True),
+        (await reset_password(engine, cut_off, "ola"))[0],
+        await set_role(engine, cut_off, "pia", "admin"),
+    ]
+
+    assert [c.sessions_ended for c in changes] == [False, False, False]
+    assert [(c.user.disabled, c.user.must_change_password, c.user.role) for c in changes] == [
+        (True, False, "agent"),
+        (False, True, "agent"),
+        (False, False, "admin"),
+    ]
+    for left in (disabled, reset, moved):
+        assert await sessions_redis.exists(PREFIX + digest(left.session_id)) == 1
+        assert await store.current(left.session_id) is None, "the row check refuses it"
+        assert await sessions_redis.exists(PREFIX + digest(left.session_id)) == 0

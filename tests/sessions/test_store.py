@@ -98,7 +98,8 @@ async def test_a_reset_or_own_new_password_ends_the_sessions(
     store: SessionStore, engine: AsyncEngine
 ) -> None:
     await new_user(engine, "gus")
-    user, temporary = await reset_password(engine, store, "gus")
+    reset, temporary = await reset_password(engine, store, "gus")
+    user = reset.user
     opened = await store.open(user)
     changed = await change_password(engine, store, user, temporary, "a-long-enough-password")
     assert await store.current(opened.session_id) is None
