@@ -103,15 +103,16 @@ CHECK = select(
 """For a conversation already found: the new message's state, and the state of the one before."""
 
 
+def conversation_params(conversation_id: int, conversation_state: str) -> dict[str, Any]:
+    """:data:`CHECK`'s parameters beyond :func:`params`: the conversation already found."""
+    return {"flood_conversation": conversation_id, "flood_conversation_state": conversation_state}
+
+
 def check_params(
     limit: int, now: datetime, conversation_id: int, conversation_state: str
 ) -> dict[str, Any]:
     """:data:`CHECK`'s parameters, for a message to ``conversation_id`` stored at ``now``."""
-    return {
-        **params(limit, now),
-        "flood_conversation": conversation_id,
-        "flood_conversation_state": conversation_state,
-    }
+    return {**params(limit, now), **conversation_params(conversation_id, conversation_state)}
 
 
 def slows_down(stored_as: str, before: str | None) -> bool:

@@ -82,11 +82,7 @@ def _receive(
             found = _run(db, _SQL.touch, touch).fetchone()
         state, before = message["state"], None
         if limit is not None:
-            checked = {
-                **limit,
-                "flood_conversation": found[0],
-                "flood_conversation_state": found[_CONVERSATION_STATE],
-            }
+            checked = {**limit, **flood.conversation_params(found[0], found[_CONVERSATION_STATE])}
             state, before = _run(db, _SQL.flood, checked).fetchone()
         row = {**message, "conversation_id": found[0], "state": state}
         inserted = _run(db, _SQL.insert_message, row)

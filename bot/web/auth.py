@@ -30,6 +30,7 @@ from bot.keys import engine_key, sessions_key
 from bot.models import Role, User
 from bot.users import authenticate_token
 from bot.web.errors import Handler, fail
+from bot.web.plain_page import page
 
 log = logging.getLogger(__name__)
 
@@ -171,22 +172,14 @@ async def page_user(request: web.Request, *roles: Role) -> User | web.Response:
         raise web.HTTPSeeOther("/password?" + urlencode({"next": request.path_qs}))
     if user.role not in roles:
         names = " or ".join(sorted(r.value for r in roles))
-        return web.Response(
-            status=403,
-            content_type="text/html",
-            text=forbidden_page(f"This page is for the {names} role; {user.name} is {user.role}."),
-        )
+        return forbidden_page(f"This page is for the {names} role; {user.name} is {user.role}.")
     return user
 
 
-def forbidden_page(reason: str) -> str:
+def forbidden_page(reason: str) -> web.Response:
     """A plain 403 page that offers to sign in as someone else."""
-    return (
-        '<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Not allowed'
-        ' — outage-bot</title><link rel="stylesheet" href="/static/sign-in.css"></head>'
-        f'<body><main class="card"><h1>Not allowed</h1><p>{escape(reason)}</p>'
-        '<p><a href="/login">Sign in as someone else</a></p></main></body></html>'
-    )
+    body = f'<p>{escape(reason)}</p>\n<p><a href="/login">Sign in as someone else</a></p>'
+    return page("Not allowed", body, 403)
 
 
 def me_body(identity: Identity) -> dict[str, object]:

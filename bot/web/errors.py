@@ -17,6 +17,7 @@ from aiohttp import web
 from bot import untrusted
 from bot.sessions.store import SessionsUnavailable
 from bot.untrusted import Untrusted
+from bot.web.plain_page import page, sentence
 
 log = logging.getLogger(__name__)
 
@@ -102,11 +103,5 @@ def _sessions_unavailable(request: web.Request) -> web.Response:
     headers = {"Retry-After": str(RETRY_SESSIONS_SECONDS)}
     if "text/html" not in request.headers.get("Accept", ""):
         return web.json_response({"error": SESSIONS_UNAVAILABLE}, status=503, headers=headers)
-    reason = SESSIONS_UNAVAILABLE[0].upper() + SESSIONS_UNAVAILABLE[1:] + "."
-    html = (
-        '<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Try again shortly'
-        ' — outage-bot</title><link rel="stylesheet" href="/static/sign-in.css"></head>'
-        f'<body><main class="card"><h1>Try again shortly</h1><p>{escape(reason)}</p>'
-        "<p>Reload this page in a moment.</p></main></body></html>"
-    )
-    return web.Response(text=html, content_type="text/html", status=503, headers=headers)
+    body = f"<p>{escape(sentence(SESSIONS_UNAVAILABLE))}</p>\n<p>Reload this page in a moment.</p>"
+    return page("Try again shortly", body, 503, headers)

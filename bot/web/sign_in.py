@@ -42,6 +42,7 @@ from bot.web.auth import (
     sign_in_url,
 )
 from bot.web.errors import fail, read_form, read_json
+from bot.web.plain_page import page, sentence
 
 HOME = {Role.AGENT: "/console", Role.COMMS: "/admin", Role.ADMIN: "/console"}
 """Where a sign-in without ``next`` lands."""
@@ -72,20 +73,6 @@ def safe_next(value: object, user: User | None = None) -> str:
     if parts.scheme or parts.netloc:
         return home
     return value
-
-
-def _page(
-    title: str, body: str, status: int = 200, headers: dict[str, str] | None = None
-) -> web.Response:
-    html = (
-        '<!doctype html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
-        '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
-        f"<title>{escape(title)} — outage-bot</title>\n"
-        '<link rel="stylesheet" href="/static/sign-in.css">\n<link rel="icon" href="data:,">\n'
-        "</head>\n<body>\n"
-        f'<main class="card">\n<h1>{escape(title)}</h1>\n{body}\n</main>\n</body>\n</html>\n'
-    )
-    return web.Response(text=html, content_type="text/html", status=status, headers=headers)
 
 
 def _field(
@@ -138,7 +125,7 @@ def _sign_in_page(
         '<p class="muted">One sign-in serves the agent console, the comms console and every '
         "other staff page, in every tab.</p>"
     )
-    response = _page("Sign in", body, status, headers)
+    response = page("Sign in", body, status, headers)
     response.set_cookie(
         FORM_COOKIE,
         token,
@@ -172,7 +159,7 @@ def _password_page(
     )
     if not user.must_change_password:
         body += f'\n<p class="muted"><a href="{escape(safe_next(next_path, user))}">Back</a></p>'
-    return _page("Choose a new password", body, status)
+    return page("Choose a new password", body, status)
 
 
 def _redirect(target: str) -> web.Response:
@@ -256,7 +243,7 @@ async def login(request: web.Request) -> web.Response:
         await lockout.failed(engine, name, address)
         if json:
             fail(web.HTTPUnauthorized, WRONG)
-        return _sign_in_page(request, next_path, WRONG[0].upper() + WRONG[1:] + ".", name, 401)
+        return _sign_in_page(request, next_path, sentence(WRONG), name, 401)
     await lockout.succeeded(engine, name)
     await signed_in(engine, user)
     session_id, identity = await _start_session(request, user)
@@ -328,9 +315,7 @@ async def change(request: web.Request) -> web.Response:
     if error:
         if json:
             fail(web.HTTPUnprocessableEntity, error)
-        return _password_page(
-            identity, str(fields["next"] or ""), error[0].upper() + error[1:] + ".", 422
-        )
+        return _password_page(identity, str(fields["next"] or ""), sentence(error), 422)
     await audit.record(request.app[engine_key], user.name, audit.Action.PASSWORD_CHANGED)
     session_id, fresh = await _start_session(request, user)
     response: web.Response = (

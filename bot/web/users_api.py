@@ -42,9 +42,9 @@ def _public(user: User) -> dict[str, Any]:
 
 def _changed(user: User, changes: list[users.Changed]) -> dict[str, Any]:
     """The answer to a change: the user, and whether their sessions ended with it."""
-    body: dict[str, Any] = {"user": _public(user), "sessions_ended": True}
-    if not all(change.sessions_ended for change in changes):
-        body["sessions_ended"] = False
+    ended = all(change.sessions_ended for change in changes)
+    body: dict[str, Any] = {"user": _public(user), "sessions_ended": ended}
+    if not ended:
         body["warning"] = users.SESSIONS_LEFT
     return body
 
