@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -29,6 +28,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.scratch_databases import LABELS, scratch_database
 from bot.conversations.locks import LocalLocks
 from bot.conversations.router import ConversationRouter
 from bot.db import create_engine, migrate
@@ -38,7 +38,6 @@ from bot.messages import Channel, Inbound
 from bot.models import Message
 from bot.responses.store import ResponseStore
 from bot.settings import Settings
-from tests.scratch import recreate_database
 
 PG_DB = "outage_bot_bench_router"
 
@@ -147,19 +146,8 @@ async def main() -> None:
     args = parser.parse_args()
     levels = [int(level) for level in args.concurrency.split(",")]
     for db in args.db.split(","):
-        if db == "sqlite":
-            with tempfile.TemporaryDirectory() as folder:
-                url = f"sqlite:///{Path(folder) / 'bench.db'}"
-                await bench(url, "SQLite", args.messages, args.customers, levels)
-        elif db == "postgresql":
-            await recreate_database(PG_DB)
-            try:
-                url = f"postgresql://postgres@127.0.0.1:5432/{PG_DB}"
-                await bench(url, "PostgreSQL", args.messages, args.customers, levels)
-            finally:
-                await recreate_database(PG_DB, drop_only=True)
-        else:
-            raise SystemExit(f"unknown --db {db} (sqlite or postgresql)")
+        async with scratch_database(db, PG_DB) as url:
+            await bench(url, LABELS[db], args.messages, args.customers, levels)
 
 
 if __name__ == "__main__":
