@@ -1,9 +1,9 @@
 """Child processes kept running: the Rasa children and ``serve --workers N``'s workers.
 
-A child that dies is started again at once the first time, then after a delay that
-doubles (up to 30 s) while it keeps dying soon after starting, so a child that cannot
-start does not spin; once it has run for ``stable_after`` seconds, its next death is a
-new problem and the delay starts over.
+A child that dies is started again after a second, then after a delay that doubles (up
+to 30 s, :data:`bot.delivery.backoff.CHILD_PROCESS`) while it keeps dying soon after
+starting, so a child that cannot start does not spin; once it has run for
+``stable_after`` seconds, its next death is a new problem and the delay starts over.
 """
 
 from __future__ import annotations
@@ -14,10 +14,11 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 
+from bot.delivery.backoff import CHILD_PROCESS
+
 log = logging.getLogger(__name__)
 
 Spawn = Callable[[], Awaitable[asyncio.subprocess.Process]]
-MAX_DELAY = 30.0
 
 
 class Supervised:
@@ -48,18 +49,17 @@ class Supervised:
         self._keeper = asyncio.create_task(self._keep(), name=f"supervise {self.name}")
 
     async def _keep(self) -> None:
-        delay = 1.0
+        failures = 0
         while True:
             assert self._process is not None
             started = time.monotonic()
             code = await self._process.wait()
-            if time.monotonic() - started > self._stable_after:
-                delay = 1.0
+            failures = 1 if time.monotonic() - started > self._stable_after else failures + 1
+            delay = CHILD_PROCESS.delay(failures)
             log.error(
                 "%s exited with code %s; starting it again in %.0f s", self.name, code, delay
             )
             await asyncio.sleep(delay)
-            delay = min(delay * 2, MAX_DELAY)
             self.restarts += 1
             self._process = await self._spawn()
 

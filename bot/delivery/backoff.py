@@ -6,8 +6,7 @@ capped: 1, 2, 4 ... 60 s by default. Exponential, so a dependency that is down i
 hammered; capped at a minute, so it is noticed soon after it is back. No jitter: the
 callers are a handful of loops per process, not a crowd of clients.
 
-The policies below name who waits, so a change to one use is made in one place. Child
-processes are supervised elsewhere (:mod:`bot.rasa.process`, :mod:`bot.serve`).
+The policies below name who waits, so a change to one use is made in one place.
 """
 
 from __future__ import annotations
@@ -35,3 +34,7 @@ X_API = Backoff()
 
 TELEGRAM = Backoff()
 """Telegram connecting at start, long polling, and a batch that could not be stored."""
+
+CHILD_PROCESS = Backoff(cap=30.0)
+"""A Rasa child or a ``serve --workers`` worker that died soon after starting
+(:mod:`bot.supervision`); capped sooner, as customers wait while it is down."""
