@@ -8,9 +8,12 @@ server at a time out of rotation while a steady stream of customers is answered.
 from __future__ import annotations
 
 import asyncio
+import io
+import json
 import os
 import shutil
 import signal
+import tarfile
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -139,7 +142,7 @@ class Stream:
 
 
 def _copy_intents(tmp_path: Path) -> Path:
-    """A copy of ``intents/`` with the trained model, to retrain without touching the real one."""
+    """A copy of ``intents/`` with the trained model, to replace the model in the copy only."""
     source = app_settings("sqlite://", "", 0, tmp_path).intents_dir
     copy = tmp_path / "intents"
     shutil.copytree(source, copy, ignore=shutil.ignore_patterns("__pycache__", "tests"))
@@ -166,12 +169,7 @@ async def test_a_rolling_model_update_under_load_fails_no_message_and_loses_no_c
         old = await _model_ids(live)
         assert len(old) == 1
         _user, _password, token = await add_user(live.app[engine_key], "root", "admin")
-        with (intents / "data" / "nlu.yml").open("a") as nlu:  # comms add a phrasing
-            nlu.write(f"\n# retrained {uuid.uuid4().hex}\n")
-        # Training is a process of its own that never touches the servers; the load that
-        # matters is the one the reload meets, and a stream during training cost the suite
-        # a minute of both cores.
-        await asyncio.to_thread(train, intents, True)
+        _reissue(intents / "models" / "outage-bot.tar.gz")
         stream = Stream(live, render(live, "utter_holding"), render(live, "utter_ask_area_code"))
         customers = [asyncio.create_task(stream.customer()) for _ in range(3)]
         try:
@@ -202,3 +200,26 @@ async def test_a_rolling_model_update_under_load_fails_no_message_and_loses_no_c
         assert stream.lost == []
         after = texts(await live.chat(sender(), "broadband down in 0161?"))
         assert "Manchester" in after[0]
+
+
+def _reissue(model: Path) -> None:
+    """The trained model in place again under a new id, as a newly trained one arrives.
+
+    Training is a process of its own that never touches the servers: what a rolling update
+    meets is a new file with a new id. Training here cost the suite a minute of both cores
+    for nothing this test asserts; the suite trains the real model whenever the training
+    data changed (tests/conftest.py), and tests/rasa/test_process.py covers when ``train``
+    runs.
+    """
+    fresh = model.with_name("reissued.tar.gz")
+    with tarfile.open(model) as old, tarfile.open(fresh, "w:gz", compresslevel=1) as new:
+        for member in old.getmembers():
+            content = old.extractfile(member) if member.isfile() else None
+            if member.name == "metadata.json" and content is not None:
+                metadata = json.load(content)
+                metadata["model_id"] = uuid.uuid4().hex
+                encoded = json.dumps(metadata).encode()
+                member.size = len(encoded)
+                content = io.BytesIO(encoded)
+            new.addfile(member, content)
+    fresh.replace(model)
